@@ -1,0 +1,71 @@
+"""One place that renders every error as RFC 9457 problem+json with an actionable `detail`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from demo_orchestrator.domain.errors import DemoError
+
+log = logging.getLogger(__name__)
+
+HINTS = {
+    "duration_hours": "send a number of hours greater than 0, e.g. 2 or 0.25",
+    "hours": "send a number of hours greater than 0, e.g. 1",
+    "scenario": "see GET /api/v1/scenarios for the names",
+    "limit": "use a whole number from 1 to 500",
+}
+
+
+def problem(status: int, title: str, detail: str, slug: str, **extra: Any) -> JSONResponse:
+    body = {"type": f"https://demo-orchestrator.dev/problems/{slug}", "title": title,
+            "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    field = ".".join(loc)
+    if error.get("type") == "json_invalid":
+        return "the request body is not valid JSON; send a JSON object like {\"duration_hours\": 2}"
+    if error.get("type") == "model_attributes_type" or (not field and error.get("type") == "dict_type"):
+        return "the request body must be a JSON object"
+    if error.get("type") == "extra_forbidden":
+        return f"{field}: unknown field; remove it (the fields are listed at /docs)"
+    message = str(error.get("msg", "is invalid"))
+    hint = HINTS.get(loc[-1] if loc else "", "")
+    text = f"{field}: {message}" if field else message
+    return f"{text} ({hint})" if hint else text
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DemoError)
+    async def _demo_error(_: Request, exc: DemoError) -> JSONResponse:
+        if exc.status >= 500:
+            log.warning("request failed: %s", exc.detail)
+        return problem(exc.status, exc.title, exc.detail, exc.type_slug)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        detail = "; ".join(_describe(e) for e in errors[:5]) or "the request is not valid"
+        return problem(422, "Invalid request", detail, "invalid-request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = str(exc.detail)
+        if exc.status_code == 404:
+            detail = "no such API path; see /docs for the API"
+        elif exc.status_code == 405:
+            detail = "this method is not allowed on this path; see /docs"
+        return problem(exc.status_code, "HTTP error", detail, f"http-{exc.status_code}")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return problem(500, "Internal error", "the server failed; see its log", "internal")

@@ -1,0 +1,157 @@
+"""`/api/v1/demo-instances`: thin routes that parse input, call one service function, map the result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import PlainTextResponse, StreamingResponse
+
+from demo_orchestrator.api.deps import OrchestratorDep, PrincipalDep
+from demo_orchestrator.api.schemas import ExtendIn, InstanceCreate, InstancePage, InstancePublic
+from demo_orchestrator.domain.errors import NotImplementedYet
+from demo_orchestrator.engine.service import CreateInstance
+
+router = APIRouter(prefix="/api/v1/demo-instances", tags=["demo instances"])
+
+TERMINAL = {"deleted", "rejected"}
+
+
+@router.post("", status_code=202, response_model=InstancePublic)
+def create_instance(
+    body: InstanceCreate,
+    orchestrator: OrchestratorDep,
+    who: PrincipalDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
+    instance, created = orchestrator.instances.create(
+        who,
+        CreateInstance(
+            scenario=body.scenario,
+            duration_hours=body.duration_hours,
+            name=body.name,
+            prospect=body.prospect.model_dump(exclude_none=True) if body.prospect else None,
+            notes=body.notes,
+            blueprint=body.blueprint,
+            idempotency_key=idempotency_key,
+        ),
+    )
+    response.headers["Location"] = f"/api/v1/demo-instances/{instance['id']}"
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return instance
+
+
+@router.get("", response_model=InstancePage)
+def list_instances(
+    orchestrator: OrchestratorDep,
+    who: PrincipalDep,
+    status: str | None = None,
+    scenario: str | None = None,
+    owner: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    return orchestrator.instances.list(
+        who, status=status, scenario=scenario, owner=owner, limit=limit, cursor=cursor
+    )
+
+
+@router.get("/{instance_id}", response_model=InstancePublic)
+def get_instance(instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, Any]:
+    return orchestrator.instances.get(who, instance_id)
+
+
+@router.delete("/{instance_id}", status_code=202, response_model=InstancePublic)
+def delete_instance(instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, Any]:
+    return orchestrator.instances.delete(who, instance_id)
+
+
+@router.post("/{instance_id}/extend", response_model=InstancePublic)
+def extend_instance(
+    instance_id: str, body: ExtendIn, orchestrator: OrchestratorDep, who: PrincipalDep
+) -> dict[str, Any]:
+    return orchestrator.instances.extend(who, instance_id, body.hours)
+
+
+@router.post("/{instance_id}/reset", status_code=202, response_model=InstancePublic)
+def reset_instance(instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, Any]:
+    return orchestrator.instances.reset(who, instance_id)
+
+
+@router.post("/{instance_id}/sleep", status_code=202)
+def sleep_instance(instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep) -> None:
+    orchestrator.instances.get(who, instance_id)
+    raise NotImplementedYet("sleep is not available yet: it arrives with the instant-demos work")
+
+
+@router.post("/{instance_id}/wake", status_code=202)
+def wake_instance(instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep) -> None:
+    orchestrator.instances.get(who, instance_id)
+    raise NotImplementedYet("wake is not available yet: it arrives with the instant-demos work")
+
+
+@router.get("/{instance_id}/logs", response_class=PlainTextResponse)
+def instance_logs(
+    instance_id: str,
+    orchestrator: OrchestratorDep,
+    who: PrincipalDep,
+    service: str | None = None,
+    tail: Annotated[int, Query(ge=1, le=10000)] = 200,
+) -> str:
+    return orchestrator.instances.logs(who, instance_id, service, tail)
+
+
+@router.get("/{instance_id}/audit")
+def instance_audit(instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, Any]:
+    items = orchestrator.instances.audit(who, instance_id)
+    return {"items": items, "total": len(items)}
+
+
+@router.get("/{instance_id}/events", response_class=StreamingResponse)
+async def instance_events(
+    instance_id: str,
+    request: Request,
+    orchestrator: OrchestratorDep,
+    who: PrincipalDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Server-sent events: a `snapshot` of the instance, then every `step` and `status` change."""
+    service = orchestrator.instances
+    # Without Last-Event-ID the snapshot is the starting point: stream what happens after it.
+    latest = await anyio.to_thread.run_sync(service.latest_event_id, who, instance_id)
+    snapshot = await anyio.to_thread.run_sync(service.get, who, instance_id)
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else latest
+
+    async def stream() -> AsyncIterator[str]:
+        nonlocal after
+        yield f"event: snapshot\ndata: {json.dumps(snapshot)}\n\n"
+        if snapshot["status"] in TERMINAL:
+            return
+        idle = 0.0
+        while not await request.is_disconnected():
+            events = await anyio.to_thread.run_sync(service.events_after, who, instance_id, after)
+            for event in events:
+                after = event["id"]
+                yield f"id: {event['id']}\nevent: {event['kind']}\ndata: {json.dumps(event)}\n\n"
+                if event["kind"] == "status" and event.get("status") in TERMINAL:
+                    return
+            if events:
+                idle = 0.0
+            else:
+                idle += 0.1
+                if idle >= 15:
+                    idle = 0.0
+                    yield ": keep-alive\n\n"
+            await asyncio.sleep(0.1)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,96 @@
+"""Request and response schemas of the REST API (separate Create / Public shapes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ProspectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    company: str = Field(min_length=1, max_length=200)
+    industry: str | None = Field(default=None, max_length=200)
+
+
+class InstanceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: str | None = Field(default=None, description="Scenario name; the blueprint's default if unset.")
+    duration_hours: float = Field(description="Hours until expiry, > 0, fractions allowed, at most DEMO_MAX_HOURS.")
+    name: str | None = Field(default=None, max_length=200)
+    prospect: ProspectIn | None = None
+    notes: str | None = Field(default=None, max_length=5000)
+    blueprint: str | None = Field(default=None, description="Blueprint name; DEMO_BLUEPRINT if unset.")
+
+
+class ExtendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hours: float = Field(description="Hours to add; the total life stays within DEMO_MAX_HOURS.")
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
+    role: str = Field(pattern=r"^(admin|sales|viewer)$")
+    name: str | None = Field(default=None, max_length=128)
+
+
+class TokenPublic(BaseModel):
+    user: str
+    role: str
+    token: str
+
+
+class Step(BaseModel):
+    name: str
+    status: str
+    started_at: str | None
+    finished_at: str | None
+    duration_seconds: float | None
+    retries: int
+    message: str | None
+    error: str | None
+
+
+class Persona(BaseModel):
+    name: str
+    role: str
+    email: str
+    show: str
+    login_url: str | None
+
+
+class Cost(BaseModel):
+    hourly_usd: float
+    accrued_usd: float
+
+
+class InstancePublic(BaseModel):
+    id: str
+    status: str
+    desired: str
+    blueprint: str
+    scenario: str
+    owner: str
+    name: str
+    prospect: dict[str, Any] | None
+    notes: str | None
+    created_at: str
+    ready_at: str | None
+    expires_at: str
+    ended_at: str | None
+    duration_hours: float
+    urls: dict[str, str]
+    personas: list[Persona]
+    steps: list[Step]
+    cost: Cost
+    error: str | None
+
+
+class InstancePage(BaseModel):
+    items: list[InstancePublic]
+    next_cursor: str | None

@@ -1,0 +1,105 @@
+"""Health, metrics, scenarios, usage and tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select, text
+
+from demo_orchestrator.api.deps import OrchestratorDep, PrincipalDep
+from demo_orchestrator.api.schemas import TokenCreate, TokenPublic
+from demo_orchestrator.bootstrap import Orchestrator
+from demo_orchestrator.domain.errors import BadRequest, Forbidden
+from demo_orchestrator.engine.usage import usage as compute_usage
+from demo_orchestrator.store.models import InstanceRow
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["system"])
+def healthz(orchestrator: OrchestratorDep) -> dict[str, Any]:
+    with orchestrator.ctx.db.read() as session:
+        session.execute(text("SELECT 1"))
+    return {"status": "ok", "busy": len(orchestrator.reconciler.busy())}
+
+
+class _StoreCollector(Collector):
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.orchestrator = orchestrator
+
+    def collect(self) -> Any:
+        gauge = GaugeMetricFamily(
+            "demo_instances", "Demo instances by status and scenario", labels=["status", "scenario"]
+        )
+        with self.orchestrator.ctx.db.read() as session:
+            rows = session.execute(
+                select(InstanceRow.status, InstanceRow.scenario, func.count()).group_by(
+                    InstanceRow.status, InstanceRow.scenario
+                )
+            )
+            for status, scenario, count in rows:
+                gauge.add_metric([status, scenario], count)
+        yield gauge
+        busy = GaugeMetricFamily("demo_engine_busy_workers", "Instances the engine is working on now")
+        busy.add_metric([], len(self.orchestrator.reconciler.busy()))
+        yield busy
+
+
+@router.get("/metrics", tags=["system"])
+def metrics(orchestrator: OrchestratorDep) -> Response:
+    registry = CollectorRegistry()
+    registry.register(_StoreCollector(orchestrator))
+    return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+
+@router.get("/api/v1/scenarios", tags=["scenarios"])
+def scenarios(orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, Any]:
+    blueprint = orchestrator.ctx.blueprint
+    items = [
+        {
+            "name": s.name,
+            "title": s.title,
+            "description": s.description,
+            "default": s.name == blueprint.default_scenario,
+            "blueprint": blueprint.name,
+            "counts": s.counts,
+            "personas": [p.model_dump() for p in s.personas],
+            "tour": [t.model_dump() for t in s.tour],
+            "hourly_usd": blueprint.cost.total_hourly_usd,
+        }
+        for s in blueprint.scenarios
+    ]
+    return {"items": items, "total": len(items)}
+
+
+@router.get("/api/v1/usage", tags=["usage"])
+def usage(
+    orchestrator: OrchestratorDep,
+    who: PrincipalDep,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    group_by: str = "owner",
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    end = _aware(end) if end else now
+    start = _aware(start) if start else end - timedelta(days=30)
+    return compute_usage(orchestrator.ctx, who, start=start, end=end, group_by=group_by)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@router.post("/api/v1/tokens", status_code=201, response_model=TokenPublic, tags=["tokens"])
+def create_token(body: TokenCreate, orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, str]:
+    if who.role != "admin":
+        raise Forbidden("only admins can create tokens")
+    if body.user == "admin" and body.role != "admin":
+        raise BadRequest("the user `admin` is the bootstrap admin; pick another user name")
+    token = orchestrator.accounts.create_token(user=body.user, role=body.role, name=body.name)
+    return {"user": body.user, "role": body.role, "token": token}

@@ -1,0 +1,71 @@
+"""Wires the orchestrator once: store, providers, engine and services, from one Settings object.
+
+Nothing connects at import time; `Orchestrator.start()` migrates the store, bootstraps the admin
+account, starts the reconciler and builds the seeded templates in the background.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from demo_orchestrator.engine.accounts import Accounts
+from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.reconciler import Reconciler
+from demo_orchestrator.engine.service import InstanceService
+from demo_orchestrator.providers.registry import load_blueprints, load_provider
+from demo_orchestrator.settings import Settings
+from demo_orchestrator.store.crypto import SecretBox, load_or_create_key
+from demo_orchestrator.store.database import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Orchestrator:
+    ctx: Context
+    reconciler: Reconciler
+    instances: InstanceService
+    accounts: Accounts
+
+    def start(self, *, engine: bool = True) -> None:
+        self.ctx.db.upgrade()
+        self.accounts.bootstrap()
+        if engine:
+            self.reconciler.start()
+            if self.ctx.settings.prebuild_templates:
+                threading.Thread(target=self._prebuild, name="prebuild", daemon=True).start()
+
+    def stop(self) -> None:
+        self.reconciler.stop()
+        for provider in self.ctx.providers():
+            provider.close()
+        self.ctx.db.dispose()
+
+    def _prebuild(self) -> None:
+        blueprint = self.ctx.blueprint
+        for scenario in blueprint.scenarios:
+            try:
+                self.ctx.database.prepare_template(blueprint=blueprint, scenario=scenario)
+            except Exception:
+                log.exception("building the template of scenario %s failed", scenario.name)
+
+
+def bootstrap(settings: Settings) -> Orchestrator:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    ctx = Context(
+        settings=settings,
+        db=Database(settings.resolved_store_url()),
+        box=SecretBox(load_or_create_key(settings.home, settings.secret_key)),
+        blueprints=load_blueprints(settings),
+        runtime=load_provider(settings.runtime, kind="runtime", settings=settings),
+        database=load_provider(settings.database_provider, kind="database", settings=settings),
+    )
+    reconciler = Reconciler(ctx)
+    return Orchestrator(
+        ctx=ctx,
+        reconciler=reconciler,
+        instances=InstanceService(ctx, reconciler.wake),
+        accounts=Accounts(ctx),
+    )

@@ -1,0 +1,385 @@
+"""`democtl`: runs the server (`serve`, `db upgrade`) and talks to it over the REST API.
+
+Each client command parses its options, makes one API call through `client.Client` and prints the
+result (a table, or JSON with `--json`). Errors are one line on stderr with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from demo_orchestrator.client import Client, ClientError
+
+app = typer.Typer(help="Demo environments on demand: create, watch, extend, reset, delete.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="The orchestrator's store.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the raw JSON answer.")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def call(method: str, path: str, **kwargs: Any) -> Any:
+    client = Client()
+    try:
+        return client.json(method, path, **kwargs)
+    except ClientError as exc:
+        fail(exc.message, 2 if exc.status is None else 1)
+    finally:
+        client.close()
+
+
+def emit(data: Any, as_json: bool) -> bool:
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    return as_json
+
+
+def _when(stamp: str | None) -> str:
+    if not stamp:
+        return "-"
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    left = (moment - datetime.now(UTC)).total_seconds()
+    local = moment.astimezone().strftime("%Y-%m-%d %H:%M")
+    if left > 0:
+        return f"{local} (in {_span(left)})"
+    return f"{local} ({_span(-left)} ago)"
+
+
+def _span(seconds: float) -> str:
+    if seconds >= 3600:
+        hours, rest = divmod(int(seconds), 3600)
+        return f"{hours} h {rest // 60} min" if rest >= 60 else f"{hours} h"
+    if seconds >= 60:
+        return f"{int(seconds // 60)} min"
+    return f"{int(seconds)} s"
+
+
+def show_instance(instance: dict[str, Any]) -> None:
+    out.print(f"[bold]{instance['id']}[/bold]  {instance['status']}  {instance['scenario']}  "
+              f"owner {instance['owner']}")
+    for route, url in instance["urls"].items():
+        out.print(f"  {route:<10} {url}")
+    out.print(f"  {'expires':<10} {_when(instance['expires_at'])}")
+    out.print(f"  {'cost':<10} ${instance['cost']['accrued_usd']:.4f} so far, "
+              f"${instance['cost']['hourly_usd']:.2f}/h")
+    for persona in instance.get("personas", []):
+        out.print(f"  persona    {persona['name']} ({persona['role']}) {persona['login_url'] or ''}",
+                  soft_wrap=True)
+    if instance.get("error"):
+        out.print(f"  [red]error[/red]      {instance['error']}")
+
+
+# -- server commands --------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port (DEMO_PORT, 8000).")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface (DEMO_HOST, 127.0.0.1).")] = None,
+) -> None:
+    """Run the orchestrator: API, engine and every demo's hosts on one port."""
+    import logging
+
+    import uvicorn
+    from pydantic import ValidationError
+
+    from demo_orchestrator.api.app import create_app
+    from demo_orchestrator.bootstrap import bootstrap
+    from demo_orchestrator.domain.errors import DemoError
+    from demo_orchestrator.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    if port is not None:
+        overrides["port"] = port
+    if host is not None:
+        overrides["host"] = host
+    try:
+        settings = Settings(**overrides)
+        orchestrator = bootstrap(settings)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"setting DEMO_{str(first['loc'][0]).upper()} {first['msg']}")
+    except DemoError as exc:
+        fail(exc.detail)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    err.print(f"demo-orchestrator on http://{settings.host}:{settings.port}  (home {settings.home})")
+    uvicorn.run(
+        create_app(orchestrator, manage_lifecycle=True),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        proxy_headers=False,  # the router adds X-Forwarded-* itself; trust no client-sent ones
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the store's migrations (also done by `serve` at start)."""
+    from demo_orchestrator.settings import Settings
+    from demo_orchestrator.store.database import Database
+    from demo_orchestrator.store.migrate import current_revision
+
+    settings = Settings()
+    database = Database(settings.resolved_store_url())
+    try:
+        database.upgrade()
+        out.print(f"store at revision {current_revision(database.engine)}")
+    finally:
+        database.dispose()
+
+
+# -- client commands --------------------------------------------------------------------------
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin, sales or viewer.")],
+    name: Annotated[str, typer.Option(help="The user the token belongs to.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API token (admins only); it is printed once, and stored only hashed."""
+    data = call("POST", "/api/v1/tokens", json={"user": name, "role": role})
+    if not emit(data, as_json):
+        out.print(data["token"])
+
+
+@app.command()
+def create(
+    scenario: Annotated[str | None, typer.Option(help="agency, enterprise or startup.")] = None,
+    hours: Annotated[float, typer.Option(help="Duration in hours (fractions allowed).")] = 2.0,
+    name: Annotated[str | None, typer.Option(help="A name for the demo.")] = None,
+    company: Annotated[str | None, typer.Option(help="Prospect company woven into the data.")] = None,
+    industry: Annotated[str | None, typer.Option(help="Prospect industry.")] = None,
+    notes: Annotated[str | None, typer.Option(help="Free notes.")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="Replays return the same demo.")] = None,
+    wait: Annotated[bool, typer.Option(help="Show live progress until the demo is ready.")] = False,
+    timeout: Annotated[float, typer.Option(help="Give up waiting after this many seconds.")] = 600,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a demo environment."""
+    body: dict[str, Any] = {"duration_hours": hours}
+    if scenario:
+        body["scenario"] = scenario
+    if name:
+        body["name"] = name
+    if company:
+        body["prospect"] = {"company": company, **({"industry": industry} if industry else {})}
+    if notes:
+        body["notes"] = notes
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    started = time.monotonic()
+    instance = call("POST", "/api/v1/demo-instances", json=body, headers=headers)
+    if wait:
+        instance = wait_for(instance, started=started, timeout=timeout, quiet=as_json)
+    if emit(instance, as_json):
+        if instance["status"] == "failed":
+            raise typer.Exit(1)
+        return
+    if not wait:
+        out.print(f"{instance['id']} {instance['status']}; follow it with `democtl get {instance['id']}`")
+        return
+    report_ready(instance, time.monotonic() - started)
+
+
+def wait_for(instance: dict[str, Any], *, started: float, timeout: float, quiet: bool) -> dict[str, Any]:
+    """Follow the instance's events with a live progress bar until it is ready or failed."""
+    client = Client()
+    steps = [s["name"] for s in instance["steps"]]
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+        console=err, transient=True, disable=quiet,
+    )
+    final = instance
+    try:
+        with progress:
+            task = progress.add_task(f"{instance['id']} {instance['status']}", total=len(steps))
+            finished: set[str] = set()
+            for event, data in client.events(instance["id"], timeout=timeout):
+                if event == "snapshot":
+                    final = data
+                    finished = {s["name"] for s in data["steps"] if s["status"] in ("done", "skipped")}
+                    if data["status"] in ("ready", "failed", "deleted"):
+                        break
+                elif event == "step":
+                    if data["status"] in ("done", "skipped"):
+                        finished.add(data["step"])
+                    label = data["step"] if data["status"] == "running" else f"{data['step']} {data['status']}"
+                    retry = f" (retry {data['retries']})" if data.get("retries") else ""
+                    progress.update(task, description=f"{instance['id']} {label}{retry}")
+                elif event == "status" and data["status"] in ("ready", "failed", "deleted"):
+                    break
+                progress.update(task, completed=len(finished & set(steps)))
+                if time.monotonic() - started > timeout:
+                    fail(f"{instance['id']} is not ready after {timeout:g} s; see `democtl get {instance['id']}`")
+            final = client.json("GET", f"/api/v1/demo-instances/{instance['id']}")
+    except ClientError as exc:
+        fail(exc.message)
+    finally:
+        client.close()
+    return final
+
+
+def report_ready(instance: dict[str, Any], elapsed: float) -> None:
+    if instance["status"] != "ready":
+        step = next((s for s in instance["steps"] if s["status"] == "failed"), None)
+        fail(f"{instance['id']} {instance['status']}: {instance.get('error') or (step or {}).get('error')}")
+    out.print(f"[green]{instance['id']} ready in {elapsed:.1f} s[/green]")
+    show_instance(instance)
+
+
+@app.command("list")
+def list_(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    scenario: Annotated[str | None, typer.Option(help="Only this scenario.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only this owner.")] = None,
+    limit: Annotated[int, typer.Option(help="Page size (1-500).")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor of a previous page.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List demo environments, newest first."""
+    params = {k: v for k, v in {"status": status, "scenario": scenario, "owner": owner,
+                                "limit": limit, "cursor": cursor}.items() if v is not None}
+    page = call("GET", "/api/v1/demo-instances", params=params)
+    if emit(page, as_json):
+        return
+    table = Table("id", "status", "scenario", "owner", "name", "expires", "cost $", "portal")
+    for item in page["items"]:
+        table.add_row(item["id"], item["status"], item["scenario"], item["owner"], item["name"],
+                      _when(item["expires_at"]), f"{item['cost']['accrued_usd']:.4f}",
+                      item["urls"].get("portal", "-"))
+    out.print(table)
+    if page["next_cursor"]:
+        out.print(f"more: democtl list --cursor {page['next_cursor']}")
+
+
+@app.command()
+def get(instance_id: str, as_json: JsonOpt = False) -> None:
+    """Show one demo environment with its URLs, personas and steps."""
+    instance = call("GET", f"/api/v1/demo-instances/{instance_id}")
+    if emit(instance, as_json):
+        return
+    show_instance(instance)
+    table = Table("step", "status", "seconds", "retries", "message / error")
+    for step in instance["steps"]:
+        seconds = step["duration_seconds"]
+        table.add_row(step["name"], step["status"], "-" if seconds is None else f"{seconds:.3f}",
+                      str(step["retries"]), step["error"] or step["message"] or "")
+    out.print(table)
+
+
+@app.command()
+def extend(
+    instance_id: str,
+    hours: Annotated[float, typer.Option(help="Hours to add.")] = 1.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Give a demo more time (its total life stays within the cap)."""
+    instance = call("POST", f"/api/v1/demo-instances/{instance_id}/extend", json={"hours": hours})
+    if not emit(instance, as_json):
+        out.print(f"{instance['id']} now expires {_when(instance['expires_at'])}")
+
+
+def _action(instance_id: str, action: str, as_json: bool, wait: bool = False, until: str = "") -> None:
+    method = "DELETE" if action == "delete" else "POST"
+    path = f"/api/v1/demo-instances/{instance_id}" + ("" if action == "delete" else f"/{action}")
+    started = time.monotonic()
+    instance = call(method, path)
+    if wait:
+        instance = wait_for(instance, started=started, timeout=600, quiet=as_json)
+    if not emit(instance, as_json):
+        out.print(f"{instance['id']} {instance['status']}")
+
+
+@app.command()
+def reset(instance_id: str, wait: Annotated[bool, typer.Option(help="Wait until ready again.")] = False,
+          as_json: JsonOpt = False) -> None:
+    """Put a demo back to its pristine seeded data."""
+    _action(instance_id, "reset", as_json, wait)
+
+
+@app.command()
+def sleep(instance_id: str, as_json: JsonOpt = False) -> None:
+    """Stop a demo's processes, keeping its data."""
+    _action(instance_id, "sleep", as_json)
+
+
+@app.command()
+def wake(instance_id: str, as_json: JsonOpt = False) -> None:
+    """Start a sleeping demo again."""
+    _action(instance_id, "wake", as_json)
+
+
+@app.command()
+def delete(instance_id: str, wait: Annotated[bool, typer.Option(help="Wait until it is gone.")] = False,
+           as_json: JsonOpt = False) -> None:
+    """Delete a demo and every resource it holds."""
+    _action(instance_id, "delete", as_json, wait)
+
+
+@app.command()
+def logs(
+    instance_id: str,
+    service: Annotated[str | None, typer.Option(help="Service name (the first if unset).")] = None,
+    tail: Annotated[int, typer.Option(help="Number of lines.")] = 200,
+) -> None:
+    """Print the last lines of a demo service's log."""
+    client = Client()
+    try:
+        params: dict[str, Any] = {"tail": tail}
+        if service:
+            params["service"] = service
+        text = client.request("GET", f"/api/v1/demo-instances/{instance_id}/logs", params=params).text
+    except ClientError as exc:
+        fail(exc.message)
+    finally:
+        client.close()
+    sys.stdout.write(text)
+
+
+@app.command()
+def usage(
+    since: Annotated[str | None, typer.Option("--from", help="Start (ISO date or time).")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="End (ISO date or time).")] = None,
+    group_by: Annotated[str, typer.Option(help="owner, scenario or day.")] = "owner",
+    as_json: JsonOpt = False,
+) -> None:
+    """Demo-hours and cost over a period."""
+    params = {k: v for k, v in {"from": since, "to": until, "group_by": group_by}.items() if v}
+    data = call("GET", "/api/v1/usage", params=params)
+    if emit(data, as_json):
+        return
+    table = Table(group_by, "demos", "demo-hours", "cost $")
+    for item in data["items"]:
+        table.add_row(item["key"], str(item["demos"]), f"{item['demo_hours']:.2f}", f"{item['cost_usd']:.4f}")
+    totals = data["totals"]
+    table.add_row("total", str(totals["demos"]), f"{totals['demo_hours']:.2f}", f"{totals['cost_usd']:.4f}")
+    out.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

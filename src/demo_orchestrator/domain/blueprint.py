@@ -1,0 +1,167 @@
+"""Blueprint and scenario models: what one demo environment consists of.
+
+A blueprint is a YAML file (see `blueprints/splits-network.yaml`). It is pure data: the engine and
+the providers read it, nothing here does I/O except `load_blueprint`, which only parses a file.
+
+Command templates are lists of strings; these placeholders are filled in by the runtime:
+`{python}` (the orchestrator's interpreter), `{port}` (the service's allocated port),
+`{scenario}`, `{seed}` (the scenario's seed), `{manifest}` (where a seed command writes its
+manifest JSON), `{instance_id}`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from demo_orchestrator.domain.errors import InvalidBlueprint
+
+_NAME = r"^[a-z][a-z0-9-]{0,40}$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Service(_Model):
+    """One long-running process (local runtime) or Deployment (Kubernetes) of the demo."""
+
+    name: str = Field(pattern=_NAME)
+    command: list[str] = Field(min_length=1)
+    image: str | None = None
+    health_path: str = "/healthz"
+    routes: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    memory_mb: int = Field(default=256, gt=0)
+
+
+class DataPlan(_Model):
+    """The data services a demo needs and how its database is migrated and seeded."""
+
+    database: bool = True
+    cache: bool = False
+    broker: bool = False
+    migrate: list[str] = Field(default_factory=list)
+    seed: list[str] = Field(default_factory=list)
+    # Python packages or files (relative to the blueprint file) whose content keys the seeded
+    # template: change the migrations or the seed code and the template is rebuilt.
+    fingerprint: list[str] = Field(default_factory=list)
+
+
+class Persona(_Model):
+    """A seeded user to sign in as; the seed code must create a user with this e-mail and role."""
+
+    name: str
+    role: str
+    email: str
+    show: str = ""
+    # The route whose host serves this persona's one-click sign-in; the blueprint's `login_route`
+    # (or its first route) when unset.
+    route: str | None = None
+
+
+class TourStep(_Model):
+    persona: str
+    page: str
+    action: str
+    talking_point: str
+
+
+class Scenario(_Model):
+    name: str = Field(pattern=_NAME)
+    title: str
+    description: str = ""
+    seed: int = 42
+    counts: dict[str, int] = Field(default_factory=dict)
+    personas: list[Persona] = Field(default_factory=list)
+    tour: list[TourStep] = Field(default_factory=list)
+
+
+class CostRates(_Model):
+    """Hourly USD rates per component; their sum is an instance-hour."""
+
+    hourly_usd: dict[str, float] = Field(
+        default_factory=lambda: {"pods": 0.10, "database": 0.05, "network": 0.01}
+    )
+
+    @property
+    def total_hourly_usd(self) -> float:
+        return round(sum(self.hourly_usd.values()), 6)
+
+
+class Blueprint(_Model):
+    name: str = Field(pattern=_NAME)
+    title: str = ""
+    description: str = ""
+    routes: list[str] = Field(min_length=1)
+    login_route: str | None = None
+    login_path: str = "/auth/demo-login"
+    services: list[Service] = Field(min_length=1)
+    data: DataPlan = Field(default_factory=DataPlan)
+    cost: CostRates = Field(default_factory=CostRates)
+    default_scenario: str
+    scenarios: list[Scenario] = Field(min_length=1)
+    chart: str | None = None
+    source: str = ""
+
+    @field_validator("routes")
+    @classmethod
+    def _route_names(cls, routes: list[str]) -> list[str]:
+        import re
+
+        for route in routes:
+            if not re.fullmatch(_NAME, route):
+                raise ValueError(f"route {route!r} must be lowercase letters, digits and dashes")
+        if len(set(routes)) != len(routes):
+            raise ValueError("routes must be unique")
+        return routes
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Blueprint:
+        served: set[str] = set()
+        for service in self.services:
+            for route in service.routes:
+                if route not in self.routes:
+                    raise ValueError(f"service {service.name!r} serves unknown route {route!r}")
+                if route in served:
+                    raise ValueError(f"route {route!r} is served by two services")
+                served.add(route)
+        missing = set(self.routes) - served
+        if missing:
+            raise ValueError(f"no service serves route(s) {sorted(missing)}")
+        names = [s.name for s in self.scenarios]
+        if len(set(names)) != len(names):
+            raise ValueError("scenario names must be unique")
+        if self.default_scenario not in names:
+            raise ValueError(f"default_scenario {self.default_scenario!r} is not a scenario")
+        if self.login_route is not None and self.login_route not in self.routes:
+            raise ValueError(f"login_route {self.login_route!r} is not a route")
+        return self
+
+    def scenario(self, name: str) -> Scenario | None:
+        return next((s for s in self.scenarios if s.name == name), None)
+
+    def service_for_route(self, route: str) -> Service | None:
+        return next((s for s in self.services if route in s.routes), None)
+
+
+def parse_blueprint(raw: Any, *, source: str = "") -> Blueprint:
+    if not isinstance(raw, dict):
+        raise InvalidBlueprint(f"blueprint {source or '?'} must be a mapping")
+    try:
+        return Blueprint.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidBlueprint(f"blueprint {source or '?'}: {where}: {first['msg']}") from exc
+
+
+def load_blueprint(path: Path) -> Blueprint:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidBlueprint(f"cannot read blueprint {path}: {exc}") from exc
+    return parse_blueprint(raw, source=str(path))

@@ -1,0 +1,85 @@
+"""Users, roles and API tokens: bootstrap the admin, mint tokens, authenticate bearers."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+
+from demo_orchestrator.domain.errors import BadRequest, Unauthorized
+from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.service import Principal
+from demo_orchestrator.store import accounts as store
+
+ROLES = ("admin", "sales", "viewer")
+TOKEN_FILE = "admin-token"
+
+
+class Accounts:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._hasher = PasswordHasher()
+
+    def bootstrap(self) -> str | None:
+        """Create the admin user and its token; returns the embedded-mode token file's token."""
+        now = self.ctx.clock()
+        settings = self.ctx.settings
+        token = settings.admin_token
+        generated_path: Path | None = None
+        if token is None:
+            generated_path = settings.home / TOKEN_FILE
+            if generated_path.is_file():
+                token = generated_path.read_text().strip()
+            else:
+                token = "demo_" + secrets.token_urlsafe(32)
+        with self.ctx.db.write() as session:
+            user = store.upsert_user(session, name="admin", role="admin", now=now)
+            if settings.admin_password and not user.password_hash:
+                user.password_hash = self._hasher.hash(settings.admin_password)
+            if not store.token_exists(session, token):
+                store.add_token(session, user="admin", name="bootstrap", token=token, now=now)
+        if generated_path is not None and not generated_path.is_file():
+            generated_path.parent.mkdir(parents=True, exist_ok=True)
+            generated_path.touch(mode=0o600)
+            generated_path.write_text(token + "\n")
+        return token if generated_path is not None else None
+
+    def create_token(self, *, user: str, role: str, name: str | None = None) -> str:
+        if role not in ROLES:
+            raise BadRequest(f"role {role!r} is not a role; use one of: {', '.join(ROLES)}")
+        token = "demo_" + secrets.token_urlsafe(32)
+        now = self.ctx.clock()
+        with self.ctx.db.write() as session:
+            existing = store.get_user(session, user)
+            if existing is not None and existing.role != role:
+                raise BadRequest(
+                    f"user {user!r} exists with role {existing.role}; tokens carry the user's role"
+                )
+            store.upsert_user(session, name=user, role=role, now=now)
+            store.add_token(session, user=user, name=name or user, token=token, now=now)
+        return token
+
+    def authenticate(self, token: str | None, *, source: str | None = None) -> Principal:
+        if not token:
+            raise Unauthorized(
+                "missing bearer token; send `Authorization: Bearer <token>` (set DEMO_TOKEN for democtl)"
+            )
+        with self.ctx.db.read() as session:
+            found = store.find_token(session, token)
+        if found is None:
+            raise Unauthorized("the bearer token is not valid; ask an admin for a new one")
+        _, user = found
+        return Principal(name=user.name, role=user.role, source=source)
+
+    def check_password(self, name: str, password: str) -> Principal | None:
+        with self.ctx.db.read() as session:
+            user = store.get_user(session, name)
+        if user is None or not user.password_hash:
+            return None
+        try:
+            self._hasher.verify(user.password_hash, password)
+        except VerificationError:
+            return None
+        return Principal(name=user.name, role=user.role)

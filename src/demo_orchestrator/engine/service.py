@@ -1,0 +1,307 @@
+"""Use cases behind the API, the CLI and the web UI: each records intent and wakes the engine.
+
+Entry points parse input and call one of these; they never touch the store or providers
+themselves. Authorisation of who may act on which instance lives here too, so every entry point
+enforces the same rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from demo_orchestrator.domain.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    QuotaExceeded,
+)
+from demo_orchestrator.domain.instance import (
+    Desired,
+    Status,
+    extended_expiry,
+    is_instance_id,
+    new_instance_id,
+    validate_duration,
+)
+from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.views import instance_view
+from demo_orchestrator.store import repository as repo
+from demo_orchestrator.store.models import IdempotencyRow, InstanceRow
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: a user name and role (admin, sales, viewer)."""
+
+    name: str
+    role: str
+    source: str | None = None
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in {"admin", "sales"}
+
+    @property
+    def sees_all(self) -> bool:
+        return self.role in {"admin", "viewer"}
+
+
+@dataclass(frozen=True)
+class CreateInstance:
+    scenario: str | None = None
+    duration_hours: float = 2.0
+    name: str | None = None
+    prospect: dict[str, Any] | None = None
+    notes: str | None = None
+    blueprint: str | None = None
+    idempotency_key: str | None = None
+
+
+class InstanceService:
+    def __init__(self, ctx: Context, wake: Callable[[], None]) -> None:
+        self.ctx = ctx
+        self.wake = wake
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def view(self, row: InstanceRow, steps: list[Any]) -> dict[str, Any]:
+        blueprint = self.ctx.blueprints.get(row.blueprint)
+        login_secret = None
+        if row.secrets and row.status not in {Status.DELETED.value, Status.FAILED.value}:
+            login_secret = self.ctx.box.open(row.secrets).get("login_secret")
+        return instance_view(
+            row, steps, settings=self.ctx.settings, blueprint=blueprint,
+            login_secret=login_secret, now=self.ctx.clock(),
+        )
+
+    def get(self, who: Principal, instance_id: str) -> dict[str, Any]:
+        with self.ctx.db.read() as session:
+            row = self._visible(session, who, instance_id)
+            steps = repo.steps_of(session, [row.id])[row.id]
+            return self.view(row, steps)
+
+    def list(
+        self,
+        who: Principal,
+        *,
+        status: str | None = None,
+        scenario: str | None = None,
+        owner: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        if status is not None and status not in {s.value for s in Status}:
+            raise BadRequest(
+                f"status {status!r} is not a status; use one of: {', '.join(s.value for s in Status)}"
+            )
+        if not who.sees_all:
+            if owner is not None and owner != who.name:
+                raise Forbidden("sales users can list only their own demos; drop the owner filter")
+            owner = who.name
+        with self.ctx.db.read() as session:
+            rows, next_cursor = repo.list_instances(
+                session, status=status, scenario=scenario, owner=owner, limit=limit, cursor=cursor
+            )
+            steps = repo.steps_of(session, [r.id for r in rows])
+            items = [self.view(r, steps[r.id]) for r in rows]
+        return {"items": items, "next_cursor": next_cursor}
+
+    def events_after(self, who: Principal, instance_id: str, after: int) -> list[dict[str, Any]]:
+        with self.ctx.db.read() as session:
+            self._visible(session, who, instance_id)
+            return [
+                {"id": e.id, "kind": e.kind, "at": e.at.isoformat().replace("+00:00", "Z"), **e.data}
+                for e in repo.events_after(session, instance_id, after)
+            ]
+
+    def latest_event_id(self, who: Principal, instance_id: str) -> int:
+        with self.ctx.db.read() as session:
+            self._visible(session, who, instance_id)
+            return repo.latest_event_id(session, instance_id)
+
+    def logs(self, who: Principal, instance_id: str, service: str | None, tail: int) -> str:
+        with self.ctx.db.read() as session:
+            row = self._visible(session, who, instance_id)
+        blueprint = self.ctx.blueprint_named(row.blueprint)
+        names = [s.name for s in blueprint.services]
+        if service is None:
+            service = names[0]
+        if service not in names:
+            raise BadRequest(f"unknown service {service!r}; this demo has: {', '.join(names)}")
+        return str(self.ctx.runtime.logs(instance_id=row.id, service=service, tail=tail))
+
+    def audit(self, who: Principal, instance_id: str) -> list[dict[str, Any]]:
+        with self.ctx.db.read() as session:
+            self._visible(session, who, instance_id)
+            return [
+                {"at": a.at.isoformat(), "actor": a.actor, "action": a.action,
+                 "source": a.source, "detail": a.detail}
+                for a in repo.audit_of(session, instance_id)
+            ]
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def create(self, who: Principal, command: CreateInstance) -> tuple[dict[str, Any], bool]:
+        """Record a new instance; returns (instance, created) — created is False on a replay."""
+        self._require_write(who)
+        blueprint = self.ctx.blueprint_named(command.blueprint or self.ctx.settings.blueprint)
+        scenario = self.ctx.scenario_of(blueprint, command.scenario or blueprint.default_scenario)
+        hours = validate_duration(command.duration_hours, max_hours=self.ctx.settings.max_hours)
+        request_hash = hashlib.sha256(
+            json.dumps(
+                [blueprint.name, scenario.name, hours, command.name, command.prospect, command.notes],
+                sort_keys=True, default=str,
+            ).encode()
+        ).hexdigest()
+        now = self.ctx.clock()
+        try:
+            with self.ctx.db.write() as session:
+                if command.idempotency_key:
+                    replay = self._replay(session, who, command.idempotency_key, request_hash)
+                    if replay is not None:
+                        return replay, False
+                repo.lock_quota(session)
+                if repo.count_live(session) >= self.ctx.settings.max_instances:
+                    raise QuotaExceeded(
+                        f"the orchestrator holds its maximum of {self.ctx.settings.max_instances} "
+                        "live demos; delete one or raise DEMO_MAX_INSTANCES"
+                    )
+                if repo.count_live(session, owner=who.name) >= self.ctx.settings.max_instances_per_owner:
+                    raise QuotaExceeded(
+                        f"you already have {self.ctx.settings.max_instances_per_owner} live demos; "
+                        "delete one first"
+                    )
+                instance_id = new_instance_id()
+                while repo.id_exists(session, instance_id):
+                    instance_id = new_instance_id()
+                row = InstanceRow(
+                    id=instance_id, blueprint=blueprint.name, scenario=scenario.name,
+                    owner=who.name, name=command.name or f"{scenario.title} demo",
+                    prospect=command.prospect, notes=command.notes,
+                    status=Status.PENDING.value, desired=Desired.READY.value,
+                    created_at=now, expires_at=now + timedelta(hours=hours),
+                    duration_hours=hours, hourly_usd=blueprint.cost.total_hourly_usd,
+                    generation=0, applied_generation=0, outputs={}, version=0,
+                    secrets=self.ctx.box.seal({"login_secret": secrets.token_hex(32)}),
+                )
+                repo.add_instance(session, row)
+                if command.idempotency_key:
+                    session.add(IdempotencyRow(
+                        owner=who.name, key=command.idempotency_key,
+                        request_hash=request_hash, instance_id=instance_id, created_at=now,
+                    ))
+                repo.add_event(session, instance_id, "status", {"status": row.status}, now)
+                repo.add_audit(
+                    session, at=now, actor=who.name, action="create", instance_id=instance_id,
+                    source=who.source, detail={"scenario": scenario.name, "duration_hours": hours},
+                )
+        except IntegrityError:
+            if command.idempotency_key:  # a concurrent request with the same key won the race
+                with self.ctx.db.write() as session:
+                    replay = self._replay(session, who, command.idempotency_key, request_hash)
+                    if replay is not None:
+                        return replay, False
+            raise
+        self.wake()
+        return self.get(who, instance_id), True
+
+    def delete(self, who: Principal, instance_id: str) -> dict[str, Any]:
+        def change(session: Session, row: InstanceRow, now: datetime) -> None:
+            if row.status in {Status.DELETED.value, Status.REJECTED.value}:
+                return
+            row.desired = Desired.DELETED.value
+
+        return self._mutate(who, instance_id, "delete", change)
+
+    def extend(self, who: Principal, instance_id: str, hours: float) -> dict[str, Any]:
+        def change(session: Session, row: InstanceRow, now: datetime) -> None:
+            self._require_live(row, "extend")
+            row.expires_at = extended_expiry(
+                created_at=row.created_at, expires_at=row.expires_at, hours=hours,
+                max_hours=self.ctx.settings.max_hours, now=now,
+            )
+
+        return self._mutate(who, instance_id, "extend", change, {"hours": hours})
+
+    def reset(self, who: Principal, instance_id: str) -> dict[str, Any]:
+        def change(session: Session, row: InstanceRow, now: datetime) -> None:
+            self._require_live(row, "reset")
+            if row.status != Status.READY.value:
+                raise Conflict(
+                    f"{row.id} is {row.status}; reset works on a ready demo, try again when it is ready"
+                )
+            row.generation += 1
+            # Shown at once as provisioning; the engine restores the data and restarts services.
+            row.status = Status.PROVISIONING.value
+            repo.add_event(session, row.id, "status", {"status": row.status}, now)
+
+        return self._mutate(who, instance_id, "reset", change)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _mutate(
+        self,
+        who: Principal,
+        instance_id: str,
+        action: str,
+        change: Callable[[Session, InstanceRow, datetime], None],
+        detail: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        self._require_write(who)
+        now = self.ctx.clock()
+        with self.ctx.db.write() as session:
+            row = self._visible(session, who, instance_id, lock=True)
+            change(session, row, now)
+            row.version += 1
+            repo.add_audit(
+                session, at=now, actor=who.name, action=action, instance_id=row.id,
+                source=who.source, detail=detail,
+            )
+        self.wake()
+        return self.get(who, instance_id)
+
+    def _visible(self, session: Session, who: Principal, instance_id: str, *, lock: bool = False) -> InstanceRow:
+        if not is_instance_id(instance_id):
+            raise NotFound(
+                f"{instance_id!r} is not an instance id; ids look like demo-ab12cd (see `democtl list`)"
+            )
+        row = repo.get_instance(session, instance_id, lock=lock)
+        if row is None:
+            raise NotFound(f"no demo instance {instance_id}; `democtl list` shows the existing ones")
+        if not who.sees_all and row.owner != who.name:
+            raise Forbidden(f"{instance_id} belongs to another user; sales users act on their own demos")
+        return row
+
+    @staticmethod
+    def _require_write(who: Principal) -> None:
+        if not who.can_write:
+            raise Forbidden(f"role {who.role} is read-only; ask an admin for a sales or admin token")
+
+    @staticmethod
+    def _require_live(row: InstanceRow, action: str) -> None:
+        if row.status in {Status.DELETED.value, Status.DELETING.value, Status.REJECTED.value,
+                          Status.FAILED.value} or row.desired == Desired.DELETED.value:
+            raise Conflict(f"{row.id} is {row.status}; only a live demo can be {action}ed")
+
+    def _replay(self, session: Session, who: Principal, key: str, request_hash: str) -> dict[str, Any] | None:
+        existing = session.get(IdempotencyRow, (who.name, key))
+        if existing is None:
+            return None
+        if existing.request_hash != request_hash:
+            raise Conflict(
+                "this Idempotency-Key was already used with a different request body; "
+                "use a new key for a new demo"
+            )
+        row = repo.get_instance(session, existing.instance_id)
+        assert row is not None
+        return self.view(row, repo.steps_of(session, [row.id])[row.id])

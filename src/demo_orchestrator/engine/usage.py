@@ -1,0 +1,71 @@
+"""Usage and cost over a period, grouped by owner, scenario or day."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from demo_orchestrator.domain.errors import BadRequest
+from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.service import Principal
+from demo_orchestrator.store import repository as repo
+
+GROUPS = ("owner", "scenario", "day")
+
+
+def usage(
+    ctx: Context, who: Principal, *, start: datetime, end: datetime, group_by: str
+) -> dict[str, Any]:
+    if group_by not in GROUPS:
+        raise BadRequest(f"group_by must be one of: {', '.join(GROUPS)}")
+    if end <= start:
+        raise BadRequest("`to` must be after `from`")
+    now = ctx.clock()
+    buckets: dict[str, dict[str, float]] = defaultdict(lambda: {"demos": 0, "demo_hours": 0.0, "cost_usd": 0.0})
+    with ctx.db.read() as session:
+        rows = repo.usage_rows(session, start=start, end=end)
+    for row in rows:
+        if not who.sees_all and row.owner != who.name:
+            continue
+        assert row.started_at is not None
+        life_start = max(row.started_at, start)
+        life_end = min(row.ended_at or now, end)
+        if life_end <= life_start:
+            continue
+        for key, seconds in _split(row.owner, row.scenario, life_start, life_end, group_by):
+            hours = seconds / 3600
+            bucket = buckets[key]
+            bucket["demo_hours"] += hours
+            bucket["cost_usd"] += hours * row.hourly_usd
+        first_key = next(k for k, _ in _split(row.owner, row.scenario, life_start, life_end, group_by))
+        buckets[first_key]["demos"] += 1
+    items = [
+        {"key": key, "demos": int(v["demos"]), "demo_hours": round(v["demo_hours"], 4),
+         "cost_usd": round(v["cost_usd"], 4)}
+        for key, v in sorted(buckets.items())
+    ]
+    totals = {
+        "demos": sum(i["demos"] for i in items),
+        "demo_hours": round(sum(i["demo_hours"] for i in items), 4),
+        "cost_usd": round(sum(i["cost_usd"] for i in items), 4),
+    }
+    return {"from": start.isoformat(), "to": end.isoformat(), "group_by": group_by,
+            "items": items, "totals": totals}
+
+
+def _split(
+    owner: str, scenario: str, start: datetime, end: datetime, group_by: str
+) -> list[tuple[str, float]]:
+    if group_by == "owner":
+        return [(owner, (end - start).total_seconds())]
+    if group_by == "scenario":
+        return [(scenario, (end - start).total_seconds())]
+    parts = []
+    cursor = start
+    while cursor < end:
+        next_day = datetime(cursor.year, cursor.month, cursor.day, tzinfo=cursor.tzinfo) + timedelta(days=1)
+        stop = min(end, next_day)
+        parts.append((cursor.date().isoformat(), (stop - cursor).total_seconds()))
+        cursor = stop
+    return parts

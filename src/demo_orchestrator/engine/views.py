@@ -1,0 +1,114 @@
+"""Builds the public picture of an instance: its URLs, personas with sign-in links, steps, cost.
+
+Derived from the stored record on every read, never stored twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from demo_orchestrator.domain.blueprint import Blueprint
+from demo_orchestrator.domain.instance import Status, cost_of
+from demo_orchestrator.settings import Settings
+from demo_orchestrator.store.models import InstanceRow, StepRow
+
+
+def demo_urls(settings: Settings, blueprint: Blueprint, instance_id: str) -> dict[str, str]:
+    suffix = settings.url_port_suffix()
+    return {
+        route: f"{settings.public_scheme}://{instance_id}.{route}.{settings.base_domain}{suffix}"
+        for route in blueprint.routes
+    }
+
+
+def login_token(secret: str, email: str) -> str:
+    return hmac.new(secret.encode(), email.lower().encode(), hashlib.sha256).hexdigest()
+
+
+def personas(
+    blueprint: Blueprint, scenario_name: str, urls: dict[str, str], login_secret: str | None
+) -> list[dict[str, Any]]:
+    scenario = blueprint.scenario(scenario_name)
+    if scenario is None:
+        return []
+    default_route = blueprint.login_route or blueprint.routes[0]
+    out = []
+    for persona in scenario.personas:
+        route = persona.route or default_route
+        login_url = None
+        if login_secret is not None and route in urls:
+            token = login_token(login_secret, persona.email)
+            login_url = (
+                f"{urls[route]}{blueprint.login_path}?email={quote(persona.email)}&token={token}"
+            )
+        out.append(
+            {
+                "name": persona.name,
+                "role": persona.role,
+                "email": persona.email,
+                "show": persona.show,
+                "login_url": login_url,
+            }
+        )
+    return out
+
+
+def step_view(step: StepRow) -> dict[str, Any]:
+    duration = None
+    if step.started_at and step.finished_at:
+        duration = round((step.finished_at - step.started_at).total_seconds(), 3)
+    return {
+        "name": step.name,
+        "status": step.status,
+        "started_at": _iso(step.started_at),
+        "finished_at": _iso(step.finished_at),
+        "duration_seconds": duration,
+        "retries": step.retries,
+        "message": step.message,
+        "error": step.error,
+    }
+
+
+def instance_view(
+    row: InstanceRow,
+    steps: list[StepRow],
+    *,
+    settings: Settings,
+    blueprint: Blueprint | None,
+    login_secret: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    live = row.status not in {Status.DELETED.value, Status.REJECTED.value}
+    urls = demo_urls(settings, blueprint, row.id) if blueprint is not None else {}
+    cost = cost_of(hourly_usd=row.hourly_usd, started_at=row.started_at, ended_at=row.ended_at, now=now)
+    return {
+        "id": row.id,
+        "status": row.status,
+        "desired": row.desired,
+        "blueprint": row.blueprint,
+        "scenario": row.scenario,
+        "owner": row.owner,
+        "name": row.name,
+        "prospect": row.prospect,
+        "notes": row.notes,
+        "created_at": _iso(row.created_at),
+        "ready_at": _iso(row.ready_at),
+        "expires_at": _iso(row.expires_at),
+        "ended_at": _iso(row.ended_at),
+        "duration_hours": row.duration_hours,
+        "urls": urls if live else {},
+        "personas": personas(blueprint, row.scenario, urls, login_secret)
+        if (blueprint is not None and live)
+        else [],
+        "steps": [step_view(s) for s in steps],
+        "cost": {"hourly_usd": cost.hourly_usd, "accrued_usd": cost.accrued_usd},
+        "error": row.error,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None

@@ -1,0 +1,232 @@
+"""The `local` runtime: each demo's services run as a process group on free loopback ports.
+
+Each instance has a folder `DEMO_HOME/runtime/<id>/` with `runtime.json` (pid, start time and port
+of each service, written right after each spawn) and `logs/<service>.log`. Every process carries
+`DEMO_ORCHESTRATOR_HOME` and `DEMO_INSTANCE_ID` in its environment, so after a kill -9 of the
+orchestrator the processes are found again even when `runtime.json` was never written: `ensure`
+adopts live ones, `owned` and `destroy` find stray ones. Demo processes get a minimal environment,
+never the orchestrator's own (which may hold its tokens and store URL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from demo_orchestrator.domain.errors import NotFound, PermanentError, TemporaryError
+from demo_orchestrator.providers import processes
+from demo_orchestrator.settings import Settings
+from demo_orchestrator.providers.base import (
+    Endpoint,
+    Health,
+    InstanceSpec,
+    Outputs,
+    RuntimeProvider,
+)
+
+MARKER = "DEMO_ORCHESTRATOR_HOME"
+PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "VIRTUAL_ENV")
+
+
+class LocalRuntime(RuntimeProvider):
+    name = "local"
+
+    def __init__(self, *, home: Path, stop_grace: float = 3.0) -> None:
+        self.home = home.resolve()
+        self.root = self.home / "runtime"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.stop_grace = stop_grace
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+        self._http = httpx.Client(timeout=httpx.Timeout(2.0, connect=0.5), trust_env=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalRuntime:
+        return cls(home=settings.home, stop_grace=settings.stop_grace_seconds)
+
+    # -- protocol ------------------------------------------------------------------------------
+
+    def ensure(self, *, spec: InstanceSpec) -> Outputs:
+        folder = self.root / spec.instance_id
+        (folder / "logs").mkdir(parents=True, exist_ok=True)
+        state = self._read_state(spec.instance_id)
+        wanted = {s.name for s in spec.blueprint.services}
+        if state and set(state) == wanted and all(self._alive(s) for s in state.values()):
+            return Outputs(state={"services": state}, message="adopted running processes")
+        self._stop(spec.instance_id, state)
+        services: dict[str, dict[str, Any]] = {}
+        for service in spec.blueprint.services:
+            port = processes.free_port()
+            env = self._env(spec, port, folder, service.env)
+            command = spec.fill(service.command, port=port)
+            log_path = folder / "logs" / f"{service.name}.log"
+            try:
+                with log_path.open("ab") as log:
+                    child = subprocess.Popen(
+                        command,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=env,
+                        cwd=folder,
+                        start_new_session=True,
+                        close_fds=True,
+                    )
+            except OSError as exc:
+                raise PermanentError(
+                    f"service {service.name}: cannot start {command[0]!r}: {exc.strerror}"
+                ) from exc
+            with self._lock:
+                self._children[child.pid] = child
+            services[service.name] = {
+                "pid": child.pid,
+                "started": processes.start_time(child.pid),
+                "port": port,
+                "routes": list(service.routes),
+                "health_path": service.health_path,
+            }
+            self._write_state(spec.instance_id, services)
+        return Outputs(
+            state={"services": services},
+            message=f"started {len(services)} process(es)",
+        )
+
+    def destroy(self, *, instance_id: str) -> None:
+        self._stop(instance_id, self._read_state(instance_id))
+        shutil.rmtree(self.root / instance_id, ignore_errors=True)
+
+    def probe(self, *, instance_id: str) -> Health:
+        state = self._read_state(instance_id)
+        if not state:
+            return Health(False, "no processes")
+        for name, service in state.items():
+            if not self._alive(service):
+                return Health(False, f"service {name} is not running")
+            if not self._answers(service):
+                return Health(False, f"service {name} does not answer {service['health_path']}")
+        return Health(True, "all services answer")
+
+    def wait_healthy(self, *, instance_id: str, timeout: float) -> Health:
+        state = self._read_state(instance_id)
+        if not state:
+            raise TemporaryError("no processes are recorded for this demo; deploying again")
+        pending = dict(state)
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while pending:
+            for name, service in list(pending.items()):
+                if not self._alive(service):
+                    tail = self.logs(instance_id=instance_id, service=name, tail=3).strip()
+                    last = tail.splitlines()[-1][:300] if tail else "no output"
+                    raise TemporaryError(f"service {name} exited during start-up ({last})")
+                if self._answers(service):
+                    del pending[name]
+            if not pending:
+                break
+            if time.monotonic() > deadline:
+                raise PermanentError(
+                    f"service(s) {sorted(pending)} did not answer their health path within "
+                    f"{timeout:g} s"
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.1)
+        return Health(True, "all services answer")
+
+    def owned(self) -> set[str]:
+        ids = {p.name for p in self.root.iterdir() if p.is_dir()}
+        ids.update(processes.marked_processes(MARKER, str(self.home)).values())
+        return ids
+
+    def endpoint(self, *, instance_id: str, state: dict[str, Any], route: str) -> Endpoint | None:
+        for service in state.get("services", {}).values():
+            if route in service.get("routes", []):
+                return Endpoint(host="127.0.0.1", port=int(service["port"]))
+        return None
+
+    def logs(self, *, instance_id: str, service: str, tail: int) -> str:
+        folder = self.root / instance_id / "logs"
+        path = folder / f"{service}.log"
+        if not path.is_file():
+            known = sorted(p.stem for p in folder.glob("*.log")) if folder.is_dir() else []
+            raise NotFound(
+                f"no logs for service {service!r} of {instance_id}; services with logs: "
+                f"{', '.join(known) or 'none (is the demo running?)'}"
+            )
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 256 * 1024))
+            lines = handle.read().decode("utf-8", "replace").splitlines()
+        return "\n".join(lines[-tail:]) + ("\n" if lines else "")
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _env(
+        self, spec: InstanceSpec, port: int, folder: Path, extra: dict[str, str]
+    ) -> dict[str, str]:
+        env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
+        env.update(extra)
+        env.update(spec.env)
+        env.update(
+            {
+                "HOME": str(folder),
+                "PORT": str(port),
+                "PYTHONUNBUFFERED": "1",
+                "DEMO_INSTANCE_ID": spec.instance_id,
+                MARKER: str(self.home),
+            }
+        )
+        return env
+
+    def _alive(self, service: dict[str, Any]) -> bool:
+        pid = int(service["pid"])
+        with self._lock:
+            child = self._children.get(pid)
+        if child is not None and child.poll() is not None:
+            return False
+        return processes.is_alive(pid, service.get("started"))
+
+    def _answers(self, service: dict[str, Any]) -> bool:
+        url = f"http://127.0.0.1:{service['port']}{service['health_path']}"
+        try:
+            return self._http.get(url).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _stop(self, instance_id: str, state: dict[str, dict[str, Any]]) -> None:
+        pids = {int(s["pid"]) for s in state.values() if self._alive(s)}
+        strays = processes.marked_processes(MARKER, str(self.home))
+        pids.update(pid for pid, owner in strays.items() if owner == instance_id)
+        if pids:
+            processes.stop_groups(pids, grace=self.stop_grace)
+        with self._lock:
+            for pid in list(self._children):
+                if self._children[pid].poll() is not None:
+                    del self._children[pid]
+
+    def _state_path(self, instance_id: str) -> Path:
+        return self.root / instance_id / "runtime.json"
+
+    def _read_state(self, instance_id: str) -> dict[str, dict[str, Any]]:
+        try:
+            data: dict[str, dict[str, Any]] = json.loads(self._state_path(instance_id).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+        return data
+
+    def _write_state(self, instance_id: str, state: dict[str, dict[str, Any]]) -> None:
+        path = self._state_path(instance_id)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, path)

@@ -1,0 +1,165 @@
+"""The `sqlite` database provider: a file per demo, copied from a seeded template per scenario.
+
+The template for (blueprint, scenario, fingerprint) is built once by running the blueprint's
+migrate and seed commands into a temporary file that is then renamed into place, so a crash never
+leaves a half-seeded template. The fingerprint hashes the seed inputs (the commands, the scenario's
+seed and the source of the packages the blueprint names), so changing migrations or seed code
+builds a new template. Giving a demo its database is then a file copy.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+from demo_orchestrator.domain.blueprint import Blueprint, Scenario
+from demo_orchestrator.domain.errors import PermanentError
+from demo_orchestrator.providers.base import DatabaseProvider, InstanceSpec, Outputs
+from demo_orchestrator.providers.fingerprint import template_fingerprint
+from demo_orchestrator.providers.local_runtime import PASSED_THROUGH
+from demo_orchestrator.settings import Settings
+
+SEED_TIMEOUT_SECONDS = 600
+
+
+class SqliteDatabase(DatabaseProvider):
+    name = "sqlite"
+
+    def __init__(self, *, home: Path) -> None:
+        self.home = home.resolve()
+        self.root = self.home / "databases"
+        self.templates = self.home / "templates"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.templates.mkdir(parents=True, exist_ok=True)
+        self._locks: dict[Path, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SqliteDatabase:
+        return cls(home=settings.home)
+
+    def ensure(self, *, spec: InstanceSpec) -> Outputs:
+        target = self.path_of(spec.instance_id)
+        if target.is_file() and target.stat().st_size > 0:
+            return Outputs(env=self._env(target), state={"file": target.name}, message="exists")
+        template = self.template_path(spec.blueprint, spec.scenario)
+        self.prepare_template(blueprint=spec.blueprint, scenario=spec.scenario)
+        tmp = target.with_name(target.name + ".partial")
+        shutil.copyfile(template, tmp)
+        os.replace(tmp, target)
+        return Outputs(
+            env=self._env(target),
+            state={"file": target.name, "template": template.name},
+            message=f"cloned from template {template.name}",
+        )
+
+    def destroy(self, *, instance_id: str) -> None:
+        base = self.path_of(instance_id)
+        for suffix in ("", "-wal", "-shm", "-journal", ".partial"):
+            Path(str(base) + suffix).unlink(missing_ok=True)
+
+    def owned(self) -> set[str]:
+        return {p.name.split(".", 1)[0] for p in self.root.glob("demo-*.db*")}
+
+    def path_of(self, instance_id: str) -> Path:
+        return self.root / f"{instance_id}.db"
+
+    def template_path(self, blueprint: Blueprint, scenario: Scenario) -> Path:
+        key = template_fingerprint(blueprint, scenario)
+        return self.templates / blueprint.name / f"{scenario.name}-{key}.db"
+
+    def prepare_template(self, *, blueprint: Blueprint, scenario: Scenario) -> None:
+        path = self.template_path(blueprint, scenario)
+        if path.is_file():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._thread_lock(path), _file_lock(path.with_suffix(".lock")):
+            if path.is_file():
+                return
+            self._build(blueprint, scenario, path)
+
+    def _build(self, blueprint: Blueprint, scenario: Scenario, path: Path) -> None:
+        tmp = path.with_name(path.name + ".building")
+        tmp.unlink(missing_ok=True)
+        spec = InstanceSpec(instance_id="template", blueprint=blueprint, scenario=scenario)
+        env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
+        env.update({"DATABASE_URL": f"sqlite:///{tmp}", "HOME": str(path.parent)})
+        for label, template in (("migrate", blueprint.data.migrate), ("seed", blueprint.data.seed)):
+            if not template:
+                continue
+            command = spec.fill(template)
+            try:
+                result = subprocess.run(
+                    command,
+                    env=env,
+                    cwd=path.parent,
+                    capture_output=True,
+                    timeout=SEED_TIMEOUT_SECONDS,
+                    check=False,
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                tmp.unlink(missing_ok=True)
+                raise PermanentError(f"{label} of scenario {scenario.name} failed: {exc}") from exc
+            if result.returncode != 0:
+                tmp.unlink(missing_ok=True)
+                tail = result.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+                raise PermanentError(
+                    f"{label} of scenario {scenario.name} exited {result.returncode}: "
+                    + (" | ".join(tail) or "no output")
+                )
+        if not tmp.is_file():
+            raise PermanentError(
+                f"seeding scenario {scenario.name} produced no database at DATABASE_URL"
+            )
+        _checkpoint(tmp)
+        os.replace(tmp, path)
+        for stale in path.parent.glob(f"{scenario.name}-*.db"):
+            if stale != path:
+                stale.unlink(missing_ok=True)
+
+    @staticmethod
+    def _env(target: Path) -> dict[str, str]:
+        return {"DATABASE_URL": f"sqlite:///{target}"}
+
+    def _thread_lock(self, path: Path) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(path, threading.Lock())
+
+
+class _file_lock:  # noqa: N801 - used like a function in a with statement
+    """An exclusive flock, so two orchestrator processes never build the same template at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+def _checkpoint(path: Path) -> None:
+    """Fold any WAL into the main file so a plain file copy is a complete database."""
+    import sqlite3
+
+    for suffix in ("-wal", "-shm"):
+        if Path(str(path) + suffix).exists():
+            break
+    else:
+        return
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        connection.close()
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)

@@ -1,0 +1,109 @@
+"""The ASGI middleware that puts the orchestrator and every demo behind one port.
+
+Requests for ``demo-<id>.<route>.<base domain>`` go to that demo's service (after asking the
+resolver where it is and whether it is up); everything else goes to the wrapped orchestrator app
+untouched. The router keeps no instance state of its own: it asks the resolver on every request,
+so sleeping, waking and deleting demos never leave it with a stale view.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from demo_orchestrator.router import pages
+from demo_orchestrator.router.decisions import Resolver, RouteDecision
+from demo_orchestrator.router.headers import header
+from demo_orchestrator.router.hosts import looks_like_demo_host, parse_demo_host
+from demo_orchestrator.router.proxy import HttpProxy, UpstreamUnavailable
+from demo_orchestrator.router.websocket import deny, proxy_websocket
+
+log = logging.getLogger(__name__)
+
+
+def problem_for(decision: RouteDecision) -> pages.Problem | None:
+    """The page to show instead of proxying, or None when the request may go through."""
+    iid = decision.instance_id
+    if decision.kind == "proxy":
+        return None if decision.upstream is not None else pages.not_answering(iid)
+    if decision.kind == "starting":
+        return pages.starting(iid, decision.status, decision.message)
+    if decision.kind == "failed":
+        return pages.failed(iid, decision.status, decision.message)
+    return pages.not_found(iid)
+
+
+class HostRouter:
+    """Route by ``Host``: demo hosts are proxied, all other requests reach ``app``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        base_domain: str,
+        resolve: Resolver,
+        on_proxied: Callable[[str], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.base_domain = base_domain
+        self._resolve = resolve
+        self._on_proxied = on_proxied
+        self._http = HttpProxy()
+
+    async def aclose(self) -> None:
+        """Close the pooled upstream connections."""
+        await self._http.aclose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in {"http", "websocket"}:
+            await self.app(scope, receive, send)
+            return
+        host = header(scope["headers"], b"host") or ""
+        target = parse_demo_host(host, self.base_domain)
+        if target is None and not looks_like_demo_host(host, self.base_domain):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket" and (await receive())["type"] != "websocket.connect":
+            return  # ASGI: the first message is websocket.connect; anything else, give up
+        if target is None:
+            await self._refuse(scope, send, pages.not_found(None))
+            return
+        instance_id, route = target
+        try:
+            decision = await self._resolve(instance_id, route)
+        except Exception:
+            log.exception("resolving %s (%s) failed", instance_id, route)
+            await self._refuse(scope, send, pages.lookup_failed(instance_id))
+            return
+        problem = problem_for(decision)
+        if problem is None and decision.upstream is not None:
+            self._notify(instance_id)
+            try:
+                if scope["type"] == "websocket":
+                    await proxy_websocket(scope, receive, send, decision.upstream)
+                else:
+                    await self._http.forward(scope, receive, send, decision.upstream)
+                return
+            except UpstreamUnavailable:
+                problem = pages.not_answering(instance_id)
+        if problem is not None:
+            await self._refuse(scope, send, problem)
+
+    def _notify(self, instance_id: str) -> None:
+        if self._on_proxied is None:
+            return
+        try:
+            self._on_proxied(instance_id)
+        except Exception:  # idle tracking must never break a demo
+            log.exception("on_proxied(%s) failed", instance_id)
+
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send, problem: pages.Problem) -> None:
+        status, headers, body = pages.render(problem, header(scope["headers"], b"accept"))
+        if scope["type"] == "websocket":
+            await deny(scope, send, status, headers, body)
+            return
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})

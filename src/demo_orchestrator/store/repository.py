@@ -1,0 +1,240 @@
+"""Repository of instances, steps and their event log: every query the engine and API need.
+
+Callers pass a session from `Database.read()` / `Database.write()`, so one use case is one
+transaction. Nothing here knows about HTTP or providers.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from demo_orchestrator.domain.errors import BadRequest
+from demo_orchestrator.domain.instance import LIVE, STEP_NAMES, Desired, Status, StepStatus
+from demo_orchestrator.store.models import AuditRow, EventRow, InstanceRow, StepRow
+
+
+def get_instance(session: Session, instance_id: str, *, lock: bool = False) -> InstanceRow | None:
+    query = select(InstanceRow).where(InstanceRow.id == instance_id)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def id_exists(session: Session, instance_id: str) -> bool:
+    return session.scalar(select(func.count()).where(InstanceRow.id == instance_id)) != 0
+
+
+def steps_of(session: Session, instance_ids: Sequence[str]) -> dict[str, list[StepRow]]:
+    out: dict[str, list[StepRow]] = {i: [] for i in instance_ids}
+    if not instance_ids:
+        return out
+    rows = session.scalars(
+        select(StepRow).where(StepRow.instance_id.in_(instance_ids)).order_by(StepRow.position)
+    )
+    for row in rows:
+        out[row.instance_id].append(row)
+    return out
+
+
+def add_instance(session: Session, row: InstanceRow) -> None:
+    session.add(row)
+    for position, name in enumerate(STEP_NAMES):
+        session.add(
+            StepRow(
+                instance_id=row.id,
+                name=name,
+                position=position,
+                status=StepStatus.PENDING.value,
+                retries=0,
+            )
+        )
+
+
+def count_live(session: Session, *, owner: str | None = None) -> int:
+    query = select(func.count()).where(InstanceRow.status.in_([s.value for s in LIVE]))
+    if owner is not None:
+        query = query.where(InstanceRow.owner == owner)
+    return int(session.scalar(query) or 0)
+
+
+def encode_cursor(row: InstanceRow) -> str:
+    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, instance_id = raw.split("|", 1)
+        return datetime.fromisoformat(stamp), instance_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(
+            "cursor is not valid; pass the next_cursor of a previous page unchanged"
+        ) from exc
+
+
+def list_instances(
+    session: Session,
+    *,
+    status: str | None = None,
+    scenario: str | None = None,
+    owner: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[InstanceRow], str | None]:
+    query = select(InstanceRow)
+    if status is not None:
+        query = query.where(InstanceRow.status == status)
+    if scenario is not None:
+        query = query.where(InstanceRow.scenario == scenario)
+    if owner is not None:
+        query = query.where(InstanceRow.owner == owner)
+    if cursor:
+        created, last_id = decode_cursor(cursor)
+        query = query.where(
+            or_(
+                InstanceRow.created_at < created,
+                and_(InstanceRow.created_at == created, InstanceRow.id < last_id),
+            )
+        )
+    query = query.order_by(InstanceRow.created_at.desc(), InstanceRow.id.desc()).limit(limit + 1)
+    rows = list(session.scalars(query))
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def add_event(session: Session, instance_id: str, kind: str, data: dict[str, Any], at: datetime) -> None:
+    session.add(EventRow(instance_id=instance_id, at=at, kind=kind, data=data))
+
+
+def events_after(session: Session, instance_id: str, after_id: int) -> list[EventRow]:
+    return list(
+        session.scalars(
+            select(EventRow)
+            .where(EventRow.instance_id == instance_id, EventRow.id > after_id)
+            .order_by(EventRow.id)
+            .limit(500)
+        )
+    )
+
+
+def latest_event_id(session: Session, instance_id: str) -> int:
+    return int(
+        session.scalar(select(func.max(EventRow.id)).where(EventRow.instance_id == instance_id)) or 0
+    )
+
+
+def add_audit(
+    session: Session,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    instance_id: str | None,
+    source: str | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditRow(
+            at=at,
+            actor=actor,
+            action=action,
+            instance_id=instance_id,
+            source=source,
+            detail=detail or {},
+        )
+    )
+
+
+def audit_of(session: Session, instance_id: str) -> list[AuditRow]:
+    return list(
+        session.scalars(
+            select(AuditRow).where(AuditRow.instance_id == instance_id).order_by(AuditRow.id)
+        )
+    )
+
+
+def needing_work(session: Session, *, now: datetime) -> list[str]:
+    """Instances whose observed state differs from their desired one, or that have expired."""
+    active = [Status.PENDING.value, Status.PROVISIONING.value, Status.DELETING.value]
+    query = select(InstanceRow.id).where(
+        or_(
+            InstanceRow.status.in_(active),
+            and_(InstanceRow.status == Status.READY.value, InstanceRow.desired != Desired.READY.value),
+            and_(
+                InstanceRow.status.in_([Status.FAILED.value, Status.SLEEPING.value]),
+                InstanceRow.desired == Desired.DELETED.value,
+            ),
+            and_(
+                InstanceRow.status.in_([s.value for s in LIVE]),
+                InstanceRow.expires_at <= now,
+            ),
+        )
+    )
+    return list(session.scalars(query.order_by(InstanceRow.created_at)))
+
+
+def claim(session: Session, instance_id: str, *, owner: str, now: datetime, until: datetime) -> bool:
+    """Take the lease on an instance if it is free, expired or already ours."""
+    result = session.execute(
+        update(InstanceRow)
+        .where(
+            InstanceRow.id == instance_id,
+            or_(
+                InstanceRow.lease_owner.is_(None),
+                InstanceRow.lease_owner == owner,
+                InstanceRow.lease_until < now,
+            ),
+        )
+        .values(lease_owner=owner, lease_until=until)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def release(session: Session, instance_id: str, *, owner: str) -> None:
+    session.execute(
+        update(InstanceRow)
+        .where(InstanceRow.id == instance_id, InstanceRow.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+    )
+
+
+def leases_held(session: Session) -> list[tuple[str, str]]:
+    rows = session.execute(
+        select(InstanceRow.id, InstanceRow.lease_owner).where(InstanceRow.lease_owner.is_not(None))
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def clear_lease(session: Session, instance_id: str, owner: str) -> None:
+    release(session, instance_id, owner=owner)
+
+
+def known_ids(session: Session, statuses: Iterable[str]) -> set[str]:
+    return set(session.scalars(select(InstanceRow.id).where(InstanceRow.status.in_(list(statuses)))))
+
+
+def purge_events(session: Session, instance_id: str) -> None:
+    session.execute(delete(EventRow).where(EventRow.instance_id == instance_id))
+
+
+def usage_rows(session: Session, *, start: datetime, end: datetime) -> list[InstanceRow]:
+    """Instances whose life overlaps [start, end)."""
+    query = select(InstanceRow).where(
+        InstanceRow.started_at.is_not(None),
+        InstanceRow.started_at < end,
+        or_(InstanceRow.ended_at.is_(None), InstanceRow.ended_at >= start),
+    )
+    return list(session.scalars(query))
+
+
+def lock_quota(session: Session) -> None:
+    """Serialise quota checks across replicas (SQLite's BEGIN IMMEDIATE already does)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(7_042_001)))

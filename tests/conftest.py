@@ -1,0 +1,152 @@
+"""Shared fixtures: a real `democtl serve` process on a free port, with its own DEMO_HOME."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from demo_orchestrator.providers import processes
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "tests" / "blueprints" / "tiny.yaml"
+DEMOCTL = str(Path(sys.executable).parent / "democtl")
+PG_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def tiny_env(home: Path, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")}
+    env.update(
+        {
+            "DEMO_HOME": str(home),
+            "DEMO_PORT": str(port),
+            "DEMO_BLUEPRINT": "tiny",
+            "DEMO_BLUEPRINT_PATHS": f'["{TINY}"]',
+            "DEMO_ADMIN_TOKEN": "test-admin-token-0123456789",
+            "DEMO_TICK_SECONDS": "0.2",
+            "DEMO_RETRY_BASE_SECONDS": "0.05",
+            "DEMO_STOP_GRACE_SECONDS": "1",
+            "DEMO_URL": f"http://127.0.0.1:{port}",
+            "DEMO_TOKEN": "test-admin-token-0123456789",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+class Server:
+    """A `democtl serve` subprocess; `kill()` is kill -9, `start()` starts it again."""
+
+    def __init__(self, home: Path, **extra: str) -> None:
+        self.home = home
+        self.port = processes.free_port()
+        self.env = tiny_env(home, self.port, **extra)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = self.env["DEMO_ADMIN_TOKEN"]
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.http = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30,
+            trust_env=False,
+        )
+
+    def start(self) -> Server:
+        self.home.mkdir(parents=True, exist_ok=True)
+        log = (self.home / "server.log").open("ab")
+        self.proc = subprocess.Popen(
+            [DEMOCTL, "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {(self.home / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.05)
+        raise RuntimeError("server did not start")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def close(self) -> None:
+        self.stop()
+        self.http.close()
+        # Whatever the test did, leave no demo process behind on the machine.
+        strays = processes.marked_processes("DEMO_ORCHESTRATOR_HOME", str(self.home.resolve()))
+        if strays:
+            processes.stop_groups(strays, grace=0.5)
+
+    def create(self, **body: Any) -> dict[str, Any]:
+        body.setdefault("duration_hours", 1)
+        response = self.http.post("/api/v1/demo-instances", json=body)
+        assert response.status_code == 202, response.text
+        return dict(response.json())
+
+    def get(self, instance_id: str) -> dict[str, Any]:
+        response = self.http.get(f"/api/v1/demo-instances/{instance_id}")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def wait_status(self, instance_id: str, *statuses: str, timeout: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            instance = self.get(instance_id)
+            if instance["status"] in statuses:
+                return instance
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{instance_id} stuck in {instance['status']}: {instance}")
+            time.sleep(0.05)
+
+    def demo(self, instance_id: str, route: str, path: str = "/api/items") -> httpx.Response:
+        host = f"{instance_id}.{route}.localhost:{self.port}"
+        return httpx.get(f"{self.url}{path}", headers={"Host": host}, timeout=10, trust_env=False)
+
+    def demo_processes(self) -> dict[int, str]:
+        return processes.marked_processes("DEMO_ORCHESTRATOR_HOME", str(self.home.resolve()))
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Any]:
+    servers: list[Server] = []
+
+    def make(home: Path | None = None, **extra: str) -> Server:
+        server = Server(home or tmp_path / f"home{len(servers)}", **extra)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One shared server for a module's tests that do not restart it."""
+    srv = Server(tmp_path_factory.mktemp("shared")).start()
+    yield srv
+    srv.close()
+
+
+def instance_files(home: Path, instance_id: str) -> list[Path]:
+    """Every file or folder that still carries the instance's id under DEMO_HOME."""
+    return [p for p in home.rglob(f"*{instance_id}*")]
