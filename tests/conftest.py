@@ -45,15 +45,17 @@ def tiny_env(home: Path, port: int, **extra: str) -> dict[str, str]:
 class Server:
     """A `democtl serve` subprocess; `kill()` is kill -9, `start()` starts it again."""
 
-    def __init__(self, home: Path, **extra: str) -> None:
+    def __init__(self, home: Path, port: int | None = None, **extra: str) -> None:
         self.home = home
-        self.port = processes.free_port()
+        self.port = port or processes.free_port()
         self.env = tiny_env(home, self.port, **extra)
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = self.env["DEMO_ADMIN_TOKEN"]
         self.proc: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30,
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
             trust_env=False,
         )
 
@@ -71,7 +73,9 @@ class Server:
             except httpx.HTTPError:
                 pass
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {(self.home / 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"server exited: {(self.home / 'server.log').read_text()[-2000:]}"
+                )
             time.sleep(0.05)
         raise RuntimeError("server did not start")
 
@@ -129,8 +133,8 @@ class Server:
 def make_server(tmp_path: Path) -> Iterator[Any]:
     servers: list[Server] = []
 
-    def make(home: Path | None = None, **extra: str) -> Server:
-        server = Server(home or tmp_path / f"home{len(servers)}", **extra)
+    def make(home: Path | None = None, port: int | None = None, **extra: str) -> Server:
+        server = Server(home or tmp_path / f"home{len(servers)}", port, **extra)
         servers.append(server)
         return server
 

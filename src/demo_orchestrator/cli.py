@@ -19,8 +19,11 @@ from rich.table import Table
 
 from demo_orchestrator.client import Client, ClientError
 
-app = typer.Typer(help="Demo environments on demand: create, watch, extend, reset, delete.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Demo environments on demand: create, watch, extend, reset, delete.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="The orchestrator's store.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -56,7 +59,7 @@ def emit(data: Any, as_json: bool) -> bool:
 def _when(stamp: str | None) -> str:
     if not stamp:
         return "-"
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(stamp)
     left = (moment - datetime.now(UTC)).total_seconds()
     local = moment.astimezone().strftime("%Y-%m-%d %H:%M")
     if left > 0:
@@ -74,16 +77,22 @@ def _span(seconds: float) -> str:
 
 
 def show_instance(instance: dict[str, Any]) -> None:
-    out.print(f"[bold]{instance['id']}[/bold]  {instance['status']}  {instance['scenario']}  "
-              f"owner {instance['owner']}")
+    out.print(
+        f"[bold]{instance['id']}[/bold]  {instance['status']}  {instance['scenario']}  "
+        f"owner {instance['owner']}"
+    )
     for route, url in instance["urls"].items():
         out.print(f"  {route:<10} {url}")
     out.print(f"  {'expires':<10} {_when(instance['expires_at'])}")
-    out.print(f"  {'cost':<10} ${instance['cost']['accrued_usd']:.4f} so far, "
-              f"${instance['cost']['hourly_usd']:.2f}/h")
+    out.print(
+        f"  {'cost':<10} ${instance['cost']['accrued_usd']:.4f} so far, "
+        f"${instance['cost']['hourly_usd']:.2f}/h"
+    )
     for persona in instance.get("personas", []):
-        out.print(f"  persona    {persona['name']} ({persona['role']}) {persona['login_url'] or ''}",
-                  soft_wrap=True)
+        out.print(
+            f"  persona    {persona['name']} ({persona['role']}) {persona['login_url'] or ''}",
+            soft_wrap=True,
+        )
     if instance.get("error"):
         out.print(f"  [red]error[/red]      {instance['error']}")
 
@@ -120,8 +129,12 @@ def serve(
         fail(f"setting DEMO_{str(first['loc'][0]).upper()} {first['msg']}")
     except DemoError as exc:
         fail(exc.detail)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    err.print(f"demo-orchestrator on http://{settings.host}:{settings.port}  (home {settings.home})")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    err.print(
+        f"demo-orchestrator on http://{settings.host}:{settings.port}  (home {settings.home})"
+    )
     uvicorn.run(
         create_app(orchestrator, manage_lifecycle=True),
         host=settings.host,
@@ -168,10 +181,14 @@ def create(
     scenario: Annotated[str | None, typer.Option(help="agency, enterprise or startup.")] = None,
     hours: Annotated[float, typer.Option(help="Duration in hours (fractions allowed).")] = 2.0,
     name: Annotated[str | None, typer.Option(help="A name for the demo.")] = None,
-    company: Annotated[str | None, typer.Option(help="Prospect company woven into the data.")] = None,
+    company: Annotated[
+        str | None, typer.Option(help="Prospect company woven into the data.")
+    ] = None,
     industry: Annotated[str | None, typer.Option(help="Prospect industry.")] = None,
     notes: Annotated[str | None, typer.Option(help="Free notes.")] = None,
-    idempotency_key: Annotated[str | None, typer.Option(help="Replays return the same demo.")] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="Replays return the same demo.")
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Show live progress until the demo is ready.")] = False,
     timeout: Annotated[float, typer.Option(help="Give up waiting after this many seconds.")] = 600,
     as_json: JsonOpt = False,
@@ -196,19 +213,28 @@ def create(
             raise typer.Exit(1)
         return
     if not wait:
-        out.print(f"{instance['id']} {instance['status']}; follow it with `democtl get {instance['id']}`")
+        out.print(
+            f"{instance['id']} {instance['status']}; follow it with `democtl get {instance['id']}`"
+        )
         return
     report_ready(instance, time.monotonic() - started)
 
 
-def wait_for(instance: dict[str, Any], *, started: float, timeout: float, quiet: bool) -> dict[str, Any]:
+def wait_for(
+    instance: dict[str, Any], *, started: float, timeout: float, quiet: bool
+) -> dict[str, Any]:
     """Follow the instance's events with a live progress bar until it is ready or failed."""
     client = Client()
     steps = [s["name"] for s in instance["steps"]]
     progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-        console=err, transient=True, disable=quiet,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=quiet,
     )
     final = instance
     try:
@@ -218,21 +244,29 @@ def wait_for(instance: dict[str, Any], *, started: float, timeout: float, quiet:
             for event, data in client.events(instance["id"], timeout=timeout):
                 if event == "snapshot":
                     final = data
-                    finished = {s["name"] for s in data["steps"] if s["status"] in ("done", "skipped")}
+                    finished = {
+                        s["name"] for s in data["steps"] if s["status"] in ("done", "skipped")
+                    }
                     if data["status"] in ("ready", "failed", "deleted"):
                         break
                 elif event == "step":
                     if data["status"] in ("done", "skipped"):
                         finished.add(data["step"])
-                    label = data["step"] if data["status"] == "running" else f"{data['step']} {data['status']}"
+                    label = (
+                        data["step"]
+                        if data["status"] == "running"
+                        else f"{data['step']} {data['status']}"
+                    )
                     retry = f" (retry {data['retries']})" if data.get("retries") else ""
                     progress.update(task, description=f"{instance['id']} {label}{retry}")
                 elif event == "status" and data["status"] in ("ready", "failed", "deleted"):
                     break
                 progress.update(task, completed=len(finished & set(steps)))
                 if time.monotonic() - started > timeout:
-                    fail(f"{instance['id']} is not ready after {timeout:g} s; see `democtl get {instance['id']}`")
-            final = client.json("GET", f"/api/v1/demo-instances/{instance['id']}")
+                    fail(
+                        f"{instance['id']} is not ready after {timeout:g} s; see `democtl get {instance['id']}`"
+                    )
+            final = dict(client.json("GET", f"/api/v1/demo-instances/{instance['id']}"))
     except ClientError as exc:
         fail(exc.message)
     finally:
@@ -243,7 +277,9 @@ def wait_for(instance: dict[str, Any], *, started: float, timeout: float, quiet:
 def report_ready(instance: dict[str, Any], elapsed: float) -> None:
     if instance["status"] != "ready":
         step = next((s for s in instance["steps"] if s["status"] == "failed"), None)
-        fail(f"{instance['id']} {instance['status']}: {instance.get('error') or (step or {}).get('error')}")
+        fail(
+            f"{instance['id']} {instance['status']}: {instance.get('error') or (step or {}).get('error')}"
+        )
     out.print(f"[green]{instance['id']} ready in {elapsed:.1f} s[/green]")
     show_instance(instance)
 
@@ -258,16 +294,32 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List demo environments, newest first."""
-    params = {k: v for k, v in {"status": status, "scenario": scenario, "owner": owner,
-                                "limit": limit, "cursor": cursor}.items() if v is not None}
+    params = {
+        k: v
+        for k, v in {
+            "status": status,
+            "scenario": scenario,
+            "owner": owner,
+            "limit": limit,
+            "cursor": cursor,
+        }.items()
+        if v is not None
+    }
     page = call("GET", "/api/v1/demo-instances", params=params)
     if emit(page, as_json):
         return
     table = Table("id", "status", "scenario", "owner", "name", "expires", "cost $", "portal")
     for item in page["items"]:
-        table.add_row(item["id"], item["status"], item["scenario"], item["owner"], item["name"],
-                      _when(item["expires_at"]), f"{item['cost']['accrued_usd']:.4f}",
-                      item["urls"].get("portal", "-"))
+        table.add_row(
+            item["id"],
+            item["status"],
+            item["scenario"],
+            item["owner"],
+            item["name"],
+            _when(item["expires_at"]),
+            f"{item['cost']['accrued_usd']:.4f}",
+            item["urls"].get("portal", "-"),
+        )
     out.print(table)
     if page["next_cursor"]:
         out.print(f"more: democtl list --cursor {page['next_cursor']}")
@@ -283,8 +335,13 @@ def get(instance_id: str, as_json: JsonOpt = False) -> None:
     table = Table("step", "status", "seconds", "retries", "message / error")
     for step in instance["steps"]:
         seconds = step["duration_seconds"]
-        table.add_row(step["name"], step["status"], "-" if seconds is None else f"{seconds:.3f}",
-                      str(step["retries"]), step["error"] or step["message"] or "")
+        table.add_row(
+            step["name"],
+            step["status"],
+            "-" if seconds is None else f"{seconds:.3f}",
+            str(step["retries"]),
+            step["error"] or step["message"] or "",
+        )
     out.print(table)
 
 
@@ -300,7 +357,9 @@ def extend(
         out.print(f"{instance['id']} now expires {_when(instance['expires_at'])}")
 
 
-def _action(instance_id: str, action: str, as_json: bool, wait: bool = False, until: str = "") -> None:
+def _action(
+    instance_id: str, action: str, as_json: bool, wait: bool = False, until: str = ""
+) -> None:
     method = "DELETE" if action == "delete" else "POST"
     path = f"/api/v1/demo-instances/{instance_id}" + ("" if action == "delete" else f"/{action}")
     started = time.monotonic()
@@ -312,8 +371,11 @@ def _action(instance_id: str, action: str, as_json: bool, wait: bool = False, un
 
 
 @app.command()
-def reset(instance_id: str, wait: Annotated[bool, typer.Option(help="Wait until ready again.")] = False,
-          as_json: JsonOpt = False) -> None:
+def reset(
+    instance_id: str,
+    wait: Annotated[bool, typer.Option(help="Wait until ready again.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Put a demo back to its pristine seeded data."""
     _action(instance_id, "reset", as_json, wait)
 
@@ -331,8 +393,11 @@ def wake(instance_id: str, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def delete(instance_id: str, wait: Annotated[bool, typer.Option(help="Wait until it is gone.")] = False,
-           as_json: JsonOpt = False) -> None:
+def delete(
+    instance_id: str,
+    wait: Annotated[bool, typer.Option(help="Wait until it is gone.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Delete a demo and every resource it holds."""
     _action(instance_id, "delete", as_json, wait)
 
@@ -349,7 +414,9 @@ def logs(
         params: dict[str, Any] = {"tail": tail}
         if service:
             params["service"] = service
-        text = client.request("GET", f"/api/v1/demo-instances/{instance_id}/logs", params=params).text
+        text = client.request(
+            "GET", f"/api/v1/demo-instances/{instance_id}/logs", params=params
+        ).text
     except ClientError as exc:
         fail(exc.message)
     finally:
@@ -371,9 +438,13 @@ def usage(
         return
     table = Table(group_by, "demos", "demo-hours", "cost $")
     for item in data["items"]:
-        table.add_row(item["key"], str(item["demos"]), f"{item['demo_hours']:.2f}", f"{item['cost_usd']:.4f}")
+        table.add_row(
+            item["key"], str(item["demos"]), f"{item['demo_hours']:.2f}", f"{item['cost_usd']:.4f}"
+        )
     totals = data["totals"]
-    table.add_row("total", str(totals["demos"]), f"{totals['demo_hours']:.2f}", f"{totals['cost_usd']:.4f}")
+    table.add_row(
+        "total", str(totals["demos"]), f"{totals['demo_hours']:.2f}", f"{totals['cost_usd']:.4f}"
+    )
     out.print(table)
 
 

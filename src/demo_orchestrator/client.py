@@ -39,11 +39,15 @@ def default_token() -> str | None:
 
 
 class Client:
-    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 30) -> None:
+    def __init__(
+        self, url: str | None = None, token: str | None = None, timeout: float = 30
+    ) -> None:
         self.url = (url or default_url()).rstrip("/")
         token = token or default_token()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, trust_env=False)
+        self._http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout, trust_env=False
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -86,7 +90,9 @@ class Client:
                             yield event, json.loads(data)
                         event, data = "message", ""
         except httpx.ReadTimeout as exc:
-            raise ClientError(f"no news from {instance_id} for {timeout:g} s; still waiting? try `democtl get {instance_id}`") from exc
+            raise ClientError(
+                f"no news from {instance_id} for {timeout:g} s; still waiting? try `democtl get {instance_id}`"
+            ) from exc
         except httpx.ConnectError as exc:
             raise ClientError(f"cannot reach the orchestrator at {self.url}") from exc
 

@@ -90,7 +90,9 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="How long the health gate waits for every service (s)."
     )
     stop_grace_seconds: float = Field(
-        default=3.0, ge=0, description="SIGTERM to SIGKILL grace when stopping a demo's processes (s)."
+        default=3.0,
+        ge=0,
+        description="SIGTERM to SIGKILL grace when stopping a demo's processes (s).",
     )
     sweep_seconds: float = Field(
         default=30.0, gt=0, description="Period of the orphan sweep (s); it also runs at start."
@@ -99,7 +101,8 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="How long a replica's claim on an instance lasts unrenewed."
     )
     prebuild_templates: bool = Field(
-        default=True, description="Build every scenario's seeded template in the background at start."
+        default=True,
+        description="Build every scenario's seeded template in the background at start.",
     )
     fault_injection: str = Field(
         default="",

@@ -23,7 +23,9 @@ DB = os.environ["DATABASE_URL"].removeprefix("sqlite:///")
 def items():
     db = sqlite3.connect(DB)
     try:
-        return [{"id": r[0], "name": r[1]} for r in db.execute("SELECT id, name FROM items ORDER BY id")]
+        return [
+            {"id": r[0], "name": r[1]} for r in db.execute("SELECT id, name FROM items ORDER BY id")
+        ]
     finally:
         db.close()
 
@@ -46,8 +48,17 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, json.dumps({"status": "ok"}))
         if self.path.startswith("/api/items"):
             rows = items()
-            return self._send(200, json.dumps({"items": rows, "total": len(rows), "host": host,
-                                               "instance": os.environ.get("DEMO_INSTANCE_ID")}))
+            return self._send(
+                200,
+                json.dumps(
+                    {
+                        "items": rows,
+                        "total": len(rows),
+                        "host": host,
+                        "instance": os.environ.get("DEMO_INSTANCE_ID"),
+                    }
+                ),
+            )
         route = "candidate" if ".candidate." in host else "portal"
         names = "".join(f"<li>{i['name']}</li>" for i in items())
         self._send(200, f"<h1>tiny {route}</h1><ul>{names}</ul>", "text/html")

@@ -22,7 +22,14 @@ def test_create_ready_and_both_hosts_answer_through_the_router(server: Server) -
         "candidate": f"http://{created['id']}.candidate.localhost:{server.port}",
     }
     assert [s["name"] for s in ready["steps"]] == [
-        "database", "cache", "broker", "seed", "deploy", "routes", "health"]
+        "database",
+        "cache",
+        "broker",
+        "seed",
+        "deploy",
+        "routes",
+        "health",
+    ]
     assert all(s["status"] in {"done", "skipped"} for s in ready["steps"])
     for route in ("portal", "candidate"):
         answer = server.demo(created["id"], route)
@@ -35,7 +42,9 @@ def test_create_ready_and_both_hosts_answer_through_the_router(server: Server) -
     assert "tiny candidate" in page.text
     personas = {p["email"]: p for p in ready["personas"]}
     assert personas["riley@tiny.test"]["login_url"].startswith(ready["urls"]["portal"] + "/login?")
-    assert personas["casey@tiny.test"]["login_url"].startswith(ready["urls"]["candidate"] + "/login?")
+    assert personas["casey@tiny.test"]["login_url"].startswith(
+        ready["urls"]["candidate"] + "/login?"
+    )
     assert ready["cost"]["hourly_usd"] == 0.16
 
 
@@ -68,10 +77,12 @@ def test_list_filters_and_cursor_pagination(server: Server) -> None:
 
 def test_extend_respects_the_cap(server: Server) -> None:
     instance = server.create(duration_hours=2)
-    before = datetime.fromisoformat(instance["expires_at"].replace("Z", "+00:00"))
-    extended = server.http.post(f"/api/v1/demo-instances/{instance['id']}/extend", json={"hours": 1.5})
+    before = datetime.fromisoformat(instance["expires_at"])
+    extended = server.http.post(
+        f"/api/v1/demo-instances/{instance['id']}/extend", json={"hours": 1.5}
+    )
     assert extended.status_code == 200
-    after = datetime.fromisoformat(extended.json()["expires_at"].replace("Z", "+00:00"))
+    after = datetime.fromisoformat(extended.json()["expires_at"])
     assert abs((after - before).total_seconds() - 5400) < 2
     too_far = server.http.post(f"/api/v1/demo-instances/{instance['id']}/extend", json={"hours": 5})
     assert too_far.status_code == 422
@@ -85,7 +96,9 @@ def test_reset_restores_pristine_data(server: Server) -> None:
     instance = server.create()
     server.wait_status(instance["id"], "ready")
     host = {"Host": f"{instance['id']}.portal.localhost"}
-    added = httpx.post(f"{server.url}/items", headers=host, json={"name": "scribble"}, trust_env=False)
+    added = httpx.post(
+        f"{server.url}/items", headers=host, json={"name": "scribble"}, trust_env=False
+    )
     assert added.status_code == 201
     assert server.demo(instance["id"], "portal").json()["total"] == 6
     reset = server.http.post(f"/api/v1/demo-instances/{instance['id']}/reset")
@@ -126,9 +139,13 @@ def test_logs_of_a_service(server: Server) -> None:
     instance = server.create()
     server.wait_status(instance["id"], "ready")
     server.demo(instance["id"], "portal", "/api/items?marker=xyz")
-    logs = server.http.get(f"/api/v1/demo-instances/{instance['id']}/logs", params={"service": "web"})
+    logs = server.http.get(
+        f"/api/v1/demo-instances/{instance['id']}/logs", params={"service": "web"}
+    )
     assert logs.status_code == 200 and "/api/items?marker=xyz" in logs.text
-    unknown = server.http.get(f"/api/v1/demo-instances/{instance['id']}/logs", params={"service": "nope"})
+    unknown = server.http.get(
+        f"/api/v1/demo-instances/{instance['id']}/logs", params={"service": "nope"}
+    )
     assert unknown.status_code == 422 and "web" in unknown.json()["detail"]
 
 
@@ -152,7 +169,9 @@ def test_events_stream_steps_until_ready(server: Server) -> None:
                 data = ""
     assert events[0][0] == "snapshot"
     if events[0][1]["status"] != "ready":  # we joined early enough to see the steps go by
-        steps_done = {e["step"] for k, e in events if k == "step" and e["status"] in {"done", "skipped"}}
+        steps_done = {
+            e["step"] for k, e in events if k == "step" and e["status"] in {"done", "skipped"}
+        }
         assert {"deploy", "health"} <= steps_done
 
 
@@ -187,7 +206,9 @@ def test_bad_input_is_refused_and_creates_nothing(server: Server) -> None:
         assert answer.headers["content-type"] == "application/problem+json"
         assert needle in answer.json()["detail"], (body, answer.json())
     malformed = server.http.post(
-        "/api/v1/demo-instances", content=b'{"duration_hours": 1', headers={"Content-Type": "application/json"}
+        "/api/v1/demo-instances",
+        content=b'{"duration_hours": 1',
+        headers={"Content-Type": "application/json"},
     )
     assert malformed.status_code == 422 and "not valid JSON" in malformed.json()["detail"]
     unknown = server.http.get("/api/v1/demo-instances/demo-abcdef")
@@ -200,7 +221,9 @@ def test_no_token_or_wrong_token_is_401(server: Server) -> None:
     bare = httpx.get(f"{server.url}/api/v1/demo-instances", trust_env=False)
     assert bare.status_code == 401 and "Bearer" in bare.json()["detail"]
     wrong = httpx.get(
-        f"{server.url}/api/v1/demo-instances", headers={"Authorization": "Bearer nope"}, trust_env=False
+        f"{server.url}/api/v1/demo-instances",
+        headers={"Authorization": "Bearer nope"},
+        trust_env=False,
     )
     assert wrong.status_code == 401
 
@@ -212,23 +235,43 @@ def test_sales_users_touch_only_their_own_demos(server: Server) -> None:
         return {"Authorization": f"Bearer {answer.json()['token']}"}
 
     alice, bob, viewer = token("alice", "sales"), token("bob", "sales"), token("vera", "viewer")
-    mine = httpx.post(f"{server.url}/api/v1/demo-instances", json={"duration_hours": 1},
-                      headers=alice, trust_env=False).json()
+    mine = httpx.post(
+        f"{server.url}/api/v1/demo-instances",
+        json={"duration_hours": 1},
+        headers=alice,
+        trust_env=False,
+    ).json()
     assert mine["owner"] == "alice"
     for method, path, body in [
-        ("GET", "", None), ("DELETE", "", None), ("POST", "/extend", {"hours": 1}), ("POST", "/reset", None),
+        ("GET", "", None),
+        ("DELETE", "", None),
+        ("POST", "/extend", {"hours": 1}),
+        ("POST", "/reset", None),
     ]:
-        answer = httpx.request(method, f"{server.url}/api/v1/demo-instances/{mine['id']}{path}",
-                               json=body, headers=bob, trust_env=False)
+        answer = httpx.request(
+            method,
+            f"{server.url}/api/v1/demo-instances/{mine['id']}{path}",
+            json=body,
+            headers=bob,
+            trust_env=False,
+        )
         assert answer.status_code == 403, (method, path, answer.text)
     listed = httpx.get(f"{server.url}/api/v1/demo-instances", headers=bob, trust_env=False).json()
     assert mine["id"] not in {i["id"] for i in listed["items"]}
-    seen = httpx.get(f"{server.url}/api/v1/demo-instances/{mine['id']}", headers=viewer, trust_env=False)
+    seen = httpx.get(
+        f"{server.url}/api/v1/demo-instances/{mine['id']}", headers=viewer, trust_env=False
+    )
     assert seen.status_code == 200
-    refused = httpx.delete(f"{server.url}/api/v1/demo-instances/{mine['id']}", headers=viewer, trust_env=False)
+    refused = httpx.delete(
+        f"{server.url}/api/v1/demo-instances/{mine['id']}", headers=viewer, trust_env=False
+    )
     assert refused.status_code == 403
-    not_admin = httpx.post(f"{server.url}/api/v1/tokens", json={"user": "x", "role": "admin"},
-                           headers=alice, trust_env=False)
+    not_admin = httpx.post(
+        f"{server.url}/api/v1/tokens",
+        json={"user": "x", "role": "admin"},
+        headers=alice,
+        trust_env=False,
+    )
     assert not_admin.status_code == 403
     assert server.get(mine["id"])["desired"] == "ready"
 
@@ -245,6 +288,8 @@ def test_scenarios_usage_metrics_and_docs(server: Server) -> None:
     assert server.http.get("/api/v1/usage", params={"group_by": "nope"}).status_code == 422
     metrics = httpx.get(f"{server.url}/metrics", trust_env=False).text
     assert 'demo_instances{scenario="startup",status="ready"}' in metrics
-    assert httpx.get(f"{server.url}/openapi.json", trust_env=False).json()["paths"]["/api/v1/demo-instances"]
+    assert httpx.get(f"{server.url}/openapi.json", trust_env=False).json()["paths"][
+        "/api/v1/demo-instances"
+    ]
     sleep = server.http.post(f"/api/v1/demo-instances/{instance['id']}/sleep")
     assert sleep.status_code == 501 and "not available yet" in sleep.json()["detail"]

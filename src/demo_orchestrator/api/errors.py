@@ -23,8 +23,13 @@ HINTS = {
 
 
 def problem(status: int, title: str, detail: str, slug: str, **extra: Any) -> JSONResponse:
-    body = {"type": f"https://demo-orchestrator.dev/problems/{slug}", "title": title,
-            "status": status, "detail": detail, **extra}
+    body = {
+        "type": f"https://demo-orchestrator.dev/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
@@ -32,8 +37,10 @@ def _describe(error: dict[str, Any]) -> str:
     loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
     field = ".".join(loc)
     if error.get("type") == "json_invalid":
-        return "the request body is not valid JSON; send a JSON object like {\"duration_hours\": 2}"
-    if error.get("type") == "model_attributes_type" or (not field and error.get("type") == "dict_type"):
+        return 'the request body is not valid JSON; send a JSON object like {"duration_hours": 2}'
+    if error.get("type") == "model_attributes_type" or (
+        not field and error.get("type") == "dict_type"
+    ):
         return "the request body must be a JSON object"
     if error.get("type") == "extra_forbidden":
         return f"{field}: unknown field; remove it (the fields are listed at /docs)"

@@ -57,18 +57,22 @@ def list_instances(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    return orchestrator.instances.list(
+    return orchestrator.instances.list_page(
         who, status=status, scenario=scenario, owner=owner, limit=limit, cursor=cursor
     )
 
 
 @router.get("/{instance_id}", response_model=InstancePublic)
-def get_instance(instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, Any]:
+def get_instance(
+    instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep
+) -> dict[str, Any]:
     return orchestrator.instances.get(who, instance_id)
 
 
 @router.delete("/{instance_id}", status_code=202, response_model=InstancePublic)
-def delete_instance(instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, Any]:
+def delete_instance(
+    instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep
+) -> dict[str, Any]:
     return orchestrator.instances.delete(who, instance_id)
 
 
@@ -80,7 +84,9 @@ def extend_instance(
 
 
 @router.post("/{instance_id}/reset", status_code=202, response_model=InstancePublic)
-def reset_instance(instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, Any]:
+def reset_instance(
+    instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep
+) -> dict[str, Any]:
     return orchestrator.instances.reset(who, instance_id)
 
 
@@ -108,7 +114,9 @@ def instance_logs(
 
 
 @router.get("/{instance_id}/audit")
-def instance_audit(instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, Any]:
+def instance_audit(
+    instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep
+) -> dict[str, Any]:
     items = orchestrator.instances.audit(who, instance_id)
     return {"items": items, "total": len(items)}
 

@@ -17,12 +17,18 @@ class ProspectIn(BaseModel):
 class InstanceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scenario: str | None = Field(default=None, description="Scenario name; the blueprint's default if unset.")
-    duration_hours: float = Field(description="Hours until expiry, > 0, fractions allowed, at most DEMO_MAX_HOURS.")
+    scenario: str | None = Field(
+        default=None, description="Scenario name; the blueprint's default if unset."
+    )
+    duration_hours: float = Field(
+        description="Hours until expiry, > 0, fractions allowed, at most DEMO_MAX_HOURS."
+    )
     name: str | None = Field(default=None, max_length=200)
     prospect: ProspectIn | None = None
     notes: str | None = Field(default=None, max_length=5000)
-    blueprint: str | None = Field(default=None, description="Blueprint name; DEMO_BLUEPRINT if unset.")
+    blueprint: str | None = Field(
+        default=None, description="Blueprint name; DEMO_BLUEPRINT if unset."
+    )
 
 
 class ExtendIn(BaseModel):

@@ -45,7 +45,9 @@ class _StoreCollector(Collector):
             for status, scenario, count in rows:
                 gauge.add_metric([status, scenario], count)
         yield gauge
-        busy = GaugeMetricFamily("demo_engine_busy_workers", "Instances the engine is working on now")
+        busy = GaugeMetricFamily(
+            "demo_engine_busy_workers", "Instances the engine is working on now"
+        )
         busy.add_metric([], len(self.orchestrator.reconciler.busy()))
         yield busy
 
@@ -96,7 +98,9 @@ def _aware(value: datetime) -> datetime:
 
 
 @router.post("/api/v1/tokens", status_code=201, response_model=TokenPublic, tags=["tokens"])
-def create_token(body: TokenCreate, orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, str]:
+def create_token(
+    body: TokenCreate, orchestrator: OrchestratorDep, who: PrincipalDep
+) -> dict[str, str]:
     if who.role != "admin":
         raise Forbidden("only admins can create tokens")
     if body.user == "admin" and body.role != "admin":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import string
@@ -57,9 +58,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PROVISIONING: frozenset(
         {Status.READY, Status.FAILED, Status.DELETING, Status.PROVISIONING}
     ),
-    Status.READY: frozenset(
-        {Status.PROVISIONING, Status.SLEEPING, Status.DELETING, Status.FAILED}
-    ),
+    Status.READY: frozenset({Status.PROVISIONING, Status.SLEEPING, Status.DELETING, Status.FAILED}),
     Status.SLEEPING: frozenset({Status.PROVISIONING, Status.DELETING}),
     Status.FAILED: frozenset({Status.DELETING, Status.DELETED}),
     Status.DELETING: frozenset({Status.DELETED, Status.DELETING}),
@@ -88,7 +87,7 @@ STEP_NAMES: tuple[str, ...] = ("database", "cache", "broker", "seed", "deploy", 
 def validate_duration(hours: float, *, max_hours: float) -> float:
     if not isinstance(hours, (int, float)) or isinstance(hours, bool):
         raise BadRequest("duration_hours must be a number of hours, e.g. 2 or 0.25")
-    if hours != hours or hours <= 0:
+    if math.isnan(hours) or hours <= 0:
         raise BadRequest("duration_hours must be greater than 0, e.g. 2 or 0.25 (15 minutes)")
     if hours > max_hours:
         raise BadRequest(
@@ -102,7 +101,12 @@ def extended_expiry(
     *, created_at: datetime, expires_at: datetime, hours: float, max_hours: float, now: datetime
 ) -> datetime:
     """The new expiry after extending by `hours`, keeping total life within the cap."""
-    if not isinstance(hours, (int, float)) or isinstance(hours, bool) or hours != hours or hours <= 0:
+    if (
+        not isinstance(hours, (int, float))
+        or isinstance(hours, bool)
+        or math.isnan(hours)
+        or hours <= 0
+    ):
         raise BadRequest("hours must be a number greater than 0, e.g. 1 or 0.5")
     new_expiry = max(expires_at, now) + timedelta(hours=hours)
     cap = created_at + timedelta(hours=max_hours)

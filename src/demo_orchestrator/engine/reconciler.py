@@ -122,13 +122,22 @@ class Reconciler:
             row = repo.get_instance(session, instance_id, lock=True)
             if row is None:
                 return
-            if row.expires_at <= now and row.desired != Desired.DELETED.value and row.status in {
-                s.value for s in LIVE
-            }:
+            if (
+                row.expires_at <= now
+                and row.desired != Desired.DELETED.value
+                and row.status in {s.value for s in LIVE}
+            ):
                 row.desired = Desired.DELETED.value
-                repo.add_event(session, row.id, "expired", {"expires_at": row.expires_at.isoformat()}, now)
+                repo.add_event(
+                    session, row.id, "expired", {"expires_at": row.expires_at.isoformat()}, now
+                )
                 repo.add_audit(
-                    session, at=now, actor="system", action="expire", instance_id=row.id, source=None
+                    session,
+                    at=now,
+                    actor="system",
+                    action="expire",
+                    instance_id=row.id,
+                    source=None,
                 )
             status, desired = Status(row.status), Desired(row.desired)
             resetting = row.generation != row.applied_generation
@@ -140,7 +149,9 @@ class Reconciler:
             return
         # Look again at fresh state: the tick that queued this may have read it before the
         # previous worker finished.
-        if status in {Status.PENDING, Status.PROVISIONING} or (status == Status.READY and resetting):
+        if status in {Status.PENDING, Status.PROVISIONING} or (
+            status == Status.READY and resetting
+        ):
             self.runner.provision(instance_id)
 
     # -- leases --------------------------------------------------------------------------------
@@ -161,8 +172,10 @@ class Reconciler:
         with self.ctx.db.write() as session:
             for instance_id, owner in repo.leases_held(session):
                 lease_host, _, pid = owner.rpartition(":")
-                if lease_host == host and pid.isdigit() and (
-                    int(pid) == os.getpid() or not is_alive(int(pid), None)
+                if (
+                    lease_host == host
+                    and pid.isdigit()
+                    and (int(pid) == os.getpid() or not is_alive(int(pid), None))
                 ):
                     repo.clear_lease(session, instance_id, owner)
 
@@ -175,12 +188,12 @@ class Reconciler:
             try:
                 owned = provider.owned()
             except Exception:
-                log.exception("orphan sweep: %s %s cannot list what it owns", provider.kind, provider.name)
+                log.exception(
+                    "orphan sweep: %s %s cannot list what it owns", provider.kind, provider.name
+                )
                 continue
             with self.ctx.db.read() as session:
-                keep = repo.known_ids(
-                    session, [s.value for s in LIVE] + [Status.DELETING.value]
-                )
+                keep = repo.known_ids(session, [s.value for s in LIVE] + [Status.DELETING.value])
             keep |= self.busy()
             for instance_id in sorted(owned - keep):
                 try:
@@ -188,5 +201,7 @@ class Reconciler:
                     removed.setdefault(f"{provider.kind}:{provider.name}", []).append(instance_id)
                     log.info("orphan sweep: removed %s of %s", provider.kind, instance_id)
                 except Exception:
-                    log.exception("orphan sweep: cannot remove %s of %s", provider.kind, instance_id)
+                    log.exception(
+                        "orphan sweep: cannot remove %s of %s", provider.kind, instance_id
+                    )
         return removed

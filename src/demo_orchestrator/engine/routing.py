@@ -27,7 +27,11 @@ def resolve_route(ctx: Context, instance_id: str, route: str) -> RouteInfo:
         return RouteInfo("not_found")
     with ctx.db.read() as session:
         row = repo.get_instance(session, instance_id)
-    if row is None or row.status in {Status.DELETED.value, Status.REJECTED.value, Status.DELETING.value}:
+    if row is None or row.status in {
+        Status.DELETED.value,
+        Status.REJECTED.value,
+        Status.DELETING.value,
+    }:
         return RouteInfo("not_found", status=row.status if row else None)
     blueprint = ctx.blueprints.get(row.blueprint)
     if blueprint is None or route not in blueprint.routes:

@@ -80,8 +80,12 @@ class InstanceService:
         if row.secrets and row.status not in {Status.DELETED.value, Status.FAILED.value}:
             login_secret = self.ctx.box.open(row.secrets).get("login_secret")
         return instance_view(
-            row, steps, settings=self.ctx.settings, blueprint=blueprint,
-            login_secret=login_secret, now=self.ctx.clock(),
+            row,
+            steps,
+            settings=self.ctx.settings,
+            blueprint=blueprint,
+            login_secret=login_secret,
+            now=self.ctx.clock(),
         )
 
     def get(self, who: Principal, instance_id: str) -> dict[str, Any]:
@@ -90,7 +94,7 @@ class InstanceService:
             steps = repo.steps_of(session, [row.id])[row.id]
             return self.view(row, steps)
 
-    def list(
+    def list_page(
         self,
         who: Principal,
         *,
@@ -120,7 +124,12 @@ class InstanceService:
         with self.ctx.db.read() as session:
             self._visible(session, who, instance_id)
             return [
-                {"id": e.id, "kind": e.kind, "at": e.at.isoformat().replace("+00:00", "Z"), **e.data}
+                {
+                    "id": e.id,
+                    "kind": e.kind,
+                    "at": e.at.isoformat().replace("+00:00", "Z"),
+                    **e.data,
+                }
                 for e in repo.events_after(session, instance_id, after)
             ]
 
@@ -144,8 +153,13 @@ class InstanceService:
         with self.ctx.db.read() as session:
             self._visible(session, who, instance_id)
             return [
-                {"at": a.at.isoformat(), "actor": a.actor, "action": a.action,
-                 "source": a.source, "detail": a.detail}
+                {
+                    "at": a.at.isoformat(),
+                    "actor": a.actor,
+                    "action": a.action,
+                    "source": a.source,
+                    "detail": a.detail,
+                }
                 for a in repo.audit_of(session, instance_id)
             ]
 
@@ -159,8 +173,16 @@ class InstanceService:
         hours = validate_duration(command.duration_hours, max_hours=self.ctx.settings.max_hours)
         request_hash = hashlib.sha256(
             json.dumps(
-                [blueprint.name, scenario.name, hours, command.name, command.prospect, command.notes],
-                sort_keys=True, default=str,
+                [
+                    blueprint.name,
+                    scenario.name,
+                    hours,
+                    command.name,
+                    command.prospect,
+                    command.notes,
+                ],
+                sort_keys=True,
+                default=str,
             ).encode()
         ).hexdigest()
         now = self.ctx.clock()
@@ -176,7 +198,10 @@ class InstanceService:
                         f"the orchestrator holds its maximum of {self.ctx.settings.max_instances} "
                         "live demos; delete one or raise DEMO_MAX_INSTANCES"
                     )
-                if repo.count_live(session, owner=who.name) >= self.ctx.settings.max_instances_per_owner:
+                if (
+                    repo.count_live(session, owner=who.name)
+                    >= self.ctx.settings.max_instances_per_owner
+                ):
                     raise QuotaExceeded(
                         f"you already have {self.ctx.settings.max_instances_per_owner} live demos; "
                         "delete one first"
@@ -185,25 +210,45 @@ class InstanceService:
                 while repo.id_exists(session, instance_id):
                     instance_id = new_instance_id()
                 row = InstanceRow(
-                    id=instance_id, blueprint=blueprint.name, scenario=scenario.name,
-                    owner=who.name, name=command.name or f"{scenario.title} demo",
-                    prospect=command.prospect, notes=command.notes,
-                    status=Status.PENDING.value, desired=Desired.READY.value,
-                    created_at=now, expires_at=now + timedelta(hours=hours),
-                    duration_hours=hours, hourly_usd=blueprint.cost.total_hourly_usd,
-                    generation=0, applied_generation=0, outputs={}, version=0,
+                    id=instance_id,
+                    blueprint=blueprint.name,
+                    scenario=scenario.name,
+                    owner=who.name,
+                    name=command.name or f"{scenario.title} demo",
+                    prospect=command.prospect,
+                    notes=command.notes,
+                    status=Status.PENDING.value,
+                    desired=Desired.READY.value,
+                    created_at=now,
+                    expires_at=now + timedelta(hours=hours),
+                    duration_hours=hours,
+                    hourly_usd=blueprint.cost.total_hourly_usd,
+                    generation=0,
+                    applied_generation=0,
+                    outputs={},
+                    version=0,
                     secrets=self.ctx.box.seal({"login_secret": secrets.token_hex(32)}),
                 )
                 repo.add_instance(session, row)
                 if command.idempotency_key:
-                    session.add(IdempotencyRow(
-                        owner=who.name, key=command.idempotency_key,
-                        request_hash=request_hash, instance_id=instance_id, created_at=now,
-                    ))
+                    session.add(
+                        IdempotencyRow(
+                            owner=who.name,
+                            key=command.idempotency_key,
+                            request_hash=request_hash,
+                            instance_id=instance_id,
+                            created_at=now,
+                        )
+                    )
                 repo.add_event(session, instance_id, "status", {"status": row.status}, now)
                 repo.add_audit(
-                    session, at=now, actor=who.name, action="create", instance_id=instance_id,
-                    source=who.source, detail={"scenario": scenario.name, "duration_hours": hours},
+                    session,
+                    at=now,
+                    actor=who.name,
+                    action="create",
+                    instance_id=instance_id,
+                    source=who.source,
+                    detail={"scenario": scenario.name, "duration_hours": hours},
                 )
         except IntegrityError:
             if command.idempotency_key:  # a concurrent request with the same key won the race
@@ -227,8 +272,11 @@ class InstanceService:
         def change(session: Session, row: InstanceRow, now: datetime) -> None:
             self._require_live(row, "extend")
             row.expires_at = extended_expiry(
-                created_at=row.created_at, expires_at=row.expires_at, hours=hours,
-                max_hours=self.ctx.settings.max_hours, now=now,
+                created_at=row.created_at,
+                expires_at=row.expires_at,
+                hours=hours,
+                max_hours=self.ctx.settings.max_hours,
+                now=now,
             )
 
         return self._mutate(who, instance_id, "extend", change, {"hours": hours})
@@ -264,36 +312,59 @@ class InstanceService:
             change(session, row, now)
             row.version += 1
             repo.add_audit(
-                session, at=now, actor=who.name, action=action, instance_id=row.id,
-                source=who.source, detail=detail,
+                session,
+                at=now,
+                actor=who.name,
+                action=action,
+                instance_id=row.id,
+                source=who.source,
+                detail=detail,
             )
         self.wake()
         return self.get(who, instance_id)
 
-    def _visible(self, session: Session, who: Principal, instance_id: str, *, lock: bool = False) -> InstanceRow:
+    def _visible(
+        self, session: Session, who: Principal, instance_id: str, *, lock: bool = False
+    ) -> InstanceRow:
         if not is_instance_id(instance_id):
             raise NotFound(
                 f"{instance_id!r} is not an instance id; ids look like demo-ab12cd (see `democtl list`)"
             )
         row = repo.get_instance(session, instance_id, lock=lock)
         if row is None:
-            raise NotFound(f"no demo instance {instance_id}; `democtl list` shows the existing ones")
+            raise NotFound(
+                f"no demo instance {instance_id}; `democtl list` shows the existing ones"
+            )
         if not who.sees_all and row.owner != who.name:
-            raise Forbidden(f"{instance_id} belongs to another user; sales users act on their own demos")
+            raise Forbidden(
+                f"{instance_id} belongs to another user; sales users act on their own demos"
+            )
         return row
 
     @staticmethod
     def _require_write(who: Principal) -> None:
         if not who.can_write:
-            raise Forbidden(f"role {who.role} is read-only; ask an admin for a sales or admin token")
+            raise Forbidden(
+                f"role {who.role} is read-only; ask an admin for a sales or admin token"
+            )
 
     @staticmethod
     def _require_live(row: InstanceRow, action: str) -> None:
-        if row.status in {Status.DELETED.value, Status.DELETING.value, Status.REJECTED.value,
-                          Status.FAILED.value} or row.desired == Desired.DELETED.value:
+        if (
+            row.status
+            in {
+                Status.DELETED.value,
+                Status.DELETING.value,
+                Status.REJECTED.value,
+                Status.FAILED.value,
+            }
+            or row.desired == Desired.DELETED.value
+        ):
             raise Conflict(f"{row.id} is {row.status}; only a live demo can be {action}ed")
 
-    def _replay(self, session: Session, who: Principal, key: str, request_hash: str) -> dict[str, Any] | None:
+    def _replay(
+        self, session: Session, who: Principal, key: str, request_hash: str
+    ) -> dict[str, Any] | None:
         existing = session.get(IdempotencyRow, (who.name, key))
         if existing is None:
             return None

@@ -13,10 +13,17 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from demo_orchestrator.domain.errors import DemoError, PermanentError, TemporaryError
-from demo_orchestrator.domain.instance import STEP_NAMES, Desired, Status, StepStatus, check_transition
+from demo_orchestrator.domain.instance import (
+    STEP_NAMES,
+    Desired,
+    Status,
+    StepStatus,
+    check_transition,
+)
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.faults import FaultInjector
 from demo_orchestrator.engine.views import demo_urls
@@ -54,8 +61,11 @@ class StepRunner:
             for key, value in fields.items():
                 setattr(row, key, value)
             repo.add_event(
-                session, instance_id, "status",
-                {"status": status.value, "error": row.error}, now,
+                session,
+                instance_id,
+                "status",
+                {"status": status.value, "error": row.error},
+                now,
             )
 
     def _update_step(self, instance_id: str, name: str, **fields: Any) -> None:
@@ -67,9 +77,16 @@ class StepRunner:
             for key, value in fields.items():
                 setattr(step, key, value)
             repo.add_event(
-                session, instance_id, "step",
-                {"step": name, "status": step.status, "retries": step.retries,
-                 "message": step.message, "error": step.error},
+                session,
+                instance_id,
+                "step",
+                {
+                    "step": name,
+                    "status": step.status,
+                    "retries": step.retries,
+                    "message": step.message,
+                    "error": step.error,
+                },
                 now,
             )
 
@@ -88,7 +105,7 @@ class StepRunner:
     # -- provisioning --------------------------------------------------------------------------
 
     def provision(self, instance_id: str) -> None:
-        row, steps = self._load(instance_id)
+        row, _ = self._load(instance_id)
         now = self.ctx.clock()
         resetting = row.generation != row.applied_generation
         if resetting:
@@ -109,7 +126,9 @@ class StepRunner:
             if self._desired(instance_id) == Desired.DELETED.value:
                 raise Aborted(instance_id)
             spec = InstanceSpec(instance_id=row.id, blueprint=blueprint, scenario=scenario, env=env)
-            result = self._run_with_retries(instance_id, name, steps[name], lambda: self._step(name, spec, outputs))
+            result = self._run_with_retries(
+                instance_id, name, partial(self._step, name, spec, outputs)
+            )
             if result is None:
                 return  # failed and torn down
             env.update(result.env)
@@ -146,52 +165,84 @@ class StepRunner:
         if name == "deploy":
             return self.ctx.runtime.ensure(spec=spec)
         if name == "routes":
-            state = outputs.get("deploy", {})
-            routes = {}
-            for route in spec.blueprint.routes:
-                endpoint = self.ctx.runtime.endpoint(
-                    instance_id=spec.instance_id, state=state, route=route
-                )
-                if endpoint is None:
-                    raise TemporaryError(f"route {route} has no running service yet")
-                routes[route] = {"host": endpoint.host, "port": endpoint.port}
+            routes = self._routes(spec, outputs.get("deploy", {}))
             return Outputs(state=routes, message=f"{len(routes)} route(s) registered")
         if name == "health":
-            health = self.ctx.runtime.wait_healthy(
-                instance_id=spec.instance_id, timeout=self.ctx.settings.health_timeout_seconds
-            )
+            try:
+                health = self.ctx.runtime.wait_healthy(
+                    instance_id=spec.instance_id, timeout=self.ctx.settings.health_timeout_seconds
+                )
+            except TemporaryError:
+                # A service died while starting (say, a port taken in between): start what is
+                # not running again, so the retry waits on live processes and fresh routes.
+                deployed = self.ctx.runtime.ensure(spec=spec)
+                outputs["deploy"] = deployed.state
+                outputs["routes"] = self._routes(spec, deployed.state)
+                raise
             return Outputs(message=health.detail)
         raise PermanentError(f"unknown step {name}")
 
+    def _routes(self, spec: InstanceSpec, deployed: dict[str, Any]) -> dict[str, Any]:
+        routes = {}
+        for route in spec.blueprint.routes:
+            endpoint = self.ctx.runtime.endpoint(
+                instance_id=spec.instance_id, state=deployed, route=route
+            )
+            if endpoint is None:
+                raise TemporaryError(f"route {route} has no running service yet")
+            routes[route] = {"host": endpoint.host, "port": endpoint.port}
+        return routes
+
     def _run_with_retries(
-        self, instance_id: str, name: str, step: StepRow, action: Callable[[], Outputs | None]
+        self, instance_id: str, name: str, action: Callable[[], Outputs | None]
     ) -> Outputs | None:
         retries = 0
         started = self.ctx.clock()
         self._update_step(
-            instance_id, name, status=StepStatus.RUNNING.value, started_at=started,
-            finished_at=None, error=None, retries=0, message=None,
+            instance_id,
+            name,
+            status=StepStatus.RUNNING.value,
+            started_at=started,
+            finished_at=None,
+            error=None,
+            retries=0,
+            message=None,
         )
         while True:
             try:
                 result = action()
             except SkipStep as skip:
                 self._update_step(
-                    instance_id, name, status=StepStatus.SKIPPED.value,
-                    finished_at=self.ctx.clock(), message=str(skip),
+                    instance_id,
+                    name,
+                    status=StepStatus.SKIPPED.value,
+                    finished_at=self.ctx.clock(),
+                    message=str(skip),
                 )
                 return Outputs()
             except TemporaryError as exc:
                 retries += 1
                 if retries > self.ctx.settings.step_retries:
-                    self._fail(instance_id, name, f"{exc.detail} (gave up after {retries - 1} retries)", retries - 1)
+                    self._fail(
+                        instance_id,
+                        name,
+                        f"{exc.detail} (gave up after {retries - 1} retries)",
+                        retries - 1,
+                    )
                     return None
                 self._update_step(instance_id, name, retries=retries, error=exc.detail)
                 delay = min(
                     max(exc.delay, self.ctx.settings.retry_base_seconds * 2 ** (retries - 1)),
                     MAX_BACKOFF_SECONDS,
                 )
-                log.info("%s: step %s failed (%s); retry %d in %.2fs", instance_id, name, exc.detail, retries, delay)
+                log.info(
+                    "%s: step %s failed (%s); retry %d in %.2fs",
+                    instance_id,
+                    name,
+                    exc.detail,
+                    retries,
+                    delay,
+                )
                 self._sleep_unless_deleted(instance_id, delay)
                 continue
             except DemoError as exc:
@@ -203,8 +254,13 @@ class StepRunner:
                 return None
             result = result or Outputs()
             self._update_step(
-                instance_id, name, status=StepStatus.DONE.value, finished_at=self.ctx.clock(),
-                message=result.message or None, error=None, retries=retries,
+                instance_id,
+                name,
+                status=StepStatus.DONE.value,
+                finished_at=self.ctx.clock(),
+                message=result.message or None,
+                error=None,
+                retries=retries,
             )
             return result
 
@@ -217,8 +273,12 @@ class StepRunner:
 
     def _fail(self, instance_id: str, step: str, detail: str, retries: int) -> None:
         self._update_step(
-            instance_id, step, status=StepStatus.FAILED.value, finished_at=self.ctx.clock(),
-            error=detail, retries=retries,
+            instance_id,
+            step,
+            status=StepStatus.FAILED.value,
+            finished_at=self.ctx.clock(),
+            error=detail,
+            retries=retries,
         )
         self.teardown(instance_id, final=Status.FAILED, error=f"{step}: {detail}")
 
@@ -254,7 +314,9 @@ class StepRunner:
         if self.ctx.database is not None:
             self.ctx.database.destroy(instance_id=row.id)
         with self.ctx.db.write() as session:
-            repo.add_event(session, row.id, "reset", {"generation": row.generation}, self.ctx.clock())
+            repo.add_event(
+                session, row.id, "reset", {"generation": row.generation}, self.ctx.clock()
+            )
 
     # -- teardown ------------------------------------------------------------------------------
 
@@ -266,7 +328,12 @@ class StepRunner:
             self._undo_with_retries(instance_id, name)  # idempotent: "already gone" is success
             if steps[name].status in (StepStatus.DONE.value, StepStatus.RUNNING.value):
                 self._update_step(instance_id, name, status=StepStatus.TORN_DOWN.value)
-        fields: dict[str, Any] = {"ended_at": self.ctx.clock(), "outputs": {}, "lease_owner": None, "lease_until": None}
+        fields: dict[str, Any] = {
+            "ended_at": self.ctx.clock(),
+            "outputs": {},
+            "lease_owner": None,
+            "lease_until": None,
+        }
         if error is not None:
             fields["error"] = error
         if final == Status.DELETED:
@@ -293,7 +360,9 @@ class StepRunner:
                 attempt += 1
                 if attempt > self.ctx.settings.step_retries:
                     raise
-                time.sleep(min(self.ctx.settings.retry_base_seconds * 2**attempt, MAX_BACKOFF_SECONDS))
+                time.sleep(
+                    min(self.ctx.settings.retry_base_seconds * 2**attempt, MAX_BACKOFF_SECONDS)
+                )
                 log.info("%s: teardown of %s failed (%s); retrying", instance_id, name, exc.detail)
 
 

@@ -22,7 +22,9 @@ def usage(
     if end <= start:
         raise BadRequest("`to` must be after `from`")
     now = ctx.clock()
-    buckets: dict[str, dict[str, float]] = defaultdict(lambda: {"demos": 0, "demo_hours": 0.0, "cost_usd": 0.0})
+    buckets: dict[str, dict[str, float]] = defaultdict(
+        lambda: {"demos": 0, "demo_hours": 0.0, "cost_usd": 0.0}
+    )
     with ctx.db.read() as session:
         rows = repo.usage_rows(session, start=start, end=end)
     for row in rows:
@@ -38,20 +40,31 @@ def usage(
             bucket = buckets[key]
             bucket["demo_hours"] += hours
             bucket["cost_usd"] += hours * row.hourly_usd
-        first_key = next(k for k, _ in _split(row.owner, row.scenario, life_start, life_end, group_by))
+        first_key = next(
+            k for k, _ in _split(row.owner, row.scenario, life_start, life_end, group_by)
+        )
         buckets[first_key]["demos"] += 1
-    items = [
-        {"key": key, "demos": int(v["demos"]), "demo_hours": round(v["demo_hours"], 4),
-         "cost_usd": round(v["cost_usd"], 4)}
+    items: list[dict[str, Any]] = [
+        {
+            "key": key,
+            "demos": int(v["demos"]),
+            "demo_hours": round(v["demo_hours"], 4),
+            "cost_usd": round(v["cost_usd"], 4),
+        }
         for key, v in sorted(buckets.items())
     ]
     totals = {
-        "demos": sum(i["demos"] for i in items),
-        "demo_hours": round(sum(i["demo_hours"] for i in items), 4),
-        "cost_usd": round(sum(i["cost_usd"] for i in items), 4),
+        "demos": sum(int(v["demos"]) for v in buckets.values()),
+        "demo_hours": round(sum(v["demo_hours"] for v in buckets.values()), 4),
+        "cost_usd": round(sum(v["cost_usd"] for v in buckets.values()), 4),
     }
-    return {"from": start.isoformat(), "to": end.isoformat(), "group_by": group_by,
-            "items": items, "totals": totals}
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "group_by": group_by,
+        "items": items,
+        "totals": totals,
+    }
 
 
 def _split(
@@ -64,7 +77,9 @@ def _split(
     parts = []
     cursor = start
     while cursor < end:
-        next_day = datetime(cursor.year, cursor.month, cursor.day, tzinfo=cursor.tzinfo) + timedelta(days=1)
+        next_day = datetime(
+            cursor.year, cursor.month, cursor.day, tzinfo=cursor.tzinfo
+        ) + timedelta(days=1)
         stop = min(end, next_day)
         parts.append((cursor.date().isoformat(), (stop - cursor).total_seconds()))
         cursor = stop

@@ -84,7 +84,9 @@ def instance_view(
 ) -> dict[str, Any]:
     live = row.status not in {Status.DELETED.value, Status.REJECTED.value}
     urls = demo_urls(settings, blueprint, row.id) if blueprint is not None else {}
-    cost = cost_of(hourly_usd=row.hourly_usd, started_at=row.started_at, ended_at=row.ended_at, now=now)
+    cost = cost_of(
+        hourly_usd=row.hourly_usd, started_at=row.started_at, ended_at=row.ended_at, now=now
+    )
     return {
         "id": row.id,
         "status": row.status,

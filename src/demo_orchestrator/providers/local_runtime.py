@@ -23,7 +23,6 @@ import httpx
 
 from demo_orchestrator.domain.errors import NotFound, PermanentError, TemporaryError
 from demo_orchestrator.providers import processes
-from demo_orchestrator.settings import Settings
 from demo_orchestrator.providers.base import (
     Endpoint,
     Health,
@@ -31,6 +30,7 @@ from demo_orchestrator.providers.base import (
     Outputs,
     RuntimeProvider,
 )
+from demo_orchestrator.settings import Settings
 
 MARKER = "DEMO_ORCHESTRATOR_HOME"
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "VIRTUAL_ENV")

@@ -32,7 +32,7 @@ def load_provider(name: str, *, kind: str, settings: Settings) -> Any:
     cls = matches[0].load()
     if not (isinstance(cls, type) and issubclass(cls, Provider)) or cls.kind != kind:
         raise PermanentError(f"provider {name!r} is not a {kind} provider")
-    return cls.from_settings(settings)
+    return cls.from_settings(settings)  # type: ignore[attr-defined]
 
 
 def load_blueprints(settings: Settings) -> dict[str, Blueprint]:

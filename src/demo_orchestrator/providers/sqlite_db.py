@@ -130,7 +130,7 @@ class SqliteDatabase(DatabaseProvider):
             return self._locks.setdefault(path, threading.Lock())
 
 
-class _file_lock:  # noqa: N801 - used like a function in a with statement
+class _file_lock:
     """An exclusive flock, so two orchestrator processes never build the same template at once."""
 
     def __init__(self, path: Path) -> None:

@@ -37,7 +37,9 @@ def add_token(session: Session, *, user: str, name: str, token: str, now: dateti
 
 def find_token(session: Session, token: str) -> tuple[TokenRow, UserRow] | None:
     row = session.scalars(
-        select(TokenRow).where(TokenRow.token_hash == hash_token(token), TokenRow.revoked_at.is_(None))
+        select(TokenRow).where(
+            TokenRow.token_hash == hash_token(token), TokenRow.revoked_at.is_(None)
+        )
     ).first()
     if row is None:
         return None

@@ -73,11 +73,12 @@ class Database:
     def write(self) -> Iterator[Session]:
         """A transaction that commits on success; on SQLite it holds the write lock from its start."""
         token = _BEGIN_MODE.set("BEGIN IMMEDIATE")
+        reset = False
         try:
             with self._sessions() as session:
                 session.connection()  # begin now, holding the write lock on SQLite
                 _BEGIN_MODE.reset(token)
-                token = None
+                reset = True
                 try:
                     yield session
                     session.commit()
@@ -85,7 +86,7 @@ class Database:
                     session.rollback()
                     raise
         finally:
-            if token is not None:
+            if not reset:
                 _BEGIN_MODE.reset(token)
 
     def upgrade(self) -> None:

@@ -109,7 +109,9 @@ def list_instances(
     return rows[:limit], next_cursor
 
 
-def add_event(session: Session, instance_id: str, kind: str, data: dict[str, Any], at: datetime) -> None:
+def add_event(
+    session: Session, instance_id: str, kind: str, data: dict[str, Any], at: datetime
+) -> None:
     session.add(EventRow(instance_id=instance_id, at=at, kind=kind, data=data))
 
 
@@ -126,7 +128,8 @@ def events_after(session: Session, instance_id: str, after_id: int) -> list[Even
 
 def latest_event_id(session: Session, instance_id: str) -> int:
     return int(
-        session.scalar(select(func.max(EventRow.id)).where(EventRow.instance_id == instance_id)) or 0
+        session.scalar(select(func.max(EventRow.id)).where(EventRow.instance_id == instance_id))
+        or 0
     )
 
 
@@ -166,7 +169,9 @@ def needing_work(session: Session, *, now: datetime) -> list[str]:
     query = select(InstanceRow.id).where(
         or_(
             InstanceRow.status.in_(active),
-            and_(InstanceRow.status == Status.READY.value, InstanceRow.desired != Desired.READY.value),
+            and_(
+                InstanceRow.status == Status.READY.value, InstanceRow.desired != Desired.READY.value
+            ),
             and_(
                 InstanceRow.status.in_([Status.FAILED.value, Status.SLEEPING.value]),
                 InstanceRow.desired == Desired.DELETED.value,
@@ -180,7 +185,9 @@ def needing_work(session: Session, *, now: datetime) -> list[str]:
     return list(session.scalars(query.order_by(InstanceRow.created_at)))
 
 
-def claim(session: Session, instance_id: str, *, owner: str, now: datetime, until: datetime) -> bool:
+def claim(
+    session: Session, instance_id: str, *, owner: str, now: datetime, until: datetime
+) -> bool:
     """Take the lease on an instance if it is free, expired or already ours."""
     result = session.execute(
         update(InstanceRow)
@@ -209,7 +216,7 @@ def leases_held(session: Session) -> list[tuple[str, str]]:
     rows = session.execute(
         select(InstanceRow.id, InstanceRow.lease_owner).where(InstanceRow.lease_owner.is_not(None))
     )
-    return [(r[0], r[1]) for r in rows]
+    return [(r[0], r[1]) for r in rows if r[1] is not None]
 
 
 def clear_lease(session: Session, instance_id: str, owner: str) -> None:
@@ -217,7 +224,9 @@ def clear_lease(session: Session, instance_id: str, owner: str) -> None:
 
 
 def known_ids(session: Session, statuses: Iterable[str]) -> set[str]:
-    return set(session.scalars(select(InstanceRow.id).where(InstanceRow.status.in_(list(statuses)))))
+    return set(
+        session.scalars(select(InstanceRow.id).where(InstanceRow.status.in_(list(statuses))))
+    )
 
 
 def purge_events(session: Session, instance_id: str) -> None:

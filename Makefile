@@ -1,0 +1,28 @@
+# The two commands of the README: `make run` (install + run on the embedded default) and
+# `make test` (install + run the whole suite). Everything lives in .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+
+run: install
+	$(BIN)/democtl serve
+
+test: install
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy src/demo_orchestrator
+
+bench: install
+	$(BIN)/python bench/provision.py --count 20 --concurrency 4

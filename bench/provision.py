@@ -1,0 +1,177 @@
+"""Provisioning benchmark: create N demos (with a given concurrency) on a fresh embedded server,
+then delete them; print JSON.
+
+create -> ready is measured as a user sees it: from the POST until both of the demo's hosts answer
+through the router with seeded data. delete -> gone: from the DELETE until the instance is
+`deleted` and none of its processes is alive. Memory: the orchestrator's RSS with every demo ready,
+and each demo's processes' RSS and USS (unique memory).
+
+    .venv/bin/python bench/provision.py --count 20 --concurrency 4
+    .venv/bin/python bench/provision.py --blueprint tiny        # the test blueprint
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from demo_orchestrator.providers.processes import free_port, marked_processes  # noqa: E402
+
+PROBES = {"splits-network": "/api/jobs?limit=1", "tiny": "/api/items"}
+TOKEN = "bench-admin-token-0123456789"
+
+
+def memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, USS) of a process in kB, from /proc/<pid>/smaps_rollup."""
+    rss = uss = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key == "Rss":
+                rss = int(value.split()[0])
+            elif key in ("Private_Clean", "Private_Dirty"):
+                uss += int(value.split()[0])
+    except OSError:
+        pass
+    return rss, uss
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--scenario", default=None)
+    parser.add_argument("--blueprint", default="splits-network", choices=sorted(PROBES))
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="bench-provision-"))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")}
+    env.update(DEMO_HOME=str(home), DEMO_PORT=str(port), DEMO_ADMIN_TOKEN=TOKEN,
+               DEMO_BLUEPRINT=args.blueprint, DEMO_STOP_GRACE_SECONDS="2")
+    if args.blueprint == "tiny":
+        env["DEMO_BLUEPRINT_PATHS"] = json.dumps([str(ROOT / "tests" / "blueprints" / "tiny.yaml")])
+    democtl = str(Path(sys.executable).parent / "democtl")
+    server = subprocess.Popen([democtl, "serve"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=(home / "server.log").open("wb"))
+    base = f"http://127.0.0.1:{port}"
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60,
+                       trust_env=False)
+    try:
+        _wait(lambda: httpx.get(f"{base}/healthz", timeout=1).status_code == 200, 60)
+        scenario = args.scenario
+        # Warm-up: the first demo of a scenario builds its seeded template (not measured).
+        warm = api.post("/api/v1/demo-instances", json=_body(scenario)).json()
+        template_started = time.monotonic()
+        _wait(lambda: api.get(f"/api/v1/demo-instances/{warm['id']}").json()["status"] == "ready", 600)
+        template_seconds = time.monotonic() - template_started
+        api.delete(f"/api/v1/demo-instances/{warm['id']}")
+        probe = PROBES[args.blueprint]
+
+        def create_one(_: int) -> tuple[str, float]:
+            started = time.monotonic()
+            instance = api.post("/api/v1/demo-instances", json=_body(scenario)).json()
+            for route in instance["urls"]:
+                host = f"{instance['id']}.{route}.localhost:{port}"
+                _wait(lambda h=host: _answers(base, h, probe), 120)
+            return instance["id"], time.monotonic() - started
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            created = list(pool.map(create_one, range(args.count)))
+        wall = time.monotonic() - started
+        ready = [seconds for _, seconds in created]
+
+        demo_pids = marked_processes("DEMO_ORCHESTRATOR_HOME", str(home.resolve()))
+        demo_mem = [memory_kb(pid) for pid in demo_pids]
+        server_rss, _ = memory_kb(server.pid)
+
+        def delete_one(instance_id: str) -> float:
+            started = time.monotonic()
+            api.delete(f"/api/v1/demo-instances/{instance_id}")
+            _wait(lambda: api.get(f"/api/v1/demo-instances/{instance_id}").json()["status"] == "deleted"
+                  and instance_id not in marked_processes("DEMO_ORCHESTRATOR_HOME", str(home.resolve())).values(), 60)
+            return time.monotonic() - started
+
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            gone = list(pool.map(delete_one, [i for i, _ in created]))
+
+        print(json.dumps({
+            "blueprint": args.blueprint,
+            "scenario": scenario or "default",
+            "count": args.count,
+            "concurrency": args.concurrency,
+            "template_build_seconds": round(template_seconds, 3),
+            "create_to_ready_seconds": {
+                "median": round(statistics.median(ready), 3),
+                "p95": round(percentile(ready, 0.95), 3),
+                "max": round(max(ready), 3),
+            },
+            "creates_per_second": round(args.count / wall, 2),
+            "delete_to_gone_seconds": {
+                "median": round(statistics.median(gone), 3),
+                "p95": round(percentile(gone, 0.95), 3),
+            },
+            "orchestrator_rss_mb": round(server_rss / 1024, 1),
+            "orchestrator_rss_mb_per_ready_demo": round(server_rss / 1024 / args.count, 2),
+            "demo_process_rss_mb_median": round(statistics.median([m[0] for m in demo_mem]) / 1024, 1) if demo_mem else None,
+            "demo_process_uss_mb_median": round(statistics.median([m[1] for m in demo_mem]) / 1024, 1) if demo_mem else None,
+        }, indent=2))
+    finally:
+        api.close()
+        server.terminate()
+        server.wait(timeout=30)
+        strays = marked_processes("DEMO_ORCHESTRATOR_HOME", str(home.resolve()))
+        if strays:
+            from demo_orchestrator.providers.processes import stop_groups
+
+            stop_groups(strays, grace=1)
+
+
+def _body(scenario: str | None) -> dict[str, Any]:
+    return {"duration_hours": 1, **({"scenario": scenario} if scenario else {})}
+
+
+def _answers(base: str, host: str, probe: str) -> bool:
+    try:
+        response = httpx.get(f"{base}{probe}", headers={"Host": host}, timeout=5, trust_env=False)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and response.json().get("total", 0) > 0
+
+
+def _wait(check: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {timeout} s")
+        time.sleep(0.01)
+
+
+if __name__ == "__main__":
+    main()
