@@ -139,6 +139,13 @@ class Blueprint(_Model):
             raise ValueError(f"default_scenario {self.default_scenario!r} is not a scenario")
         if self.login_route is not None and self.login_route not in self.routes:
             raise ValueError(f"login_route {self.login_route!r} is not a route")
+        for scenario in self.scenarios:
+            for persona in scenario.personas:
+                if persona.route is not None and persona.route not in self.routes:
+                    raise ValueError(
+                        f"persona {persona.email} of scenario {scenario.name} signs in on unknown "
+                        f"route {persona.route!r}"
+                    )
         return self
 
     def scenario(self, name: str) -> Scenario | None:
@@ -156,12 +163,14 @@ def parse_blueprint(raw: Any, *, source: str = "") -> Blueprint:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise InvalidBlueprint(f"blueprint {source or '?'}: {where}: {first['msg']}") from exc
+        message = str(first["msg"]).removeprefix("Value error, ")
+        prefix = f"blueprint {source or '?'}: " + (f"{where}: " if where else "")
+        raise InvalidBlueprint(prefix + message) from exc
 
 
 def load_blueprint(path: Path) -> Blueprint:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise InvalidBlueprint(f"cannot read blueprint {path}: {exc}") from exc
     return parse_blueprint(raw, source=str(path))

@@ -111,7 +111,8 @@ def extended_expiry(
     new_expiry = max(expires_at, now) + timedelta(hours=hours)
     cap = created_at + timedelta(hours=max_hours)
     if new_expiry > cap + timedelta(seconds=1):
-        left = max(0.0, (cap - max(expires_at, now)).total_seconds() / 3600)
+        # Rounded down, so the amount the message offers is always accepted.
+        left = math.floor(max(0.0, (cap - max(expires_at, now)).total_seconds() / 36)) / 100
         raise BadRequest(
             f"extending by {hours:g} h would pass the {max_hours:g}-hour cap on a demo's life; "
             f"at most {left:.2f} h more is allowed"

@@ -19,7 +19,7 @@ class FaultInjector:
             step, _, count = part.partition(":")
             if count == "always":
                 self._left[step] = None
-            elif count.isdigit():
+            elif count.isascii() and count.isdigit():
                 self._left[step] = int(count)
             else:
                 raise BadRequest(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -72,7 +72,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, instance_id = raw.split("|", 1)
-        return datetime.fromisoformat(stamp), instance_id
+        created = datetime.fromisoformat(stamp)
+        return (created if created.tzinfo else created.replace(tzinfo=UTC)), instance_id
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(
             "cursor is not valid; pass the next_cursor of a previous page unchanged"
