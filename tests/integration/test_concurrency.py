@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -16,8 +16,12 @@ def test_quota_holds_under_concurrent_creates(make_server: Any) -> None:
     server: Server = make_server(DEMO_MAX_INSTANCES_PER_OWNER="3").start()
 
     def create(_: int) -> httpx.Response:
-        with httpx.Client(base_url=server.url, trust_env=False, timeout=30,
-                          headers={"Authorization": f"Bearer {server.token}"}) as client:
+        with httpx.Client(
+            base_url=server.url,
+            trust_env=False,
+            timeout=30,
+            headers={"Authorization": f"Bearer {server.token}"},
+        ) as client:
             return client.post("/api/v1/demo-instances", json={"duration_hours": 0.5})
 
     with ThreadPoolExecutor(8) as pool:
@@ -35,8 +39,13 @@ def test_concurrent_replays_of_one_idempotency_key_make_one_demo(make_server: An
     headers = {"Authorization": f"Bearer {server.token}", "Idempotency-Key": "same-key"}
 
     def create(_: int) -> httpx.Response:
-        return httpx.post(f"{server.url}/api/v1/demo-instances", json={"duration_hours": 1},
-                          headers=headers, trust_env=False, timeout=30)
+        return httpx.post(
+            f"{server.url}/api/v1/demo-instances",
+            json={"duration_hours": 1},
+            headers=headers,
+            trust_env=False,
+            timeout=30,
+        )
 
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(create, range(6)))

@@ -27,9 +27,13 @@ def _spec(home: Path, instance_id: str, database: SqliteDatabase) -> InstanceSpe
 
 
 @pytest.fixture(params=["sqlite", "local"])
-def provider(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Provider, SqliteDatabase, Path]]:
+def provider(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Provider, SqliteDatabase, Path]]:
     database = SqliteDatabase(home=tmp_path)
-    impl: Provider = database if request.param == "sqlite" else LocalRuntime(home=tmp_path, stop_grace=1)
+    impl: Provider = (
+        database if request.param == "sqlite" else LocalRuntime(home=tmp_path, stop_grace=1)
+    )
     yield impl, database, tmp_path
     for instance_id in impl.owned():
         impl.destroy(instance_id=instance_id)
@@ -48,7 +52,10 @@ def test_ensure_is_idempotent_and_destroy_removes_everything(
     if isinstance(impl, LocalRuntime):
         assert impl.wait_healthy(instance_id="demo-aaaaaa", timeout=20).healthy
         assert impl.probe(instance_id="demo-aaaaaa").healthy
-        assert "demo-aaaaaa" in marked_processes("DEMO_ORCHESTRATOR_HOME", str(home.resolve())).values()
+        assert (
+            "demo-aaaaaa"
+            in marked_processes("DEMO_ORCHESTRATOR_HOME", str(home.resolve())).values()
+        )
     impl.destroy(instance_id="demo-aaaaaa")
     impl.destroy(instance_id="demo-aaaaaa")  # already gone is success
     assert "demo-aaaaaa" not in impl.owned()
@@ -56,7 +63,9 @@ def test_ensure_is_idempotent_and_destroy_removes_everything(
     assert not list(home.rglob("*demo-aaaaaa*")) or isinstance(impl, LocalRuntime)
 
 
-def test_destroy_of_something_never_made_is_success(provider: tuple[Provider, SqliteDatabase, Path]) -> None:
+def test_destroy_of_something_never_made_is_success(
+    provider: tuple[Provider, SqliteDatabase, Path],
+) -> None:
     impl, _, _ = provider
     impl.destroy(instance_id="demo-zzzzzz")
     assert "demo-zzzzzz" not in impl.owned()

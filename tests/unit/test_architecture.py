@@ -21,6 +21,9 @@ def test_import_contracts_hold() -> None:
 def test_ruff_is_clean_on_the_orchestrator() -> None:
     result = subprocess.run(
         [str(BIN / "ruff"), "check", "src/demo_orchestrator", "--output-format", "concise"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:]
