@@ -1,0 +1,1 @@
+"""Deterministic scenario seeding: our own data providers on top of a pinned Faker."""

@@ -1,0 +1,111 @@
+"""Identity service: the scenario's personas, one-click sign-in tokens and sessions.
+
+A sign-in token is HMAC-SHA256(DEMO_LOGIN_SECRET, lower(email)): the orchestrator computes the same
+value to build each persona's link, and the secret is per demo, so a link only opens its own demo.
+Sessions live in Redis under `<prefix>:session:` when REDIS_URL is set, else in the `sessions` table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, delete, func, select
+
+from splits_stack import tables as t
+
+SESSION_COOKIE = "splits_session"
+SESSION_TTL_S = 12 * 3600
+
+PERSONA_EMAILS: dict[str, list[str]] = {
+    "agency": ["jordan.reyes@northbridge.example", "priya.nair@client.example", "sam.carter@mail.example"],
+    "enterprise": ["dana.whitfield@northwind.example", "marcus.lee@northwind.example",
+                   "grace.okafor@northwind.example", "elena.novak@northwind.example",
+                   "chris.patel@mail.example"],
+    "startup": ["alex.morgan@lumenlabs.example", "taylor.kim@foundry-talent.example",
+                "jamie.rivera@mail.example"],
+}
+
+HOME = {"candidate": "/applications"}
+
+
+def login_token(secret: str, email: str) -> str:
+    return hmac.new(secret.encode(), email.lower().encode(), hashlib.sha256).hexdigest()
+
+
+def verify_token(secret: str, email: str, token: str) -> bool:
+    return bool(email) and hmac.compare_digest(login_token(secret, email), token or "")
+
+
+def user_by_email(engine: Engine, email: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(t.users).where(func.lower(t.users.c.email) == email.lower())).mappings().first()
+    return dict(row) if row else None
+
+
+def user_by_id(engine: Engine, user_id: int) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(t.users).where(t.users.c.id == user_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def personas(engine: Engine, scenario: str) -> list[dict[str, Any]]:
+    """The scenario's personas in picker order (falls back to a few staff users)."""
+    emails = PERSONA_EMAILS.get(scenario, [])
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(select(t.users).where(t.users.c.email.in_(emails))).mappings()]
+        if not rows:
+            rows = [dict(r) for r in conn.execute(select(t.users).where(t.users.c.role != "candidate")
+                                                  .order_by(t.users.c.id).limit(5)).mappings()]
+    order = {e: i for i, e in enumerate(emails)}
+    return sorted(rows, key=lambda r: order.get(r["email"], 99))
+
+
+class SessionStore(Protocol):
+    def create(self, user_id: int) -> str: ...
+    def get(self, token: str) -> int | None: ...
+    def drop(self, token: str) -> None: ...
+
+
+class DbSessions:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(self, user_id: int) -> str:
+        token = secrets.token_hex(24)
+        with self.engine.begin() as conn:
+            conn.execute(t.sessions.insert().values(token=token, user_id=user_id,
+                                                    created_at=datetime.now(UTC)))
+        return token
+
+    def get(self, token: str) -> int | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(t.sessions.c.user_id).where(t.sessions.c.token == token)).scalar()
+        return int(value) if value is not None else None
+
+    def drop(self, token: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(t.sessions).where(t.sessions.c.token == token))
+
+
+class RedisSessions:
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.client, self.prefix = client, prefix
+
+    def _key(self, token: str) -> str:
+        return f"{self.prefix}:session:{token}"
+
+    def create(self, user_id: int) -> str:
+        token = secrets.token_hex(24)
+        self.client.set(self._key(token), str(user_id), ex=SESSION_TTL_S)
+        return token
+
+    def get(self, token: str) -> int | None:
+        value = self.client.get(self._key(token))
+        return int(value) if value is not None else None
+
+    def drop(self, token: str) -> None:
+        self.client.delete(self._key(token))
