@@ -61,6 +61,13 @@ def bootstrap(settings: Settings) -> Orchestrator:
         blueprints=load_blueprints(settings),
         runtime=load_provider(settings.runtime, kind="runtime", settings=settings),
         database=load_provider(settings.database_provider, kind="database", settings=settings),
+        # Data services switch on by configuration; without them a demo runs with none.
+        cache=load_provider("redis", kind="cache", settings=settings)
+        if settings.redis_url
+        else None,
+        broker=load_provider("rabbitmq", kind="broker", settings=settings)
+        if settings.rabbitmq_url
+        else None,
     )
     reconciler = Reconciler(ctx)
     return Orchestrator(

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     )
     runtime: str = Field(default="local", description="Runtime provider: local (processes).")
     database_provider: str = Field(
-        default="sqlite", description="Database provider: sqlite (a file per demo)."
+        default="sqlite", description="Database provider: sqlite (file per demo), postgres, supabase."
     )
     blueprint: str = Field(
         default="splits-network", description="Blueprint demos are made from by default."
@@ -65,6 +65,19 @@ class Settings(BaseSettings):
     )
     max_instances_per_owner: int = Field(
         default=20, gt=0, description="Cap on live demos one user may own at once."
+    )
+    sales_max_hours: float = Field(
+        default=2.0,
+        gt=0,
+        description="Sales requests up to this many hours start at once; longer wait for approval.",
+    )
+    sales_max_concurrent: int = Field(
+        default=2,
+        ge=0,
+        description="Sales requests start at once while the user has fewer live demos.",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, description="Life of a web sign-in session (hours)."
     )
     admin_token: str | None = Field(
         default=None,
@@ -94,6 +107,9 @@ class Settings(BaseSettings):
         ge=0,
         description="SIGTERM to SIGKILL grace when stopping a demo's processes (s).",
     )
+    heal_seconds: float = Field(
+        default=10.0, gt=0, description="How often ready demos are checked for dead processes (s)."
+    )
     sweep_seconds: float = Field(
         default=30.0, gt=0, description="Period of the orphan sweep (s); it also runs at start."
     )
@@ -108,6 +124,69 @@ class Settings(BaseSettings):
         default="",
         description="Testing aid: `step:count` pairs (e.g. deploy:2) failing a step count times; "
         "count `always` fails it every time.",
+    )
+    # -- data services (issue 4): each switches on when its URL or token is set ------------------
+    postgres_admin_url: str | None = Field(
+        default=None,
+        description="postgresql:// URL of a role with CREATEDB+CREATEROLE; used when "
+        "DEMO_DATABASE_PROVIDER=postgres (a role and a database per demo).",
+    )
+    postgres_connection_limit: int = Field(
+        default=20, gt=0, description="CONNECTION LIMIT of each demo's PostgreSQL role."
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis:// URL of an ACL admin; when set each demo gets its own ACL user and "
+        "key prefix.",
+    )
+    rabbitmq_url: str | None = Field(
+        default=None,
+        description="amqp:// URL of the broker demos connect to; when set each demo gets a vhost "
+        "and a user.",
+    )
+    rabbitmq_management_url: str | None = Field(
+        default=None,
+        description="http://user:pass@host:15672 of the management API; "
+        "DEMO_RABBITMQ_URL's host on 15672 when unset.",
+    )
+    rabbitmq_max_connections: int = Field(
+        default=20, gt=0, description="max-connections limit of each demo's RabbitMQ vhost."
+    )
+    rabbitmq_max_queues: int = Field(
+        default=50, gt=0, description="max-queues limit of each demo's RabbitMQ vhost."
+    )
+    supabase_access_token: str | None = Field(
+        default=None,
+        description="Supabase Management API token; needed for DEMO_DATABASE_PROVIDER=supabase.",
+    )
+    supabase_organization: str | None = Field(
+        default=None, description="Supabase organization slug new demo projects are created in."
+    )
+    supabase_region: str = Field(
+        default="us-east-1", description="Region of new Supabase demo projects."
+    )
+    supabase_api_url: str = Field(
+        default="https://api.supabase.com",
+        description="Base URL of the Supabase Management API (a local fake in tests).",
+    )
+    supabase_parent_project: str | None = Field(
+        default=None,
+        description="When set, each demo is a branch of this Supabase project, not a project.",
+    )
+    supabase_ready_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long to wait for a new Supabase project to become ACTIVE_HEALTHY (s).",
+    )
+    data_service_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Connect and request time-out towards PostgreSQL, Redis, RabbitMQ, Supabase (s).",
+    )
+    resource_owner: str | None = Field(
+        default=None,
+        description="Marker on every server-side resource so the orphan sweep touches only its "
+        "own; a hash of the store URL when unset.",
     )
 
     @field_validator("admin_token", "admin_password", "secret_key")

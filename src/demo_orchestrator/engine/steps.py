@@ -324,10 +324,21 @@ class StepRunner:
         row, steps = self._load(instance_id)
         if row.status != Status.DELETING.value and final == Status.DELETED:
             self._set_status(instance_id, Status.DELETING)
+        leftovers: list[str] = []
         for name in reversed(STEP_NAMES):
-            self._undo_with_retries(instance_id, name)  # idempotent: "already gone" is success
+            try:
+                self._undo_with_retries(instance_id, name)  # idempotent: "already gone" is success
+            except TemporaryError as exc:
+                if final == Status.DELETED:
+                    raise  # stays `deleting`: the next tick tries the teardown again
+                # A failed demo is not live, so the orphan sweep removes this once the server
+                # answers again; the demo must not stay `provisioning` and be retried forever.
+                leftovers.append(f"{name}: {exc.detail}")
+                continue
             if steps[name].status in (StepStatus.DONE.value, StepStatus.RUNNING.value):
                 self._update_step(instance_id, name, status=StepStatus.TORN_DOWN.value)
+        if leftovers:
+            log.warning("%s: left for the orphan sweep: %s", instance_id, "; ".join(leftovers))
         fields: dict[str, Any] = {
             "ended_at": self.ctx.clock(),
             "outputs": {},

@@ -106,6 +106,10 @@ class Endpoint:
 class RuntimeProvider(Provider):
     kind = "runtime"
 
+    def alive(self, *, instance_id: str) -> Health:
+        """A cheap liveness check the engine runs often on ready demos (default: `probe`)."""
+        return self.probe(instance_id=instance_id)
+
     def wait_healthy(self, *, instance_id: str, timeout: float) -> Health:
         return self.probe(instance_id=instance_id)
 

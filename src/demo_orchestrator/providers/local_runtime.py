@@ -114,6 +114,15 @@ class LocalRuntime(RuntimeProvider):
                 return Health(False, f"service {name} does not answer {service['health_path']}")
         return Health(True, "all services answer")
 
+    def alive(self, *, instance_id: str) -> Health:
+        state = self._read_state(instance_id)
+        if not state:
+            return Health(False, "no processes are recorded")
+        for name, service in state.items():
+            if not self._alive(service):
+                return Health(False, f"service {name} is not running")
+        return Health(True, "all processes run")
+
     def wait_healthy(self, *, instance_id: str, timeout: float) -> Health:
         state = self._read_state(instance_id)
         if not state:

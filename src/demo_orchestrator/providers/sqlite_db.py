@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import subprocess
 import threading
 from pathlib import Path
 
@@ -20,10 +19,8 @@ from demo_orchestrator.domain.blueprint import Blueprint, Scenario
 from demo_orchestrator.domain.errors import PermanentError
 from demo_orchestrator.providers.base import DatabaseProvider, InstanceSpec, Outputs
 from demo_orchestrator.providers.fingerprint import template_fingerprint
-from demo_orchestrator.providers.local_runtime import PASSED_THROUGH
+from demo_orchestrator.providers.seeding import run_data_commands
 from demo_orchestrator.settings import Settings
-
-SEED_TIMEOUT_SECONDS = 600
 
 
 class SqliteDatabase(DatabaseProvider):
@@ -85,32 +82,11 @@ class SqliteDatabase(DatabaseProvider):
     def _build(self, blueprint: Blueprint, scenario: Scenario, path: Path) -> None:
         tmp = path.with_name(path.name + ".building")
         tmp.unlink(missing_ok=True)
-        spec = InstanceSpec(instance_id="template", blueprint=blueprint, scenario=scenario)
-        env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
-        env.update({"DATABASE_URL": f"sqlite:///{tmp}", "HOME": str(path.parent)})
-        for label, template in (("migrate", blueprint.data.migrate), ("seed", blueprint.data.seed)):
-            if not template:
-                continue
-            command = spec.fill(template)
-            try:
-                result = subprocess.run(
-                    command,
-                    env=env,
-                    cwd=path.parent,
-                    capture_output=True,
-                    timeout=SEED_TIMEOUT_SECONDS,
-                    check=False,
-                )
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                tmp.unlink(missing_ok=True)
-                raise PermanentError(f"{label} of scenario {scenario.name} failed: {exc}") from exc
-            if result.returncode != 0:
-                tmp.unlink(missing_ok=True)
-                tail = result.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
-                raise PermanentError(
-                    f"{label} of scenario {scenario.name} exited {result.returncode}: "
-                    + (" | ".join(tail) or "no output")
-                )
+        try:
+            run_data_commands(blueprint, scenario, database_url=f"sqlite:///{tmp}", cwd=path.parent)
+        except PermanentError:
+            tmp.unlink(missing_ok=True)
+            raise
         if not tmp.is_file():
             raise PermanentError(
                 f"seeding scenario {scenario.name} produced no database at DATABASE_URL"

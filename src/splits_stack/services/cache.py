@@ -40,11 +40,21 @@ class MemoryCache:
 
 
 class RedisCache:
+    """Keys carry a generation number; `clear` bumps it and old entries expire with their TTL.
+
+    No SCAN or KEYS: the demo's ACL user is denied both (they would walk other demos' keys).
+    """
+
     def __init__(self, client: Any, prefix: str) -> None:
         self.client, self.prefix = client, prefix
+        self._generation_key = f"{prefix}:cache:generation"
+
+    def _full(self, key: str) -> str:
+        generation = int(self.client.get(self._generation_key) or 0)
+        return f"{self.prefix}:cache:{generation}:{key}"
 
     def get_or_set(self, key: str, ttl_s: int, make: Callable[[], Any]) -> Any:
-        full = f"{self.prefix}:cache:{key}"
+        full = self._full(key)
         raw = self.client.get(full)
         if raw is not None:
             return json.loads(raw)
@@ -53,5 +63,4 @@ class RedisCache:
         return value
 
     def clear(self) -> None:
-        for key in self.client.scan_iter(match=f"{self.prefix}:cache:*", count=500):
-            self.client.delete(key)
+        self.client.incr(self._generation_key)

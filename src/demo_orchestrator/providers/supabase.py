@@ -1,0 +1,255 @@
+"""The `supabase` database provider: a Supabase project (or a branch of one) per demo.
+
+Through the Management API: create the project (`POST /v1/projects` with the organization slug,
+a derived database password and the region), poll `GET /v1/projects/{ref}/health` until every
+service is ACTIVE_HEALTHY, run the blueprint's migrate and seed commands against the project's
+database, fetch its API keys, and `DELETE /v1/projects/{ref}` on teardown. With
+`DEMO_SUPABASE_PARENT_PROJECT` set, each demo is a branch of that project instead (cheaper and
+quicker), through `/v1/projects/{parent}/branches` and `/v1/branches/{id}`.
+
+Projects cannot be cloned from a seeded template, so each is seeded once after creation; progress
+is recorded inside the project (`demo_orchestrator.seeding` then `.seeded`), so `ensure` after a
+crash knows whether seeding finished. A project found half-seeded is deleted and made again,
+since blueprint migrations are not required to be re-runnable. The Management API has no tags,
+so the marker is the name: `demo-ab12cd-<owner>`; `owned()` only reads names of that shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from demo_orchestrator.domain.errors import PermanentError, ProviderError, TemporaryError
+from demo_orchestrator.providers.base import DatabaseProvider, Health, InstanceSpec, Outputs
+from demo_orchestrator.providers.fingerprint import template_fingerprint
+from demo_orchestrator.providers.ownership import Passwords, Unreachable, owner_of
+from demo_orchestrator.providers.seeding import run_data_commands
+from demo_orchestrator.providers.supabase_api import SupabaseApi
+from demo_orchestrator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HEALTHY = "ACTIVE_HEALTHY"
+SERVICES = ("db", "auth", "rest")
+SEED_STATE = (
+    "SELECT to_regclass('demo_orchestrator.seeding') IS NOT NULL AS started, "
+    "to_regclass('demo_orchestrator.seeded') IS NOT NULL AS done"
+)
+
+
+class SupabaseDatabase(DatabaseProvider):
+    name = "supabase"
+
+    def __init__(
+        self,
+        *,
+        api: SupabaseApi,
+        organization: str,
+        region: str,
+        owner: str,
+        passwords: Passwords,
+        home: Path,
+        parent_project: str | None = None,
+        ready_timeout: float = 600.0,
+    ) -> None:
+        self.api = api
+        self.organization = organization
+        self.region = region
+        self.owner = owner
+        self.passwords = passwords
+        self.parent = parent_project
+        self.ready_timeout = ready_timeout
+        self.workdir = home.resolve() / "templates" / "supabase"
+        self._name = re.compile(rf"^(demo-[a-z0-9]{{6}})-{re.escape(owner)}$")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SupabaseDatabase:
+        missing = [
+            f"DEMO_SUPABASE_{n.upper()}"
+            for n in ("access_token", "organization")
+            if not getattr(settings, f"supabase_{n}")
+        ]
+        if missing and not (settings.supabase_access_token and settings.supabase_parent_project):
+            raise PermanentError(f"DEMO_DATABASE_PROVIDER=supabase needs {', '.join(missing)}")
+        return cls(
+            api=SupabaseApi(
+                base_url=settings.supabase_api_url,
+                token=settings.supabase_access_token or "",
+                timeout=max(settings.data_service_timeout_seconds, 10.0),
+            ),
+            organization=settings.supabase_organization or "",
+            region=settings.supabase_region,
+            owner=owner_of(settings),
+            passwords=Passwords.from_settings(settings),
+            home=settings.home,
+            parent_project=settings.supabase_parent_project,
+            ready_timeout=settings.supabase_ready_timeout_seconds,
+        )
+
+    def close(self) -> None:
+        self.api.close()
+
+    # -- protocol ------------------------------------------------------------------------------
+
+    def ensure(self, *, spec: InstanceSpec) -> Outputs:
+        name = self.project_name(spec.instance_id)
+        password = self.passwords.of("supabase", self.owner, name)
+        found = self._find(name)
+        if found is None:
+            found = self._create(name, password)
+        ref, db = self._wait_healthy(found)
+        url = (
+            f"postgresql://{db['user']}:{db['password'] or password}@{db['host']}:{db['port']}"
+            f"/{db['name']}"
+        )
+        message = self._seed(spec, ref, url, db["password"] or password)
+        keys = {
+            k.get("name"): k.get("api_key")
+            for k in self.api.get(f"/v1/projects/{ref}/api-keys") or []
+        }
+        env = {"DATABASE_URL": url, "SUPABASE_URL": db["endpoint"]}
+        env.update({f"SUPABASE_{k.upper()}_KEY": str(v) for k, v in keys.items() if k and v})
+        kind = "branch" if self.parent else "project"
+        return Outputs(env=env, state={kind: name, "ref": ref}, message=message)
+
+    def destroy(self, *, instance_id: str) -> None:
+        name = self.project_name(instance_id)
+        try:
+            found = self._find(name)
+            if found is None:
+                return
+            if self.parent:
+                self.api.request("DELETE", f"/v1/branches/{found['id']}")
+            else:
+                self.api.request("DELETE", f"/v1/projects/{found['ref']}")
+        except Unreachable as exc:
+            log.warning("%s; the orphan sweep removes %s once it answers", exc.detail, name)
+
+    def probe(self, *, instance_id: str) -> Health:
+        found = self._find(self.project_name(instance_id))
+        if found is None:
+            return Health(False, "no such Supabase project")
+        return Health(str(found.get("status")) == HEALTHY, str(found.get("status")))
+
+    def owned(self) -> set[str]:
+        return {m.group(1) for item in self._list() if (m := self._name.match(str(item["name"])))}
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def project_name(self, instance_id: str) -> str:
+        return f"{instance_id}-{self.owner}"
+
+    def _list(self) -> list[dict[str, Any]]:
+        path = f"/v1/projects/{self.parent}/branches" if self.parent else "/v1/projects"
+        items = self.api.get(path) or []
+        if not isinstance(items, list):
+            raise ProviderError(f"Supabase answered GET {path} with something not a list")
+        return [i for i in items if isinstance(i, dict) and "name" in i]
+
+    def _find(self, name: str) -> dict[str, Any] | None:
+        for item in self._list():
+            if item["name"] == name:
+                ref = item.get("ref") or item.get("project_ref") or item.get("id")
+                return {**item, "ref": ref}
+        return None
+
+    def _create(self, name: str, password: str) -> dict[str, Any]:
+        if self.parent:
+            body: dict[str, Any] = {"branch_name": name, "region": self.region}
+            made = self.api.request("POST", f"/v1/projects/{self.parent}/branches", json=body)
+            ref = made.get("project_ref") or made.get("ref")
+        else:
+            body = {
+                "name": name,
+                "organization_slug": self.organization,
+                "db_pass": password,
+                "region": self.region,
+            }
+            made = self.api.request("POST", "/v1/projects", json=body)
+            ref = made.get("ref") or made.get("id")
+        log.info("created Supabase %s %s (%s)", "branch" if self.parent else "project", name, ref)
+        return {**made, "ref": ref}
+
+    def _wait_healthy(self, found: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Poll until healthy; returns the project ref and how to reach its database."""
+        deadline = time.monotonic() + self.ready_timeout
+        pause = 0.2
+        ref = str(found["ref"])
+        while True:
+            if self.parent:
+                branch = self.api.get(f"/v1/branches/{found['id']}") or {}
+                status = str(branch.get("status", ""))
+                healthy = status == HEALTHY
+            else:
+                checks = self.api.get(f"/v1/projects/{ref}/health", services=list(SERVICES)) or []
+                statuses = {str(c.get("name")): str(c.get("status")) for c in checks}
+                healthy = bool(statuses) and all(s == HEALTHY for s in statuses.values())
+                status = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+            if healthy:
+                break
+            if time.monotonic() > deadline:
+                raise TemporaryError(
+                    f"Supabase {ref} is not {HEALTHY} after {self.ready_timeout:g}s ({status})",
+                    delay=5.0,
+                )
+            time.sleep(pause)
+            pause = min(pause * 1.5, 5.0)
+        if self.parent:
+            return ref, {
+                "host": branch["db_host"],
+                "port": branch.get("db_port", 5432),
+                "user": branch.get("db_user", "postgres"),
+                "password": branch.get("db_pass"),
+                "name": branch.get("db_name", "postgres"),  # set only by the local stand-in
+                "endpoint": f"https://{ref}.supabase.co",
+            }
+        project = self.api.get(f"/v1/projects/{ref}") or {}
+        database = project.get("database") or {}
+        return ref, {
+            # `port`, `user`, `name` and `endpoint` are absent from the real API (5432, postgres,
+            # postgres, https://<ref>.supabase.co); the local stand-in in tests sets them.
+            "host": database.get("host") or f"db.{ref}.supabase.co",
+            "port": database.get("port", 5432),
+            "user": database.get("user", "postgres"),
+            "password": None,
+            "name": database.get("name", "postgres"),
+            "endpoint": project.get("endpoint") or f"https://{ref}.supabase.co",
+        }
+
+    def _query(self, ref: str, query: str) -> list[dict[str, Any]]:
+        rows = self.api.request("POST", f"/v1/projects/{ref}/database/query", json={"query": query})
+        return rows if isinstance(rows, list) else []
+
+    def _seed(self, spec: InstanceSpec, ref: str, url: str, password: str) -> str:
+        state = (self._query(ref, SEED_STATE) or [{}])[0]
+        if state.get("done"):
+            return "exists"
+        if state.get("started"):
+            self.destroy(instance_id=spec.instance_id)
+            raise TemporaryError(
+                f"Supabase {ref} was left half-seeded (a crash?); deleted it, making it again"
+            )
+        self._query(
+            ref,
+            "CREATE SCHEMA IF NOT EXISTS demo_orchestrator; "
+            "CREATE TABLE demo_orchestrator.seeding (at timestamptz DEFAULT now())",
+        )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        run_data_commands(
+            spec.blueprint,
+            spec.scenario,
+            database_url=url,
+            cwd=self.workdir,
+            secret=password,
+            instance_id=spec.instance_id,
+        )
+        key = template_fingerprint(spec.blueprint, spec.scenario)
+        self._query(
+            ref,
+            "CREATE TABLE demo_orchestrator.seeded (fingerprint text NOT NULL); "
+            f"INSERT INTO demo_orchestrator.seeded VALUES ('{key}')",
+        )
+        return f"created, migrated and seeded {ref}"

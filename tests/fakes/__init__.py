@@ -1,0 +1,1 @@
+"""Local stand-ins and helpers for outside systems the tests cannot reach (or must clean up)."""

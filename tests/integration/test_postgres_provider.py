@@ -1,0 +1,186 @@
+"""The `postgres` provider against the real server: templates, clones, grants, teardown, markers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from demo_orchestrator.domain.blueprint import Blueprint, load_blueprint
+from demo_orchestrator.domain.errors import PermanentError, ProviderError
+from demo_orchestrator.providers.base import InstanceSpec
+from tests.fakes.data_services import PG_ADMIN, fresh_owner, leftovers, postgres
+
+TINY_CACHE = Path(__file__).resolve().parents[1] / "blueprints" / "tiny_cache.yaml"
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def owner(tmp_path: Path) -> Iterator[str]:
+    yield from fresh_owner(tmp_path)
+
+
+def _spec(
+    instance_id: str, scenario: str = "agency", blueprint: Blueprint | None = None
+) -> InstanceSpec:
+    blueprint = blueprint or load_blueprint(TINY_CACHE)
+    found = blueprint.scenario(scenario)
+    assert found is not None
+    return InstanceSpec(instance_id=instance_id, blueprint=blueprint, scenario=found)
+
+
+def _admin_query(query: str, *params: object) -> list[tuple[object, ...]]:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        return list(conn.execute(query, list(params)).fetchall())
+
+
+def test_clone_is_seeded_owned_by_the_demo_role_and_closed_to_public(
+    owner: str, tmp_path: Path
+) -> None:
+    db = postgres(owner, tmp_path, connection_limit=7)
+    out = db.ensure(spec=_spec("demo-pg0001"))
+    assert out.state["database"] == "demo_pg0001" and "DATABASE_URL" not in out.state
+    with psycopg.connect(out.env["DATABASE_URL"]) as conn:
+        assert conn.execute("SELECT current_user, current_database()").fetchone() == (
+            "demo_pg0001",
+            "demo_pg0001",
+        )
+        assert conn.execute("SELECT count(*) FROM items").fetchone() == (5,)
+        conn.execute("INSERT INTO items (name) VALUES ('written by the demo')")
+        conn.execute("CREATE TABLE mine (id int)")  # it owns its schema
+        owners = conn.execute(
+            "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+    assert owners == [("demo_pg0001",)]
+    (acl, limit, comment, template, allow) = _admin_query(
+        "SELECT d.datacl::text, r.rolconnlimit, shobj_description(d.oid, 'pg_database'), "
+        "t.datistemplate, t.datallowconn FROM pg_database d JOIN pg_roles r ON r.rolname = d.datname "
+        "JOIN pg_database t ON t.datname = %s WHERE d.datname = 'demo_pg0001'",
+        out.state["template"],
+    )[0]
+    assert "=Tc/" not in str(acl) and "=c/" not in str(acl)  # nothing granted to PUBLIC
+    assert limit == 7 and comment == f"managed-by demo-orchestrator {owner} instance"
+    assert template is True and allow is False  # no session can ever block a clone
+    assert db.owned() == {"demo-pg0001"}
+    assert db.probe(instance_id="demo-pg0001").healthy
+
+
+def test_ensure_twice_destroy_twice(owner: str, tmp_path: Path) -> None:
+    db = postgres(owner, tmp_path)
+    first = db.ensure(spec=_spec("demo-pg0002"))
+    again = db.ensure(spec=_spec("demo-pg0002"))
+    assert again.env == first.env and again.message == "exists"
+    with psycopg.connect(first.env["DATABASE_URL"]) as conn:  # connected while destroyed
+        db.destroy(instance_id="demo-pg0002")
+        with pytest.raises(psycopg.OperationalError):
+            conn.execute("SELECT 1")
+    db.destroy(instance_id="demo-pg0002")
+    assert db.owned() == set() and not db.probe(instance_id="demo-pg0002").healthy
+    assert _admin_query("SELECT 1 FROM pg_roles WHERE rolname = 'demo_pg0002'") == []
+    assert _admin_query("SELECT 1 FROM pg_database WHERE datname = 'demo_pg0002'") == []
+
+
+def test_concurrent_clones_share_one_template_build(owner: str, tmp_path: Path) -> None:
+    db = postgres(owner, tmp_path)
+    ids = [f"demo-pgc00{i}" for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        outputs = list(pool.map(lambda i: db.ensure(spec=_spec(i)), ids))
+    assert len({o.state["template"] for o in outputs}) == 1
+    assert db.owned() == set(ids)
+    for instance_id in ids:
+        db.destroy(instance_id=instance_id)
+
+
+def test_changed_seed_code_builds_a_new_template_and_drops_the_old(
+    owner: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "bp"
+    folder.mkdir()
+    source = TINY_CACHE.read_text()
+    (folder / "tiny_cache.yaml").write_text(source)
+    seed = (TINY_CACHE.parent / "tiny_cache_seed.py").read_text()
+    (folder / "tiny_cache_seed.py").write_text(seed)
+    db = postgres(owner, tmp_path)
+    old = db.ensure(spec=_spec("demo-pg0003", blueprint=load_blueprint(folder / "tiny_cache.yaml")))
+    (folder / "tiny_cache_seed.py").write_text(seed.replace("item-", "thing-"))
+    from demo_orchestrator.providers import fingerprint
+
+    fingerprint._tree_digest.cache_clear()
+    new = db.ensure(spec=_spec("demo-pg0004", blueprint=load_blueprint(folder / "tiny_cache.yaml")))
+    assert new.state["template"] != old.state["template"]
+    with psycopg.connect(new.env["DATABASE_URL"]) as conn:
+        assert conn.execute("SELECT min(name) FROM items").fetchone()[0].startswith("thing-")
+    templates = [
+        r[0]
+        for r in _admin_query(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", f"demo_tpl_{owner}_agency_%"
+        )
+    ]
+    assert templates == [new.state["template"]]
+    with psycopg.connect(old.env["DATABASE_URL"]) as conn:  # the older clone is untouched
+        assert conn.execute("SELECT min(name) FROM items").fetchone()[0].startswith("item-")
+
+
+def test_unrelated_demo_objects_on_the_server_are_never_touched(owner: str, tmp_path: Path) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute("CREATE ROLE demo_zz9999")
+        conn.execute("CREATE DATABASE demo_zz9999 OWNER demo_zz9999")
+    try:
+        db = postgres(owner, tmp_path)
+        assert "demo-zz9999" not in db.owned()
+        db.destroy(instance_id="demo-zz9999")
+        assert _admin_query("SELECT 1 FROM pg_database WHERE datname = 'demo_zz9999'") == [(1,)]
+        with pytest.raises(PermanentError, match="not managed by this orchestrator"):
+            db.ensure(spec=_spec("demo-zz9999"))
+        other = postgres("someoneelse", tmp_path)  # another orchestrator's markers are foreign too
+        assert "demo-zz9999" not in other.owned()
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS demo_zz9999")
+            conn.execute("DROP ROLE IF EXISTS demo_zz9999")
+
+
+def test_a_failing_seed_leaves_no_template_and_says_why(owner: str, tmp_path: Path) -> None:
+    folder = tmp_path / "bp"
+    folder.mkdir()
+    (folder / "tiny_cache.yaml").write_text(TINY_CACHE.read_text())
+    (folder / "tiny_cache_seed.py").write_text(
+        "import sys\nsys.exit('seed is broken on purpose')\n"
+    )
+    db = postgres(owner, tmp_path)
+    with pytest.raises(PermanentError, match="broken on purpose"):
+        db.ensure(spec=_spec("demo-pg0005", blueprint=load_blueprint(folder / "tiny_cache.yaml")))
+    assert db.owned() == set()
+    assert "databases" not in leftovers(owner)  # the half-built template is dropped at once
+
+
+def test_unreachable_server_is_a_temporary_error_without_the_password(tmp_path: Path) -> None:
+    from demo_orchestrator.providers.ownership import Passwords
+    from demo_orchestrator.providers.postgres import PostgresDatabase
+
+    db = PostgresDatabase(
+        admin_url="postgresql://admin:s3cret-pw@127.0.0.1:1/postgres",
+        home=tmp_path,
+        owner="tdown",
+        passwords=Passwords(b"k" * 32),
+        timeout=2,
+    )
+    with pytest.raises(ProviderError) as caught:
+        db.owned()
+    assert "s3cret-pw" not in caught.value.detail and "127.0.0.1:1" in caught.value.detail
+
+
+def test_a_template_left_unmarked_by_a_crash_is_rebuilt(owner: str, tmp_path: Path) -> None:
+    db = postgres(owner, tmp_path)
+    spec = _spec("demo-pg0006")
+    name = db.template_name(spec.blueprint, spec.scenario)
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:  # killed between CREATE and COMMENT
+        conn.execute(f'CREATE DATABASE "{name}"')
+    out = db.ensure(spec=spec)
+    assert out.state["template"] == name
+    with psycopg.connect(out.env["DATABASE_URL"]) as conn:
+        assert conn.execute("SELECT count(*) FROM items").fetchone() == (5,)
+    db.destroy(instance_id="demo-pg0006")
