@@ -29,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from demo_orchestrator.providers.processes import free_port, marked_processes  # noqa: E402
+from demo_orchestrator.providers.processes import free_port, marked_processes
 
 PROBES = {"splits-network": "/api/jobs?limit=1", "tiny": "/api/items"}
 TOKEN = "bench-admin-token-0123456789"

@@ -176,6 +176,29 @@ def token_create(
         out.print(data["token"])
 
 
+user_app = typer.Typer(help="People who sign in to the web UI.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("create")
+def user_create(
+    role: Annotated[str, typer.Option(help="admin, sales or viewer.")],
+    name: Annotated[str, typer.Option(help="The user name to sign in with.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a web user with a password (admins only); stored as an argon2 hash."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    data = call("POST", "/api/v1/users", json={"name": name, "role": role, "password": password})
+    if not emit(data, as_json):
+        out.print(f"user {data['name']} ({data['role']}) created; they sign in at /login")
+
+
 @app.command()
 def create(
     scenario: Annotated[str | None, typer.Option(help="agency, enterprise or startup.")] = None,

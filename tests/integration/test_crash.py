@@ -94,3 +94,24 @@ def test_orphans_the_store_does_not_know_are_swept_at_start(
         time.sleep(0.1)
     assert server.get(kept)["status"] == "ready"
     assert kept in server.demo_processes().values()
+
+
+def test_a_demo_whose_process_dies_is_started_again(make_server: Any) -> None:
+    import os
+    import signal
+
+    server: Server = make_server(DEMO_HEAL_SECONDS="0.5").start()
+    instance_id = server.create()["id"]
+    server.wait_status(instance_id, "ready")
+    [pid] = [p for p, owner in server.demo_processes().items() if owner == instance_id]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while True:
+        pids = [p for p, owner in server.demo_processes().items() if owner == instance_id]
+        if pids and pids != [pid] and server.get(instance_id)["status"] == "ready":
+            break
+        assert time.monotonic() < deadline, "the dead demo was not started again"
+        time.sleep(0.1)
+    assert server.demo(instance_id, "portal").status_code == 200
+    audit = server.http.get(f"/api/v1/demo-instances/{instance_id}/audit").json()["items"]
+    assert audit[-1]["action"] == "heal" and "not running" in audit[-1]["detail"]["reason"]

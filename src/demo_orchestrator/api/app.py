@@ -9,19 +9,13 @@ from typing import Any
 
 import anyio
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.responses import RedirectResponse
 
+from demo_orchestrator import web
 from demo_orchestrator.api import errors, instances, system
 from demo_orchestrator.bootstrap import Orchestrator
 from demo_orchestrator.engine.routing import resolve_route
 from demo_orchestrator.router import HostRouter, RouteDecision, Upstream
-
-LANDING = """<!doctype html><html><head><meta charset="utf-8"><title>demo-orchestrator</title>
-<style>body{font:16px system-ui,sans-serif;max-width:40rem;margin:4rem auto;color:#1f2937}
-code{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}</style></head><body>
-<h1>demo-orchestrator</h1><p>One-click, isolated, temporary demo environments.</p>
-<ul><li>API docs: <a href="/docs">/docs</a> (OpenAPI at <a href="/openapi.json">/openapi.json</a>)</li>
-<li>CLI: <code>democtl create --scenario agency --hours 2 --wait</code></li></ul></body></html>"""
 
 
 def create_api(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) -> FastAPI:
@@ -46,9 +40,11 @@ def create_api(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
     app.include_router(instances.router)
     app.include_router(system.router)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def landing() -> str:
-        return LANDING
+    web.install(app)
+
+    @app.get("/", include_in_schema=False)
+    def landing() -> RedirectResponse:
+        return RedirectResponse("/portal", status_code=303)
 
     return app
 

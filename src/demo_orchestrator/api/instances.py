@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from demo_orchestrator.api.deps import OrchestratorDep, PrincipalDep
-from demo_orchestrator.api.schemas import ExtendIn, InstanceCreate, InstancePage, InstancePublic
+from demo_orchestrator.api.schemas import (
+    ExtendIn,
+    InstanceCreate,
+    InstancePage,
+    InstancePublic,
+    RejectIn,
+)
+from demo_orchestrator.api.sse import event_stream
 from demo_orchestrator.domain.errors import NotImplementedYet
 from demo_orchestrator.engine.service import CreateInstance
 
 router = APIRouter(prefix="/api/v1/demo-instances", tags=["demo instances"])
-
-TERMINAL = {"deleted", "rejected"}
 
 
 @router.post("", status_code=202, response_model=InstancePublic)
@@ -39,6 +41,7 @@ def create_instance(
             notes=body.notes,
             blueprint=body.blueprint,
             idempotency_key=idempotency_key,
+            meeting_at=_aware(body.meeting_at),
         ),
     )
     response.headers["Location"] = f"/api/v1/demo-instances/{instance['id']}"
@@ -56,9 +59,12 @@ def list_instances(
     owner: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Search id, name, owner, prospect.")
+    ] = None,
 ) -> dict[str, Any]:
     return orchestrator.instances.list_page(
-        who, status=status, scenario=scenario, owner=owner, limit=limit, cursor=cursor
+        who, status=status, scenario=scenario, owner=owner, limit=limit, cursor=cursor, search=q
     )
 
 
@@ -88,6 +94,26 @@ def reset_instance(
     instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep
 ) -> dict[str, Any]:
     return orchestrator.instances.reset(who, instance_id)
+
+
+@router.post("/{instance_id}/approve", status_code=202, response_model=InstancePublic)
+def approve_instance(
+    instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep
+) -> dict[str, Any]:
+    return orchestrator.instances.approve(who, instance_id)
+
+
+@router.post("/{instance_id}/reject", response_model=InstancePublic)
+def reject_instance(
+    instance_id: str, body: RejectIn, orchestrator: OrchestratorDep, who: PrincipalDep
+) -> dict[str, Any]:
+    return orchestrator.instances.reject(who, instance_id, body.reason)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @router.post("/{instance_id}/sleep", status_code=202)
@@ -130,36 +156,4 @@ async def instance_events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Server-sent events: a `snapshot` of the instance, then every `step` and `status` change."""
-    service = orchestrator.instances
-    # Without Last-Event-ID the snapshot is the starting point: stream what happens after it.
-    latest = await anyio.to_thread.run_sync(service.latest_event_id, who, instance_id)
-    snapshot = await anyio.to_thread.run_sync(service.get, who, instance_id)
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else latest
-
-    async def stream() -> AsyncIterator[str]:
-        nonlocal after
-        yield f"event: snapshot\ndata: {json.dumps(snapshot)}\n\n"
-        if snapshot["status"] in TERMINAL:
-            return
-        idle = 0.0
-        while not await request.is_disconnected():
-            events = await anyio.to_thread.run_sync(service.events_after, who, instance_id, after)
-            for event in events:
-                after = event["id"]
-                yield f"id: {event['id']}\nevent: {event['kind']}\ndata: {json.dumps(event)}\n\n"
-                if event["kind"] == "status" and event.get("status") in TERMINAL:
-                    return
-            if events:
-                idle = 0.0
-            else:
-                idle += 0.1
-                if idle >= 15:
-                    idle = 0.0
-                    yield ": keep-alive\n\n"
-            await asyncio.sleep(0.1)
-
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return await event_stream(orchestrator.instances, who, instance_id, request, last_event_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +30,9 @@ class InstanceCreate(BaseModel):
     blueprint: str | None = Field(
         default=None, description="Blueprint name; DEMO_BLUEPRINT if unset."
     )
+    meeting_at: datetime | None = Field(
+        default=None, description="When the demo meeting is (ISO 8601)."
+    )
 
 
 class ExtendIn(BaseModel):
@@ -43,6 +47,25 @@ class TokenCreate(BaseModel):
     user: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
     role: str = Field(pattern=r"^(admin|sales|viewer)$")
     name: str | None = Field(default=None, max_length=128)
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
+    role: str = Field(pattern=r"^(admin|sales|viewer)$")
+    password: str = Field(min_length=8, max_length=200)
+
+
+class UserPublic(BaseModel):
+    name: str
+    role: str
 
 
 class TokenPublic(BaseModel):
@@ -90,6 +113,8 @@ class InstancePublic(BaseModel):
     expires_at: str
     ended_at: str | None
     duration_hours: float
+    meeting_at: str | None = None
+    waiting_reason: str | None = None
     urls: dict[str, str]
     personas: list[Persona]
     steps: list[Step]

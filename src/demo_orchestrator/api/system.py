@@ -12,7 +12,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
 from demo_orchestrator.api.deps import OrchestratorDep, PrincipalDep
-from demo_orchestrator.api.schemas import TokenCreate, TokenPublic
+from demo_orchestrator.api.schemas import TokenCreate, TokenPublic, UserCreate, UserPublic
 from demo_orchestrator.bootstrap import Orchestrator
 from demo_orchestrator.domain.errors import BadRequest, Forbidden
 from demo_orchestrator.engine.usage import usage as compute_usage
@@ -107,3 +107,16 @@ def create_token(
         raise BadRequest("the user `admin` is the bootstrap admin; pick another user name")
     token = orchestrator.accounts.create_token(user=body.user, role=body.role, name=body.name)
     return {"user": body.user, "role": body.role, "token": token}
+
+
+@router.post("/api/v1/users", status_code=201, response_model=UserPublic, tags=["users"])
+def create_user(
+    body: UserCreate, orchestrator: OrchestratorDep, who: PrincipalDep
+) -> dict[str, str]:
+    """Add a person who signs in to the web UI with a password (admins only)."""
+    if who.role != "admin":
+        raise Forbidden("only admins can add users")
+    orchestrator.accounts.create_user(
+        name=body.name, role=body.role, password=body.password, actor=who
+    )
+    return {"name": body.name, "role": body.role}

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
-from demo_orchestrator.domain.errors import BadRequest, Unauthorized
+from demo_orchestrator.domain.errors import BadRequest, Conflict, Unauthorized
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.service import Principal
 from demo_orchestrator.store import accounts as store
+from demo_orchestrator.store import repository as repo
+from demo_orchestrator.store.models import WebSessionRow
 
 ROLES = ("admin", "sales", "viewer")
 TOKEN_FILE = "admin-token"
@@ -72,6 +75,76 @@ class Accounts:
             raise Unauthorized("the bearer token is not valid; ask an admin for a new one")
         _, user = found
         return Principal(name=user.name, role=user.role, source=source)
+
+    def create_user(self, *, name: str, role: str, password: str, actor: Principal) -> None:
+        if role not in ROLES:
+            raise BadRequest(f"role {role!r} is not a role; use one of: {', '.join(ROLES)}")
+        if len(password) < 8:
+            raise BadRequest("the password must have at least 8 characters")
+        now = self.ctx.clock()
+        with self.ctx.db.write() as session:
+            if store.get_user(session, name) is not None:
+                raise Conflict(f"user {name!r} exists already; pick another name")
+            user = store.upsert_user(session, name=name, role=role, now=now)
+            user.password_hash = self._hasher.hash(password)
+            repo.add_audit(
+                session,
+                at=now,
+                actor=actor.name,
+                action="user.create",
+                instance_id=None,
+                source=actor.source,
+                detail={"user": name, "role": role},
+            )
+
+    # -- web sessions --------------------------------------------------------------------------
+
+    def start_session(self, who: Principal) -> str:
+        """Open a browser session; returns the cookie value (stored only hashed)."""
+        session_id = secrets.token_urlsafe(32)
+        now = self.ctx.clock()
+        with self.ctx.db.write() as session:
+            session.add(
+                WebSessionRow(
+                    id_hash=store.hash_token(session_id),
+                    user=who.name,
+                    csrf=secrets.token_urlsafe(24),
+                    created_at=now,
+                    expires_at=now + timedelta(hours=self.ctx.settings.session_hours),
+                )
+            )
+            repo.add_audit(
+                session,
+                at=now,
+                actor=who.name,
+                action="sign-in",
+                instance_id=None,
+                source=who.source,
+            )
+        return session_id
+
+    def session_of(
+        self, session_id: str | None, *, source: str | None
+    ) -> tuple[Principal, str] | None:
+        """(who, CSRF token) of a live session, or None."""
+        if not session_id:
+            return None
+        with self.ctx.db.read() as session:
+            row = session.get(WebSessionRow, store.hash_token(session_id))
+            if row is None or row.expires_at <= self.ctx.clock():
+                return None
+            user = store.get_user(session, row.user)
+            if user is None:
+                return None
+            return Principal(name=user.name, role=user.role, source=source), row.csrf
+
+    def end_session(self, session_id: str | None) -> None:
+        if not session_id:
+            return
+        with self.ctx.db.write() as session:
+            row = session.get(WebSessionRow, store.hash_token(session_id))
+            if row is not None:
+                session.delete(row)
 
     def check_password(self, name: str, password: str) -> Principal | None:
         with self.ctx.db.read() as session:

@@ -46,6 +46,7 @@ class Reconciler:
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="reconcile")
         self._thread: threading.Thread | None = None
         self._last_sweep = 0.0
+        self._last_heal = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -78,6 +79,9 @@ class Reconciler:
                 if time.monotonic() - self._last_sweep >= self.ctx.settings.sweep_seconds:
                     self._last_sweep = time.monotonic()
                     self.sweep()
+                if time.monotonic() - self._last_heal >= self.ctx.settings.heal_seconds:
+                    self._last_heal = time.monotonic()
+                    self.heal()
                 self.tick()
             except Exception:  # the loop must survive anything a tick throws
                 log.exception("reconcile tick failed")
@@ -178,6 +182,45 @@ class Reconciler:
                     and (int(pid) == os.getpid() or not is_alive(int(pid), None))
                 ):
                     repo.clear_lease(session, instance_id, owner)
+
+    # -- self-healing --------------------------------------------------------------------------
+
+    def heal(self) -> list[str]:
+        """Send ready demos whose processes died back to provisioning, to be started again."""
+        with self.ctx.db.read() as session:
+            ready = repo.ready_ids(session)
+        hurt: list[str] = []
+        for instance_id in sorted(set(ready) - self.busy()):
+            health = self.ctx.runtime.alive(instance_id=instance_id)
+            if health.healthy:
+                continue
+            now = self.ctx.clock()
+            with self.ctx.db.write() as session:
+                row = repo.get_instance(session, instance_id, lock=True)
+                if (
+                    row is None
+                    or row.status != Status.READY.value
+                    or row.desired != Desired.READY.value
+                ):
+                    continue
+                row.status = Status.PROVISIONING.value
+                repo.add_event(
+                    session, row.id, "status", {"status": row.status, "error": health.detail}, now
+                )
+                repo.add_audit(
+                    session,
+                    at=now,
+                    actor="system",
+                    action="heal",
+                    instance_id=row.id,
+                    source=None,
+                    detail={"reason": health.detail},
+                )
+            log.warning("%s: %s; starting it again", instance_id, health.detail)
+            hurt.append(instance_id)
+        if hurt:
+            self._wake.set()
+        return hurt
 
     # -- orphan sweep --------------------------------------------------------------------------
 

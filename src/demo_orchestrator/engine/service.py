@@ -28,6 +28,7 @@ from demo_orchestrator.domain.errors import (
 from demo_orchestrator.domain.instance import (
     Desired,
     Status,
+    check_transition,
     extended_expiry,
     is_instance_id,
     new_instance_id,
@@ -65,6 +66,7 @@ class CreateInstance:
     notes: str | None = None
     blueprint: str | None = None
     idempotency_key: str | None = None
+    meeting_at: datetime | None = None
 
 
 class InstanceService:
@@ -103,6 +105,7 @@ class InstanceService:
         owner: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        search: str | None = None,
     ) -> dict[str, Any]:
         if status is not None and status not in {s.value for s in Status}:
             raise BadRequest(
@@ -114,7 +117,13 @@ class InstanceService:
             owner = who.name
         with self.ctx.db.read() as session:
             rows, next_cursor = repo.list_instances(
-                session, status=status, scenario=scenario, owner=owner, limit=limit, cursor=cursor
+                session,
+                status=status,
+                scenario=scenario,
+                owner=owner,
+                limit=limit,
+                cursor=cursor,
+                search=search,
             )
             steps = repo.steps_of(session, [r.id for r in rows])
             items = [self.view(r, steps[r.id]) for r in rows]
@@ -206,6 +215,7 @@ class InstanceService:
                         f"you already have {self.ctx.settings.max_instances_per_owner} live demos; "
                         "delete one first"
                     )
+                waits_for = self._outside_policy(session, who, hours)
                 instance_id = new_instance_id()
                 while repo.id_exists(session, instance_id):
                     instance_id = new_instance_id()
@@ -217,15 +227,16 @@ class InstanceService:
                     name=command.name or f"{scenario.title} demo",
                     prospect=command.prospect,
                     notes=command.notes,
-                    status=Status.PENDING.value,
+                    status=(Status.PENDING_APPROVAL if waits_for else Status.PENDING).value,
                     desired=Desired.READY.value,
+                    meeting_at=command.meeting_at,
                     created_at=now,
                     expires_at=now + timedelta(hours=hours),
                     duration_hours=hours,
                     hourly_usd=blueprint.cost.total_hourly_usd,
                     generation=0,
                     applied_generation=0,
-                    outputs={},
+                    outputs={"approval": {"reason": waits_for}} if waits_for else {},
                     version=0,
                     secrets=self.ctx.box.seal({"login_secret": secrets.token_hex(32)}),
                 )
@@ -248,7 +259,11 @@ class InstanceService:
                     action="create",
                     instance_id=instance_id,
                     source=who.source,
-                    detail={"scenario": scenario.name, "duration_hours": hours},
+                    detail={
+                        "scenario": scenario.name,
+                        "duration_hours": hours,
+                        **({"waits_for_approval": waits_for} if waits_for else {}),
+                    },
                 )
         except IntegrityError:
             if command.idempotency_key:  # a concurrent request with the same key won the race
@@ -295,6 +310,45 @@ class InstanceService:
 
         return self._mutate(who, instance_id, "reset", change)
 
+    def approve(self, who: Principal, instance_id: str) -> dict[str, Any]:
+        """Start a sales request that waited for approval; its clock starts now."""
+        self._require_admin(who)
+
+        def change(session: Session, row: InstanceRow, now: datetime) -> None:
+            if row.status != Status.PENDING_APPROVAL.value:
+                raise Conflict(
+                    f"{row.id} is {row.status}; only a pending_approval request can be approved"
+                )
+            check_transition(Status(row.status), Status.PENDING)
+            row.status = Status.PENDING.value
+            row.expires_at = now + timedelta(hours=row.duration_hours)
+            row.outputs = {}
+            repo.add_event(session, row.id, "status", {"status": row.status}, now)
+
+        return self._mutate(who, instance_id, "approve", change)
+
+    def reject(self, who: Principal, instance_id: str, reason: str) -> dict[str, Any]:
+        self._require_admin(who)
+        reason = reason.strip()
+        if not reason:
+            raise BadRequest("give a reason for the rejection; the requester sees it")
+
+        def change(session: Session, row: InstanceRow, now: datetime) -> None:
+            if row.status != Status.PENDING_APPROVAL.value:
+                raise Conflict(
+                    f"{row.id} is {row.status}; only a pending_approval request can be rejected"
+                )
+            row.status = Status.REJECTED.value
+            row.desired = Desired.DELETED.value
+            row.error = f"rejected: {reason}"
+            row.ended_at = now
+            row.secrets = None
+            repo.add_event(
+                session, row.id, "status", {"status": row.status, "error": row.error}, now
+            )
+
+        return self._mutate(who, instance_id, "reject", change, {"reason": reason})
+
     # -- helpers -------------------------------------------------------------------------------
 
     def _mutate(
@@ -340,6 +394,24 @@ class InstanceService:
                 f"{instance_id} belongs to another user; sales users act on their own demos"
             )
         return row
+
+    def _outside_policy(self, session: Session, who: Principal, hours: float) -> str | None:
+        """Why a sales request must wait for an admin, or None when it may start at once."""
+        if who.role != "sales":
+            return None
+        settings = self.ctx.settings
+        if hours > settings.sales_max_hours:
+            return (
+                f"longer than the {settings.sales_max_hours:g} h sales users may start on their own"
+            )
+        if repo.count_live(session, owner=who.name) >= settings.sales_max_concurrent:
+            return f"you already have {settings.sales_max_concurrent} live demos"
+        return None
+
+    @staticmethod
+    def _require_admin(who: Principal) -> None:
+        if who.role != "admin":
+            raise Forbidden("only admins can approve or reject requests")
 
     @staticmethod
     def _require_write(who: Principal) -> None:

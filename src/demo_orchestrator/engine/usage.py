@@ -10,8 +10,9 @@ from demo_orchestrator.domain.errors import BadRequest
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.service import Principal
 from demo_orchestrator.store import repository as repo
+from demo_orchestrator.store.models import InstanceRow
 
-GROUPS = ("owner", "scenario", "day")
+GROUPS = ("owner", "scenario", "day", "instance")
 
 
 def usage(
@@ -25,6 +26,7 @@ def usage(
     buckets: dict[str, dict[str, float]] = defaultdict(
         lambda: {"demos": 0, "demo_hours": 0.0, "cost_usd": 0.0}
     )
+    labels: dict[str, dict[str, Any]] = {}
     with ctx.db.read() as session:
         rows = repo.usage_rows(session, start=start, end=end)
     for row in rows:
@@ -35,21 +37,27 @@ def usage(
         life_end = min(row.ended_at or now, end)
         if life_end <= life_start:
             continue
-        for key, seconds in _split(row.owner, row.scenario, life_start, life_end, group_by):
+        parts = _split(row, life_start, life_end, group_by)
+        if group_by == "instance":
+            labels[row.id] = {
+                "owner": row.owner,
+                "scenario": row.scenario,
+                "started_at": life_start.isoformat(),
+                "ended_at": life_end.isoformat(),
+            }
+        for key, seconds in parts:
             hours = seconds / 3600
             bucket = buckets[key]
             bucket["demo_hours"] += hours
             bucket["cost_usd"] += hours * row.hourly_usd
-        first_key = next(
-            k for k, _ in _split(row.owner, row.scenario, life_start, life_end, group_by)
-        )
-        buckets[first_key]["demos"] += 1
+        buckets[parts[0][0]]["demos"] += 1  # a demo counts once, where its life starts
     items: list[dict[str, Any]] = [
         {
             "key": key,
             "demos": int(v["demos"]),
             "demo_hours": round(v["demo_hours"], 4),
             "cost_usd": round(v["cost_usd"], 4),
+            **labels.get(key, {}),
         }
         for key, v in sorted(buckets.items())
     ]
@@ -68,8 +76,11 @@ def usage(
 
 
 def _split(
-    owner: str, scenario: str, start: datetime, end: datetime, group_by: str
+    row: InstanceRow, start: datetime, end: datetime, group_by: str
 ) -> list[tuple[str, float]]:
+    owner, scenario = row.owner, row.scenario
+    if group_by == "instance":
+        return [(row.id, (end - start).total_seconds())]
     if group_by == "owner":
         return [(owner, (end - start).total_seconds())]
     if group_by == "scenario":

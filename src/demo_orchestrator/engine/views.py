@@ -82,7 +82,12 @@ def instance_view(
     login_secret: str | None,
     now: datetime,
 ) -> dict[str, Any]:
-    live = row.status not in {Status.DELETED.value, Status.REJECTED.value}
+    # A request still waiting for approval has no environment yet, so no links either.
+    live = row.status not in {
+        Status.DELETED.value,
+        Status.REJECTED.value,
+        Status.PENDING_APPROVAL.value,
+    }
     urls = demo_urls(settings, blueprint, row.id) if blueprint is not None else {}
     cost = cost_of(
         hourly_usd=row.hourly_usd, started_at=row.started_at, ended_at=row.ended_at, now=now
@@ -102,6 +107,10 @@ def instance_view(
         "expires_at": _iso(row.expires_at),
         "ended_at": _iso(row.ended_at),
         "duration_hours": row.duration_hours,
+        "meeting_at": _iso(row.meeting_at),
+        "waiting_reason": (row.outputs or {}).get("approval", {}).get("reason")
+        if row.status == Status.PENDING_APPROVAL.value
+        else None,
         "urls": urls if live else {},
         "personas": personas(blueprint, row.scenario, urls, login_secret)
         if (blueprint is not None and live)

@@ -54,6 +54,7 @@ class InstanceRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     duration_hours: Mapped[float] = mapped_column(Float)
+    meeting_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     hourly_usd: Mapped[float] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
@@ -131,3 +132,15 @@ class AuditRow(Base):
     instance_id: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     source: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class WebSessionRow(Base):
+    """A signed-in browser; the cookie holds a random id, the store only its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(String(128), ForeignKey("users.name"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

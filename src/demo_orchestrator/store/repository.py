@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import String, and_, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from demo_orchestrator.domain.errors import BadRequest
@@ -88,8 +88,20 @@ def list_instances(
     owner: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    search: str | None = None,
 ) -> tuple[list[InstanceRow], str | None]:
     query = select(InstanceRow)
+    if search:
+        pattern = f"%{search.strip().lower()}%"
+        query = query.where(
+            or_(
+                func.lower(InstanceRow.id).like(pattern),
+                func.lower(InstanceRow.name).like(pattern),
+                func.lower(InstanceRow.owner).like(pattern),
+                func.lower(cast(InstanceRow.prospect, String)).like(pattern),
+                func.lower(func.coalesce(InstanceRow.notes, "")).like(pattern),
+            )
+        )
     if status is not None:
         query = query.where(InstanceRow.status == status)
     if scenario is not None:
@@ -248,3 +260,13 @@ def lock_quota(session: Session) -> None:
     """Serialise quota checks across replicas (SQLite's BEGIN IMMEDIATE already does)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(7_042_001)))
+
+
+def ready_ids(session: Session) -> list[str]:
+    return list(
+        session.scalars(
+            select(InstanceRow.id).where(
+                InstanceRow.status == Status.READY.value, InstanceRow.desired == Desired.READY.value
+            )
+        )
+    )

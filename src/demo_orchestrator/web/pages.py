@@ -1,0 +1,358 @@
+"""The web UI's pages: sign in, the admin's demo instances, the sales self-service portal.
+
+Each route parses a form or query, calls the same service the REST API uses, and renders a
+template or redirects (post/redirect/get). Every form post carries the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Header, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from demo_orchestrator.api.deps import OrchestratorDep
+from demo_orchestrator.api.sse import event_stream
+from demo_orchestrator.bootstrap import Orchestrator
+from demo_orchestrator.domain.errors import BadRequest, DemoError
+from demo_orchestrator.domain.instance import Status
+from demo_orchestrator.engine.service import CreateInstance
+from demo_orchestrator.web.auth import (
+    COOKIE,
+    UserDep,
+    WebUser,
+    require_role,
+    safe_next,
+    source_of,
+    verify_csrf,
+)
+from demo_orchestrator.web.render import back, page
+
+router = APIRouter(include_in_schema=False)
+
+ADMIN_LIST = "/portal/admin/demo-instances"
+SALES_LIST = "/portal/demos"
+CsrfField = Annotated[str, Form()]
+
+
+def home_of(user: WebUser) -> str:
+    return SALES_LIST if user.role == "sales" else ADMIN_LIST
+
+
+def detail_path(user: WebUser, instance_id: str) -> str:
+    return f"{home_of(user)}/{instance_id}"
+
+
+# -- sign in ----------------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(
+    request: Request, orchestrator: OrchestratorDep, next: str | None = None
+) -> Response:
+    return page(request, "login.html", user=None, orchestrator=orchestrator, next=safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    orchestrator: OrchestratorDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/portal",
+) -> Response:
+    who = orchestrator.accounts.check_password(username.strip(), password)
+    if who is None:
+        return page(
+            request,
+            "login.html",
+            user=None,
+            orchestrator=orchestrator,
+            status_code=401,
+            error="Wrong user name or password.",
+            next=safe_next(next),
+            username=username,
+        )
+    session_id = orchestrator.accounts.start_session(replace(who, source=source_of(request)))
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        COOKIE,
+        session_id,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=orchestrator.ctx.settings.public_scheme == "https",
+        max_age=int(orchestrator.ctx.settings.session_hours * 3600),
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request, orchestrator: OrchestratorDep, user: UserDep, csrf_token: CsrfField = ""
+) -> Response:
+    verify_csrf(user, csrf_token)
+    orchestrator.accounts.end_session(request.cookies.get(COOKIE))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/portal")
+def portal_home(user: UserDep) -> Response:
+    return RedirectResponse(home_of(user), status_code=303)
+
+
+# -- lists ------------------------------------------------------------------------------------
+
+
+@router.get(ADMIN_LIST, response_class=HTMLResponse)
+def admin_list(
+    request: Request,
+    orchestrator: OrchestratorDep,
+    user: UserDep,
+    q: str | None = None,
+    status: str | None = None,
+    scenario: str | None = None,
+    owner: str | None = None,
+    cursor: str | None = None,
+) -> Response:
+    require_role(user, "admin", "viewer")
+    listed = orchestrator.instances.list_page(
+        user.principal,
+        status=status or None,
+        scenario=scenario or None,
+        owner=owner or None,
+        search=q or None,
+        cursor=cursor or None,
+        limit=50,
+    )
+    return page(
+        request,
+        "instances.html",
+        user=user,
+        orchestrator=orchestrator,
+        items=listed["items"],
+        next_cursor=listed["next_cursor"],
+        scenarios=_scenarios(orchestrator),
+        statuses=[s.value for s in Status],
+        filters={
+            "q": q or "",
+            "status": status or "",
+            "scenario": scenario or "",
+            "owner": owner or "",
+        },
+    )
+
+
+@router.get(SALES_LIST, response_class=HTMLResponse)
+def sales_list(request: Request, orchestrator: OrchestratorDep, user: UserDep) -> Response:
+    require_role(user, "sales", "admin")
+    listed = orchestrator.instances.list_page(user.principal, owner=user.name, limit=100)
+    return page(
+        request,
+        "demos.html",
+        user=user,
+        orchestrator=orchestrator,
+        items=listed["items"],
+        scenarios=_scenarios(orchestrator),
+    )
+
+
+# -- create -----------------------------------------------------------------------------------
+
+
+@router.get(f"{ADMIN_LIST}/new", response_class=HTMLResponse)
+@router.get(f"{SALES_LIST}/new", response_class=HTMLResponse)
+def create_form(request: Request, orchestrator: OrchestratorDep, user: UserDep) -> Response:
+    require_role(user, "admin", "sales")
+    return _form(request, orchestrator, user, {})
+
+
+@router.post(ADMIN_LIST, response_class=HTMLResponse)
+@router.post(SALES_LIST, response_class=HTMLResponse)
+def create(
+    request: Request,
+    orchestrator: OrchestratorDep,
+    user: UserDep,
+    csrf_token: CsrfField = "",
+    scenario: Annotated[str, Form()] = "",
+    duration_hours: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    company: Annotated[str, Form()] = "",
+    industry: Annotated[str, Form()] = "",
+    notes: Annotated[str, Form()] = "",
+    meeting_at: Annotated[str, Form()] = "",
+) -> Response:
+    verify_csrf(user, csrf_token)
+    require_role(user, "admin", "sales")
+    values = {
+        "scenario": scenario,
+        "duration_hours": duration_hours,
+        "name": name,
+        "company": company,
+        "industry": industry,
+        "notes": notes,
+        "meeting_at": meeting_at,
+    }
+    try:
+        hours = _hours(duration_hours)
+        prospect = None
+        if company.strip():
+            prospect = {"company": company.strip()[:200]}
+            if industry.strip():
+                prospect["industry"] = industry.strip()[:200]
+        instance, _ = orchestrator.instances.create(
+            user.principal,
+            CreateInstance(
+                scenario=scenario or None,
+                duration_hours=hours,
+                name=name.strip()[:200] or None,
+                prospect=prospect,
+                notes=notes.strip()[:5000] or None,
+                meeting_at=_meeting(meeting_at),
+            ),
+        )
+    except DemoError as exc:
+        return _form(request, orchestrator, user, values, error=exc.detail, status_code=exc.status)
+    notice = (
+        "Request sent: it waits for an admin's approval"
+        if instance["status"] == Status.PENDING_APPROVAL.value
+        else "Demo environment is being created"
+    )
+    return back(detail_path(user, instance["id"]), notice=notice)
+
+
+def _form(
+    request: Request,
+    orchestrator: Orchestrator,
+    user: WebUser,
+    values: dict[str, str],
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    return page(
+        request,
+        "instance_form.html",
+        user=user,
+        orchestrator=orchestrator,
+        scenarios=_scenarios(orchestrator),
+        values=values,
+        error=error,
+        status_code=status_code,
+        action=SALES_LIST if user.role == "sales" else ADMIN_LIST,
+        default_scenario=orchestrator.ctx.blueprint.default_scenario,
+    )
+
+
+def _hours(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise BadRequest("duration_hours must be a number of hours, e.g. 2 or 0.25") from None
+
+
+def _meeting(raw: str) -> datetime | None:
+    if not raw.strip():
+        return None
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise BadRequest("meeting time must be a date and time, e.g. 2026-12-01T14:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# -- one instance -----------------------------------------------------------------------------
+
+
+@router.get(f"{ADMIN_LIST}/{{instance_id}}", response_class=HTMLResponse)
+@router.get(f"{SALES_LIST}/{{instance_id}}", response_class=HTMLResponse)
+def detail(
+    request: Request,
+    orchestrator: OrchestratorDep,
+    user: UserDep,
+    instance_id: str,
+    service: Annotated[str | None, Query()] = None,
+) -> Response:
+    instance = orchestrator.instances.get(user.principal, instance_id)
+    blueprint = orchestrator.ctx.blueprints.get(instance["blueprint"])
+    scenario = blueprint.scenario(instance["scenario"]) if blueprint else None
+    services = [s.name for s in blueprint.services] if blueprint else []
+    logs, chosen = "", service or (services[0] if services else None)
+    if chosen and instance["status"] in {"ready", "provisioning"}:
+        try:
+            logs = orchestrator.instances.logs(user.principal, instance_id, chosen, 100)
+        except DemoError as exc:
+            logs = exc.detail
+    return page(
+        request,
+        "instance_detail.html",
+        user=user,
+        orchestrator=orchestrator,
+        i=instance,
+        tour=[t.model_dump() for t in scenario.tour] if scenario else [],
+        scenario_title=scenario.title if scenario else instance["scenario"],
+        services=services,
+        service=chosen,
+        logs=logs,
+        audit=orchestrator.instances.audit(user.principal, instance_id),
+        base=home_of(user),
+    )
+
+
+@router.get("/portal/demo-instances/{instance_id}/events")
+async def events(
+    instance_id: str,
+    request: Request,
+    orchestrator: OrchestratorDep,
+    user: UserDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> Response:
+    return await event_stream(
+        orchestrator.instances, user.principal, instance_id, request, last_event_id
+    )
+
+
+@router.post("/portal/demo-instances/{instance_id}/{action}")
+def act(
+    instance_id: str,
+    action: str,
+    orchestrator: OrchestratorDep,
+    user: UserDep,
+    csrf_token: CsrfField = "",
+    hours: Annotated[str, Form()] = "1",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    verify_csrf(user, csrf_token)
+    service = orchestrator.instances
+    here = detail_path(user, instance_id)
+    try:
+        if action == "extend":
+            service.extend(user.principal, instance_id, _hours(hours))
+            return back(here, notice=f"Extended by {hours} h")
+        if action == "reset":
+            service.reset(user.principal, instance_id)
+            return back(here, notice="Resetting to pristine data")
+        if action == "delete":
+            service.delete(user.principal, instance_id)
+            return back(here, notice="Deleting: every resource of this demo is being removed")
+        if action == "approve":
+            service.approve(user.principal, instance_id)
+            return back(here, notice="Approved: the demo is starting")
+        if action == "reject":
+            service.reject(user.principal, instance_id, reason)
+            return back(here, notice="Rejected")
+    except DemoError as exc:
+        return back(here, error=exc.detail)
+    return back(here, error=f"unknown action {action!r}")
+
+
+def _scenarios(orchestrator: Orchestrator) -> list[dict[str, Any]]:
+    blueprint = orchestrator.ctx.blueprint
+    return [
+        {"name": s.name, "title": s.title, "description": s.description, "counts": s.counts}
+        for s in blueprint.scenarios
+    ]
