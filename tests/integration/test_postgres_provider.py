@@ -184,3 +184,29 @@ def test_a_template_left_unmarked_by_a_crash_is_rebuilt(owner: str, tmp_path: Pa
     with psycopg.connect(out.env["DATABASE_URL"]) as conn:
         assert conn.execute("SELECT count(*) FROM items").fetchone() == (5,)
     db.destroy(instance_id="demo-pg0006")
+
+
+def test_a_clone_keeps_the_builders_rights_on_a_template_being_built(
+    owner: str, tmp_path: Path
+) -> None:
+    """Regression: the clone's clean-up once ran DROP OWNED BY the builder, which also revoked
+    its CONNECT on every database, so a template seeded at the same moment failed to seed."""
+    db = postgres(owner, tmp_path)
+    db.ensure(spec=_spec("demo-pg0009"))  # the builder role exists from here on
+    building = f"demo_tpl_{owner}_inflight"
+    builder = f"demo_builder_{owner}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{building}"')
+        conn.execute(f'REVOKE ALL ON DATABASE "{building}" FROM PUBLIC')  # as templates are
+        conn.execute(f'GRANT CONNECT ON DATABASE "{building}" TO "{builder}"')
+    try:
+        db.ensure(spec=_spec("demo-pg0010"))  # a clone while the other template "seeds"
+        (still,) = _admin_query(
+            "SELECT has_database_privilege(%s, %s, 'CONNECT')", builder, building
+        )[0]
+        assert still is True
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{building}" WITH (FORCE)')
+        for instance_id in ("demo-pg0009", "demo-pg0010"):
+            db.destroy(instance_id=instance_id)

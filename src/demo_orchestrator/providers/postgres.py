@@ -152,7 +152,19 @@ class PostgresDatabase(DatabaseProvider):
                         Ident(self.templates.builder), Ident(name)
                     )
                 )
-                conn.execute(sql.SQL("DROP OWNED BY {}").format(Ident(self.templates.builder)))
+                # Not DROP OWNED: it also revokes the builder's privileges on shared objects,
+                # i.e. CONNECT on a template another thread is seeding right now.
+                for target in (
+                    "SCHEMA public",
+                    "ALL TABLES IN SCHEMA public",
+                    "ALL SEQUENCES IN SCHEMA public",
+                    "ALL FUNCTIONS IN SCHEMA public",
+                ):
+                    conn.execute(
+                        sql.SQL("REVOKE ALL ON {} FROM {}").format(
+                            sql.SQL(target), Ident(self.templates.builder)
+                        )
+                    )
         return Outputs(
             env={"DATABASE_URL": self.url_for(name, password, name)},
             state={"database": name, "role": name, "template": template},
