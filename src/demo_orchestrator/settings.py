@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     )
     runtime: str = Field(default="local", description="Runtime provider: local (processes).")
     database_provider: str = Field(
-        default="sqlite", description="Database provider: sqlite (file per demo), postgres, supabase."
+        default="sqlite",
+        description="Database provider: sqlite (file per demo), postgres, supabase.",
     )
     blueprint: str = Field(
         default="splits-network", description="Blueprint demos are made from by default."

@@ -76,10 +76,15 @@ def test_policy_approval_and_rejection(make_server: Any) -> None:
 
 def test_user_create_from_the_cli_then_sign_in(make_server: Any) -> None:
     server: Server = make_server().start()
+
     def user_create(name: str, password: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [DEMOCTL, "user", "create", "--role", "sales", "--name", name, "--password-stdin"],
-            input=password + "\n", env=server.env, capture_output=True, text=True, check=False,
+            input=password + "\n",
+            env=server.env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
 
     made = user_create("alice", "alice-secret-99")
@@ -100,6 +105,8 @@ def test_user_create_from_the_cli_then_sign_in(make_server: Any) -> None:
         page = browser.get("/portal/demos")
         assert page.status_code == 200 and "My demos" in page.text
         assert browser.get("/portal/admin/usage").status_code == 403
+    actions = [(a["actor"], a["action"]) for a in server.http.get("/api/v1/audit").json()["items"]]
+    assert ("alice", "sign-in") in actions and ("admin", "user.create") in actions
     # the password is stored as an argon2 hash, never as given
     import sqlite3
 

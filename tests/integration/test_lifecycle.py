@@ -266,6 +266,15 @@ def test_sales_users_touch_only_their_own_demos(server: Server) -> None:
         f"{server.url}/api/v1/demo-instances/{mine['id']}", headers=viewer, trust_env=False
     )
     assert refused.status_code == 403
+    audit = server.http.get("/api/v1/audit").json()["items"]
+    assert any(
+        (a["actor"], a["action"], a["detail"])
+        == ("admin", "token.create", {"user": "vera", "role": "viewer"})
+        for a in audit
+    )
+    assert (
+        httpx.get(f"{server.url}/api/v1/audit", headers=alice, trust_env=False).status_code == 403
+    )
     not_admin = httpx.post(
         f"{server.url}/api/v1/tokens",
         json={"user": "x", "role": "admin"},

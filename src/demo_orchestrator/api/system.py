@@ -105,7 +105,9 @@ def create_token(
         raise Forbidden("only admins can create tokens")
     if body.user == "admin" and body.role != "admin":
         raise BadRequest("the user `admin` is the bootstrap admin; pick another user name")
-    token = orchestrator.accounts.create_token(user=body.user, role=body.role, name=body.name)
+    token = orchestrator.accounts.create_token(
+        user=body.user, role=body.role, name=body.name, actor=who
+    )
     return {"user": body.user, "role": body.role, "token": token}
 
 
@@ -120,3 +122,14 @@ def create_user(
         name=body.name, role=body.role, password=body.password, actor=who
     )
     return {"name": body.name, "role": body.role}
+
+
+@router.get("/api/v1/audit", tags=["audit"])
+def audit_log(
+    orchestrator: OrchestratorDep,
+    who: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Who did what, when and from where, newest first (admins only)."""
+    items = orchestrator.instances.audit_log(who, limit)
+    return {"items": items, "total": len(items)}

@@ -49,7 +49,9 @@ class Accounts:
             generated_path.write_text(token + "\n")
         return token if generated_path is not None else None
 
-    def create_token(self, *, user: str, role: str, name: str | None = None) -> str:
+    def create_token(
+        self, *, user: str, role: str, name: str | None = None, actor: Principal | None = None
+    ) -> str:
         if role not in ROLES:
             raise BadRequest(f"role {role!r} is not a role; use one of: {', '.join(ROLES)}")
         token = "demo_" + secrets.token_urlsafe(32)
@@ -62,6 +64,16 @@ class Accounts:
                 )
             store.upsert_user(session, name=user, role=role, now=now)
             store.add_token(session, user=user, name=name or user, token=token, now=now)
+            if actor is not None:
+                repo.add_audit(
+                    session,
+                    at=now,
+                    actor=actor.name,
+                    action="token.create",
+                    instance_id=None,
+                    source=actor.source,
+                    detail={"user": user, "role": role},
+                )
         return token
 
     def authenticate(self, token: str | None, *, source: str | None = None) -> Principal:
@@ -145,6 +157,14 @@ class Accounts:
             row = session.get(WebSessionRow, store.hash_token(session_id))
             if row is not None:
                 session.delete(row)
+                repo.add_audit(
+                    session,
+                    at=self.ctx.clock(),
+                    actor=row.user,
+                    action="sign-out",
+                    instance_id=None,
+                    source=None,
+                )
 
     def check_password(self, name: str, password: str) -> Principal | None:
         with self.ctx.db.read() as session:

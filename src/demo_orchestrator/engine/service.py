@@ -172,6 +172,23 @@ class InstanceService:
                 for a in repo.audit_of(session, instance_id)
             ]
 
+    def audit_log(self, who: Principal, limit: int) -> list[dict[str, Any]]:
+        """The latest entries of the whole audit log, newest first (admins only)."""
+        if who.role != "admin":
+            raise Forbidden("only admins can read the whole audit log")
+        with self.ctx.db.read() as session:
+            return [
+                {
+                    "at": a.at.isoformat(),
+                    "actor": a.actor,
+                    "action": a.action,
+                    "instance_id": a.instance_id,
+                    "source": a.source,
+                    "detail": a.detail,
+                }
+                for a in repo.recent_audit(session, limit)
+            ]
+
     # -- writes --------------------------------------------------------------------------------
 
     def create(self, who: Principal, command: CreateInstance) -> tuple[dict[str, Any], bool]:

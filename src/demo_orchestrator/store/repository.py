@@ -270,3 +270,7 @@ def ready_ids(session: Session) -> list[str]:
             )
         )
     )
+
+
+def recent_audit(session: Session, limit: int) -> list[AuditRow]:
+    return list(session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)))

@@ -29,7 +29,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_web_sessions_user"), ["user"], unique=False)
-        batch_op.create_index(batch_op.f("ix_web_sessions_expires_at"), ["expires_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_web_sessions_expires_at"), ["expires_at"], unique=False
+        )
     with op.batch_alter_table("instances", schema=None) as batch_op:
         batch_op.add_column(sa.Column("meeting_at", sa.DateTime(timezone=True), nullable=True))
 
