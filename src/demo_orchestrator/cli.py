@@ -135,6 +135,13 @@ def serve(
     err.print(
         f"demo-orchestrator on http://{settings.host}:{settings.port}  (home {settings.home})"
     )
+    if settings.admin_token is None:
+        err.print(f"  API token for democtl: {settings.home / 'admin-token'}")
+    if settings.admin_password is None:
+        err.print(
+            f"  web UI: http://{settings.host}:{settings.port}/login as admin, password in "
+            f"{settings.home / 'admin-password'} (DEMO_ADMIN_PASSWORD sets your own)"
+        )
     uvicorn.run(
         create_app(orchestrator, manage_lifecycle=True),
         host=settings.host,

@@ -116,3 +116,19 @@ def test_user_create_from_the_cli_then_sign_in(make_server: Any) -> None:
         .fetchone()[0]
     )
     assert stored.startswith("$argon2") and "alice-secret-99" not in stored
+
+
+def test_the_embedded_default_generates_a_readable_admin_password(make_server: Any) -> None:
+    server: Server = make_server()
+    server.env.pop("DEMO_ADMIN_PASSWORD", None)
+    server.start()
+    path = server.home / "admin-password"
+    assert path.stat().st_mode & 0o777 == 0o600
+    password = path.read_text().strip()
+    assert len(password) >= 12
+    with httpx.Client(base_url=server.url, trust_env=False) as browser:
+        signed = browser.post("/login", data={"username": "admin", "password": password})
+        assert signed.status_code == 303 and "demo_session" in browser.cookies
+    server.stop()
+    server.start()  # a restart keeps the password it made
+    assert path.read_text().strip() == password

@@ -18,6 +18,14 @@ from demo_orchestrator.store.models import WebSessionRow
 
 ROLES = ("admin", "sales", "viewer")
 TOKEN_FILE = "admin-token"
+PASSWORD_FILE = "admin-password"
+
+
+def _write_private(path: Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(value + "\n")
 
 
 class Accounts:
@@ -37,16 +45,21 @@ class Accounts:
                 token = generated_path.read_text().strip()
             else:
                 token = "demo_" + secrets.token_urlsafe(32)
+        password_file = settings.home / PASSWORD_FILE
         with self.ctx.db.write() as session:
             user = store.upsert_user(session, name="admin", role="admin", now=now)
-            if settings.admin_password and not user.password_hash:
-                user.password_hash = self._hasher.hash(settings.admin_password)
+            if not user.password_hash:
+                password = settings.admin_password
+                if password is None:
+                    # Embedded default: a first-start password a person can read, like the
+                    # token, so the web UI works without any configuration.
+                    password = secrets.token_urlsafe(12)
+                    _write_private(password_file, password)
+                user.password_hash = self._hasher.hash(password)
             if not store.token_exists(session, token):
                 store.add_token(session, user="admin", name="bootstrap", token=token, now=now)
         if generated_path is not None and not generated_path.is_file():
-            generated_path.parent.mkdir(parents=True, exist_ok=True)
-            generated_path.touch(mode=0o600)
-            generated_path.write_text(token + "\n")
+            _write_private(generated_path, token)
         return token if generated_path is not None else None
 
     def create_token(
