@@ -338,17 +338,24 @@ def list_(
     page = call("GET", "/api/v1/demo-instances", params=params)
     if emit(page, as_json):
         return
-    table = Table("id", "status", "scenario", "owner", "name", "expires", "cost $", "portal")
+    table = Table("id", "status", "scenario", "owner", "prospect", "time left", "cost $")
+    for column in (0, 1, 5):
+        table.columns[column].no_wrap = True
     for item in page["items"]:
+        left = "-"
+        if item["status"] not in ("deleted", "rejected", "failed"):
+            seconds = (
+                datetime.fromisoformat(item["expires_at"]) - datetime.now(UTC)
+            ).total_seconds()
+            left = _span(seconds) if seconds > 0 else "expired"
         table.add_row(
             item["id"],
             item["status"],
             item["scenario"],
             item["owner"],
-            item["name"],
-            _when(item["expires_at"]),
+            (item.get("prospect") or {}).get("company", "-"),
+            left,
             f"{item['cost']['accrued_usd']:.4f}",
-            item["urls"].get("portal", "-"),
         )
     out.print(table)
     if page["next_cursor"]:
