@@ -121,6 +121,15 @@ class Server:
                 raise AssertionError(f"{instance_id} stuck in {instance['status']}: {instance}")
             time.sleep(0.05)
 
+    def wait_step(self, instance_id: str, step: str, status: str, timeout: float = 40) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            steps = {s["name"]: s["status"] for s in self.get(instance_id)["steps"]}
+            if steps[step] == status:
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"{instance_id}: step {step} never became {status}")
+
     def demo(self, instance_id: str, route: str, path: str = "/api/items") -> httpx.Response:
         host = f"{instance_id}.{route}.localhost:{self.port}"
         return httpx.get(f"{self.url}{path}", headers={"Host": host}, timeout=10, trust_env=False)
@@ -141,6 +150,17 @@ def make_server(tmp_path: Path) -> Iterator[Any]:
     yield make
     for server in servers:
         server.close()
+
+
+@pytest.fixture
+def owner(tmp_path: Path) -> Iterator[str]:
+    """A fresh resource-owner marker for tests on the real data servers, purged afterwards.
+
+    Request it before `make_server`, so the servers stop before their resources are purged.
+    """
+    from tests.fakes.data_services import fresh_owner
+
+    yield from fresh_owner(tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,9 @@ import time
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="splits_stack", description="Splits Network reference stack")
+    parser = argparse.ArgumentParser(
+        prog="splits_stack", description="Splits Network reference stack"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the portal, candidate app and JSON API")
     serve.add_argument("--host", default="127.0.0.1")
@@ -50,8 +52,16 @@ def main(argv: list[str] | None = None) -> int:
         from splits_stack.seed.run import seed as run_seed
 
         counts = run_seed(engine, args.scenario, args.seed)
-        print(json.dumps({"scenario": args.scenario, "seed": args.seed,
-                          "seconds": round(time.perf_counter() - started, 3), "rows": counts}))
+        print(
+            json.dumps(
+                {
+                    "scenario": args.scenario,
+                    "seed": args.seed,
+                    "seconds": round(time.perf_counter() - started, 3),
+                    "rows": counts,
+                }
+            )
+        )
     engine.dispose()
     return 0
 

@@ -17,7 +17,7 @@ def normalise_database_url(url: str) -> str:
     """Map `postgresql://` / `postgres://` to SQLAlchemy's psycopg 3 driver; leave others alone."""
     for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

@@ -44,14 +44,28 @@ class StackProcess:
         out = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         started = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "splits_stack", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "splits_stack",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         if out is not subprocess.DEVNULL:
             out.close()  # type: ignore[union-attr]
         deadline = started + timeout_s
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"stack exited with {self.proc.returncode}; log: {self.log_path}")
+                raise RuntimeError(
+                    f"stack exited with {self.proc.returncode}; log: {self.log_path}"
+                )
             try:
                 with urllib.request.urlopen(self.base + "/healthz", timeout=1) as resp:
                     if resp.status == 200:

@@ -65,13 +65,16 @@ def _id() -> Column[int]:
 
 
 meta = Table(
-    "meta", metadata,
+    "meta",
+    metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
 
 companies = Table(
-    "companies", metadata, _id(),
+    "companies",
+    metadata,
+    _id(),
     Column("name", String(200), nullable=False),
     Column("industry", String(120), nullable=False),
     Column("size", String(40), nullable=False),
@@ -83,7 +86,9 @@ companies = Table(
 )
 
 departments = Table(
-    "departments", metadata, _id(),
+    "departments",
+    metadata,
+    _id(),
     Column("company_id", ForeignKey("companies.id"), nullable=False, index=True),
     Column("name", String(120), nullable=False),
     Column("budget_k", Integer, nullable=False),
@@ -91,7 +96,9 @@ departments = Table(
 )
 
 recruiters = Table(
-    "recruiters", metadata, _id(),
+    "recruiters",
+    metadata,
+    _id(),
     Column("name", String(200), nullable=False),
     Column("email", String(200), nullable=False),
     Column("agency", String(200), nullable=False),
@@ -103,7 +110,9 @@ recruiters = Table(
 )
 
 candidates = Table(
-    "candidates", metadata, _id(),
+    "candidates",
+    metadata,
+    _id(),
     Column("name", String(200), nullable=False),
     Column("email", String(200), nullable=False, unique=True),
     Column("phone", String(60), nullable=False),
@@ -119,7 +128,9 @@ candidates = Table(
 )
 
 users = Table(
-    "users", metadata, _id(),
+    "users",
+    metadata,
+    _id(),
     Column("email", String(200), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("role", String(40), nullable=False),
@@ -131,7 +142,9 @@ users = Table(
 )
 
 jobs = Table(
-    "jobs", metadata, _id(),
+    "jobs",
+    metadata,
+    _id(),
     Column("company_id", ForeignKey("companies.id"), nullable=False, index=True),
     Column("department_id", ForeignKey("departments.id"), nullable=True),
     Column("hiring_manager_id", ForeignKey("users.id"), nullable=True),
@@ -157,7 +170,9 @@ jobs = Table(
 )
 
 job_approvals = Table(
-    "job_approvals", metadata, _id(),
+    "job_approvals",
+    metadata,
+    _id(),
     Column("job_id", ForeignKey("jobs.id"), nullable=False, index=True),
     Column("step", Integer, nullable=False),
     Column("label", String(80), nullable=False),
@@ -168,7 +183,9 @@ job_approvals = Table(
 )
 
 resumes = Table(
-    "resumes", metadata, _id(),
+    "resumes",
+    metadata,
+    _id(),
     Column("candidate_id", ForeignKey("candidates.id"), nullable=False, index=True),
     Column("title", String(200), nullable=False),
     Column("kind", String(20), nullable=False),
@@ -178,7 +195,9 @@ resumes = Table(
 )
 
 applications = Table(
-    "applications", metadata, _id(),
+    "applications",
+    metadata,
+    _id(),
     Column("job_id", ForeignKey("jobs.id"), nullable=False, index=True),
     Column("candidate_id", ForeignKey("candidates.id"), nullable=False, index=True),
     Column("recruiter_id", ForeignKey("recruiters.id"), nullable=True),
@@ -190,7 +209,9 @@ applications = Table(
 )
 
 application_moves = Table(
-    "application_moves", metadata, _id(),
+    "application_moves",
+    metadata,
+    _id(),
     Column("application_id", ForeignKey("applications.id"), nullable=False, index=True),
     Column("from_stage", String(20), nullable=True),
     Column("to_stage", String(20), nullable=False),
@@ -199,7 +220,9 @@ application_moves = Table(
 )
 
 assignments = Table(
-    "assignments", metadata, _id(),
+    "assignments",
+    metadata,
+    _id(),
     Column("job_id", ForeignKey("jobs.id"), nullable=False, index=True),
     Column("recruiter_id", ForeignKey("recruiters.id"), nullable=False, index=True),
     Column("recruiter_share_pct", Float, nullable=False),
@@ -208,7 +231,9 @@ assignments = Table(
 )
 
 subscriptions = Table(
-    "subscriptions", metadata, _id(),
+    "subscriptions",
+    metadata,
+    _id(),
     Column("company_id", ForeignKey("companies.id"), nullable=False, index=True),
     Column("plan", String(40), nullable=False),
     Column("seats", Integer, nullable=False),
@@ -220,7 +245,9 @@ subscriptions = Table(
 )
 
 placements = Table(
-    "placements", metadata, _id(),
+    "placements",
+    metadata,
+    _id(),
     Column("application_id", ForeignKey("applications.id"), nullable=False, unique=True),
     Column("job_id", ForeignKey("jobs.id"), nullable=False),
     Column("candidate_id", ForeignKey("candidates.id"), nullable=False),
@@ -235,7 +262,9 @@ placements = Table(
 )
 
 payouts = Table(
-    "payouts", metadata, _id(),
+    "payouts",
+    metadata,
+    _id(),
     Column("placement_id", ForeignKey("placements.id"), nullable=False, index=True),
     Column("recruiter_id", ForeignKey("recruiters.id"), nullable=False),
     Column("amount", Integer, nullable=False),
@@ -245,7 +274,9 @@ payouts = Table(
 )
 
 emails = Table(
-    "emails", metadata, _id(),
+    "emails",
+    metadata,
+    _id(),
     Column("event_id", String(64), nullable=True, unique=True),
     Column("event", String(60), nullable=False),
     Column("to_addr", String(200), nullable=False),
@@ -257,7 +288,8 @@ emails = Table(
 )
 
 sessions = Table(
-    "sessions", metadata,
+    "sessions",
+    metadata,
     Column("token", String(64), primary_key=True),
     Column("user_id", ForeignKey("users.id"), nullable=False),
     Column("created_at", Timestamp, nullable=False),

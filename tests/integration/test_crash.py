@@ -9,18 +9,6 @@ from typing import Any
 from tests.conftest import Server, instance_files
 
 
-def _wait_step(
-    server: Server, instance_id: str, step: str, status: str, timeout: float = 20
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        steps = {s["name"]: s["status"] for s in server.get(instance_id)["steps"]}
-        if steps[step] == status:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{instance_id}: step {step} never became {status}")
-
-
 def test_kill_during_provisioning_then_restart_converges(make_server: Any, tmp_path: Any) -> None:
     # Health fails a few times with back-off, so provisioning lasts long enough to be killed.
     slow = make_server(
@@ -31,10 +19,10 @@ def test_kill_during_provisioning_then_restart_converges(make_server: Any, tmp_p
     ).start()
     first = slow.create()["id"]
     second = slow.create(scenario="startup")["id"]
-    _wait_step(slow, first, "deploy", "done")
-    _wait_step(slow, second, "deploy", "done")
+    slow.wait_step(first, "deploy", "done")
+    slow.wait_step(second, "deploy", "done")
     doomed = slow.create()["id"]
-    _wait_step(slow, doomed, "deploy", "done")
+    slow.wait_step(doomed, "deploy", "done")
     assert slow.http.delete(f"/api/v1/demo-instances/{doomed}").status_code == 202
     slow.kill()
     assert {first, second} <= set(slow.demo_processes().values())  # demos outlive the crash

@@ -35,7 +35,6 @@ from tests.fakes.data_services import (
     REDIS_URL,
     SUPABASE_TOKEN,
     FakeSupabase,
-    fresh_owner,
     leftovers,
     postgres,
     rabbit,
@@ -47,11 +46,6 @@ from tests.fakes.data_services import (
 TINY_CACHE = Path(__file__).resolve().parents[1] / "blueprints" / "tiny_cache.yaml"
 pytestmark = pytest.mark.postgres
 
-
-@pytest.fixture
-def owner(tmp_path: Path) -> Iterator[str]:
-    """Requested before `make_server`, so the servers stop before their resources are purged."""
-    yield from fresh_owner(tmp_path)
 
 
 def _server(
@@ -132,15 +126,6 @@ def test_ready_on_real_servers_then_delete_and_expiry_remove_everything(
     print(f"create->ready on postgres+redis+rabbitmq (cold template): {took:.2f}s")
 
 
-def _wait_step(server: Server, instance_id: str, step: str, status: str) -> None:
-    deadline = time.monotonic() + 40
-    while time.monotonic() < deadline:
-        steps = {s["name"]: s["status"] for s in server.get(instance_id)["steps"]}
-        if steps[step] == status:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{instance_id}: step {step} never became {status}")
-
 
 def test_kill_mid_provisioning_then_restart_leaves_no_orphan_anywhere(
     owner: str, make_server: Any, tmp_path: Path
@@ -157,7 +142,7 @@ def test_kill_mid_provisioning_then_restart_leaves_no_orphan_anywhere(
     kept = slow.create()["id"]
     forgotten = slow.create()["id"]
     for instance_id in (kept, forgotten):
-        _wait_step(slow, instance_id, "deploy", "done")
+        slow.wait_step(instance_id, "deploy", "done")
     slow.kill()
     assert _on_servers(forgotten)["database"] and _on_servers(forgotten)["vhost"]
     store = sqlite3.connect(home / "orchestrator.db")  # the store forgets one instance

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,15 +11,11 @@ import pytest
 from demo_orchestrator.domain.blueprint import Blueprint, load_blueprint
 from demo_orchestrator.domain.errors import PermanentError, ProviderError
 from demo_orchestrator.providers.base import InstanceSpec
-from tests.fakes.data_services import PG_ADMIN, fresh_owner, leftovers, postgres
+from tests.fakes.data_services import PG_ADMIN, leftovers, postgres
 
 TINY_CACHE = Path(__file__).resolve().parents[1] / "blueprints" / "tiny_cache.yaml"
 pytestmark = pytest.mark.postgres
 
-
-@pytest.fixture
-def owner(tmp_path: Path) -> Iterator[str]:
-    yield from fresh_owner(tmp_path)
 
 
 def _spec(

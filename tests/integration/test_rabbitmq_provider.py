@@ -14,14 +14,10 @@ from demo_orchestrator.domain.errors import PermanentError, ProviderError
 from demo_orchestrator.providers.base import InstanceSpec
 from demo_orchestrator.providers.ownership import Passwords
 from demo_orchestrator.providers.rabbitmq import RabbitBroker
-from tests.fakes.data_services import MANAGEMENT, fresh_owner, rabbit
+from tests.fakes.data_services import MANAGEMENT, rabbit
 
 TINY_CACHE = Path(__file__).resolve().parents[1] / "blueprints" / "tiny_cache.yaml"
 
-
-@pytest.fixture
-def owner(tmp_path: Path) -> Iterator[str]:
-    yield from fresh_owner(tmp_path)
 
 
 def _spec(instance_id: str) -> InstanceSpec:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,10 @@ import redis
 from demo_orchestrator.domain.blueprint import load_blueprint
 from demo_orchestrator.domain.errors import PermanentError, ProviderError
 from demo_orchestrator.providers.base import InstanceSpec
-from tests.fakes.data_services import REDIS_URL, fresh_owner, leftovers, redis_cache
+from tests.fakes.data_services import REDIS_URL, leftovers, redis_cache
 
 TINY_CACHE = Path(__file__).resolve().parents[1] / "blueprints" / "tiny_cache.yaml"
 
-
-@pytest.fixture
-def owner(tmp_path: Path) -> Iterator[str]:
-    yield from fresh_owner(tmp_path)
 
 
 def _spec(instance_id: str) -> InstanceSpec:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,17 +19,12 @@ from tests.fakes.data_services import (
     MANAGEMENT,
     PG_ADMIN,
     REDIS_URL,
-    fresh_owner,
     leftovers,
     service_env,
 )
 
 pytestmark = pytest.mark.postgres
 
-
-@pytest.fixture
-def owner(tmp_path: Path) -> Iterator[str]:
-    yield from fresh_owner(tmp_path)
 
 
 def test_the_reference_stack_runs_on_its_own_database_prefix_and_vhost(

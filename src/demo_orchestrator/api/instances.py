@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -18,6 +17,7 @@ from demo_orchestrator.api.schemas import (
 )
 from demo_orchestrator.api.sse import event_stream
 from demo_orchestrator.domain.errors import NotImplementedYet
+from demo_orchestrator.domain.instance import as_utc
 from demo_orchestrator.engine.service import CreateInstance
 
 router = APIRouter(prefix="/api/v1/demo-instances", tags=["demo instances"])
@@ -41,7 +41,7 @@ def create_instance(
             notes=body.notes,
             blueprint=body.blueprint,
             idempotency_key=idempotency_key,
-            meeting_at=_aware(body.meeting_at),
+            meeting_at=as_utc(body.meeting_at) if body.meeting_at else None,
         ),
     )
     response.headers["Location"] = f"/api/v1/demo-instances/{instance['id']}"
@@ -108,12 +108,6 @@ def reject_instance(
     instance_id: str, body: RejectIn, orchestrator: OrchestratorDep, who: PrincipalDep
 ) -> dict[str, Any]:
     return orchestrator.instances.reject(who, instance_id, body.reason)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @router.post("/{instance_id}/sleep", status_code=202)

@@ -15,6 +15,7 @@ from demo_orchestrator.api.deps import OrchestratorDep, PrincipalDep
 from demo_orchestrator.api.schemas import TokenCreate, TokenPublic, UserCreate, UserPublic
 from demo_orchestrator.bootstrap import Orchestrator
 from demo_orchestrator.domain.errors import BadRequest, Forbidden
+from demo_orchestrator.domain.instance import as_utc
 from demo_orchestrator.engine.usage import usage as compute_usage
 from demo_orchestrator.store.models import InstanceRow
 
@@ -88,13 +89,9 @@ def usage(
     group_by: str = "owner",
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
-    end = _aware(end) if end else now
-    start = _aware(start) if start else end - timedelta(days=30)
+    end = as_utc(end) if end else now
+    start = as_utc(start) if start else end - timedelta(days=30)
     return compute_usage(orchestrator.ctx, who, start=start, end=end, group_by=group_by)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @router.post("/api/v1/tokens", status_code=201, response_model=TokenPublic, tags=["tokens"])

@@ -7,7 +7,7 @@ import re
 import secrets
 import string
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from demo_orchestrator.domain.errors import BadRequest, InvalidTransition
@@ -82,6 +82,11 @@ class StepStatus(StrEnum):
 
 # The provisioning plan, in order; teardown runs the reverse.
 STEP_NAMES: tuple[str, ...] = ("database", "cache", "broker", "seed", "deploy", "routes", "health")
+
+
+def as_utc(value: datetime) -> datetime:
+    """Times without a zone are read as UTC (API input, cursors); aware ones are kept."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def validate_duration(hours: float, *, max_hours: float) -> float:

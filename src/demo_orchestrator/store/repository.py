@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, and_, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from demo_orchestrator.domain.errors import BadRequest
-from demo_orchestrator.domain.instance import LIVE, STEP_NAMES, Desired, Status, StepStatus
+from demo_orchestrator.domain.instance import (
+    LIVE,
+    STEP_NAMES,
+    Desired,
+    Status,
+    StepStatus,
+    as_utc,
+)
 from demo_orchestrator.store.models import AuditRow, EventRow, InstanceRow, StepRow
 
 
@@ -72,8 +79,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, instance_id = raw.split("|", 1)
-        created = datetime.fromisoformat(stamp)
-        return (created if created.tzinfo else created.replace(tzinfo=UTC)), instance_id
+        return as_utc(datetime.fromisoformat(stamp)), instance_id
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(
             "cursor is not valid; pass the next_cursor of a previous page unchanged"

@@ -7,7 +7,7 @@ template or redirects (post/redirect/get). Every form post carries the session's
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Header, Query, Request
@@ -17,7 +17,7 @@ from demo_orchestrator.api.deps import OrchestratorDep
 from demo_orchestrator.api.sse import event_stream
 from demo_orchestrator.bootstrap import Orchestrator
 from demo_orchestrator.domain.errors import BadRequest, DemoError
-from demo_orchestrator.domain.instance import Status
+from demo_orchestrator.domain.instance import Status, as_utc
 from demo_orchestrator.engine.service import CreateInstance
 from demo_orchestrator.web.auth import (
     COOKIE,
@@ -262,7 +262,7 @@ def _meeting(raw: str) -> datetime | None:
         value = datetime.fromisoformat(raw.strip())
     except ValueError:
         raise BadRequest("meeting time must be a date and time, e.g. 2026-12-01T14:00") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return as_utc(value)
 
 
 # -- one instance -----------------------------------------------------------------------------

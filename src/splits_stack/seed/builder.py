@@ -43,27 +43,62 @@ class Builder:
     def candidate(self, p: Person, created_days_ago: float) -> int:
         created = self.ago(created_days_ago)
         cid = self.add(
-            t.candidates, name=p.name, email=p.email, phone=p.phone, location=p.location,
-            headline=p.headline, current_title=p.title, current_company=p.company,
-            family=p.family, years_experience=p.years, skills=", ".join(p.skills),
-            source=p.source, created_at=created,
+            t.candidates,
+            name=p.name,
+            email=p.email,
+            phone=p.phone,
+            location=p.location,
+            headline=p.headline,
+            current_title=p.title,
+            current_company=p.company,
+            family=p.family,
+            years_experience=p.years,
+            skills=", ".join(p.skills),
+            source=p.source,
+            created_at=created,
         )
-        self.add(t.resumes, candidate_id=cid, title=f"{p.title} resume", kind="generated",
-                 filename=f"{p.name.replace(' ', '_')}_resume.pdf", body=p.resume, created_at=created)
-        self.add(t.users, email=p.email, name=p.name, role="candidate", title=p.title,
-                 company_id=None, recruiter_id=None, candidate_id=cid, created_at=created)
+        self.add(
+            t.resumes,
+            candidate_id=cid,
+            title=f"{p.title} resume",
+            kind="generated",
+            filename=f"{p.name.replace(' ', '_')}_resume.pdf",
+            body=p.resume,
+            created_at=created,
+        )
+        self.add(
+            t.users,
+            email=p.email,
+            name=p.name,
+            role="candidate",
+            title=p.title,
+            company_id=None,
+            recruiter_id=None,
+            candidate_id=cid,
+            created_at=created,
+        )
         return cid
 
     def application(
-        self, job_id: int, cand_id: int, stage: str, *, start_days_ago: float,
-        step_days: tuple[float, float] = (1.0, 5.0), recruiter_id: int | None = None,
-        mover: int | None = None, source: str = "Recruiter",
+        self,
+        job_id: int,
+        cand_id: int,
+        stage: str,
+        *,
+        start_days_ago: float,
+        step_days: tuple[float, float] = (1.0, 5.0),
+        recruiter_id: int | None = None,
+        mover: int | None = None,
+        source: str = "Recruiter",
     ) -> int:
         """An application with a plausible history of stage moves ending in `stage`."""
         created = self.ago(start_days_ago)
         app_id = len(self.rows[t.applications]) + 1
-        path = STAGES[: STAGES.index(stage) + 1] if stage != "rejected" else (
-            STAGES[: self.rng.randint(1, 3)] + ["rejected"])
+        path = (
+            STAGES[: STAGES.index(stage) + 1]
+            if stage != "rejected"
+            else (STAGES[: self.rng.randint(1, 3)] + ["rejected"])
+        )
         moments = [created]
         for _ in path[1:]:
             moments.append(moments[-1] + timedelta(days=self.rng.uniform(*step_days)))
@@ -74,13 +109,28 @@ class Builder:
             moments = [created + (m - created) * (budget / span) for m in moments]
         previous: str | None = None
         for to_stage, when in zip(path, moments):
-            self.add(t.application_moves, application_id=app_id, from_stage=previous,
-                     to_stage=to_stage, moved_by=None if previous is None else mover, moved_at=when)
+            self.add(
+                t.application_moves,
+                application_id=app_id,
+                from_stage=previous,
+                to_stage=to_stage,
+                moved_by=None if previous is None else mover,
+                moved_at=when,
+            )
             previous = to_stage
         resume_id = cand_id  # one generated resume per candidate, same id
-        self.add(t.applications, id=app_id, job_id=job_id, candidate_id=cand_id,
-                 recruiter_id=recruiter_id, resume_id=resume_id, stage=stage, source=source,
-                 created_at=created, updated_at=moments[-1])
+        self.add(
+            t.applications,
+            id=app_id,
+            job_id=job_id,
+            candidate_id=cand_id,
+            recruiter_id=recruiter_id,
+            resume_id=resume_id,
+            stage=stage,
+            source=source,
+            created_at=created,
+            updated_at=moments[-1],
+        )
         if stage == "hired":
             self.placement(app_id, moments[-1])
         return app_id
@@ -92,20 +142,41 @@ class Builder:
             return
         salary = round(self.rng.randint(job["salary_min"], job["salary_max"]), -3)
         fee = int(salary * job["fee_pct"] / 100)
-        share = next((a["recruiter_share_pct"] for a in self.rows[t.assignments]
-                      if a["job_id"] == job["id"] and a["recruiter_id"] == app["recruiter_id"]), 0.0)
+        share = next(
+            (
+                a["recruiter_share_pct"]
+                for a in self.rows[t.assignments]
+                if a["job_id"] == job["id"] and a["recruiter_id"] == app["recruiter_id"]
+            ),
+            0.0,
+        )
         rec_amount = int(fee * share / 100)
-        pid = self.add(t.placements, application_id=app_id, job_id=job["id"],
-                       candidate_id=app["candidate_id"], company_id=job["company_id"],
-                       recruiter_id=app["recruiter_id"], salary=salary, fee_pct=job["fee_pct"],
-                       fee_amount=fee, recruiter_share_pct=share, recruiter_amount=rec_amount,
-                       placed_at=when)
+        pid = self.add(
+            t.placements,
+            application_id=app_id,
+            job_id=job["id"],
+            candidate_id=app["candidate_id"],
+            company_id=job["company_id"],
+            recruiter_id=app["recruiter_id"],
+            salary=salary,
+            fee_pct=job["fee_pct"],
+            fee_amount=fee,
+            recruiter_share_pct=share,
+            recruiter_amount=rec_amount,
+            placed_at=when,
+        )
         if app["recruiter_id"] is not None and rec_amount:
             due = when + timedelta(days=30)
             paid = due < self.now
-            self.add(t.payouts, placement_id=pid, recruiter_id=app["recruiter_id"],
-                     amount=rec_amount, status="paid" if paid else "pending", due_at=due,
-                     paid_at=due if paid else None)
+            self.add(
+                t.payouts,
+                placement_id=pid,
+                recruiter_id=app["recruiter_id"],
+                amount=rec_amount,
+                status="paid" if paid else "pending",
+                due_at=due,
+                paid_at=due if paid else None,
+            )
 
     def email(self, event: str, when: datetime, **context: Any) -> None:
         for msg in render_email(event, context):
@@ -119,9 +190,12 @@ class Builder:
         if conn.dialect.name == "postgresql":
             for table in t.metadata.sorted_tables:
                 if "id" in table.c and self.rows.get(table):
-                    conn.execute(text(
-                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                        f"(SELECT MAX(id) FROM {table.name}))"))
+                    conn.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"(SELECT MAX(id) FROM {table.name}))"
+                        )
+                    )
 
 
 def _aligned(rows: list[Row]) -> list[Row]:

@@ -40,7 +40,9 @@ def email_for(name: str, index: int, domain: str) -> str:
     return f"{_slug(first)}.{_slug(last.split(' ')[-1])}{index}@{domain}"
 
 
-def pick_skills(rng: random.Random, family: str, k: int, must: list[str] | None = None) -> list[str]:
+def pick_skills(
+    rng: random.Random, family: str, k: int, must: list[str] | None = None
+) -> list[str]:
     pool = list(FAMILIES[family].skills)
     chosen = list(must or [])
     rest = [s for s in pool if s not in chosen]
@@ -81,7 +83,10 @@ def make_person(
     skills = pick_skills(rng, family, rng.randint(5, 9), must_skills)
     person = Person(
         name=full_name,
-        email=email or email_for(full_name, index, rng.choice(("gmail.com", "outlook.com", "proton.me", "icloud.com"))),
+        email=email
+        or email_for(
+            full_name, index, rng.choice(("gmail.com", "outlook.com", "proton.me", "icloud.com"))
+        ),
         phone=f"+1 ({rng.randint(201, 989)}) {rng.randint(200, 999)}-{rng.randint(1000, 9999)}",
         location=rng.choice(LOCATIONS),
         family=family,
@@ -100,16 +105,25 @@ def render_resume(
     fake: Faker, rng: random.Random, p: Person, base_title: str, year_now: int
 ) -> str:
     fam = FAMILIES[p.family]
-    strength = rng.choice(("calm ownership", "shipping fast", "clear communication",
-                           "measurable results", "mentoring teams"))
+    strength = rng.choice(
+        (
+            "calm ownership",
+            "shipping fast",
+            "clear communication",
+            "measurable results",
+            "mentoring teams",
+        )
+    )
     lines = [
         p.name.upper(),
         f"{p.title} | {p.location} | {p.email} | {p.phone}",
         "",
         "SUMMARY",
-        (f"{p.title} with {p.years} years of experience in {p.family.lower()}, strongest in "
-         f"{', '.join(p.skills[:3])}. Known for {strength} and a track record at companies "
-         f"like {p.company}."),
+        (
+            f"{p.title} with {p.years} years of experience in {p.family.lower()}, strongest in "
+            f"{', '.join(p.skills[:3])}. Known for {strength} and a track record at companies "
+            f"like {p.company}."
+        ),
         "",
         "SKILLS",
         ", ".join(p.skills),
@@ -130,17 +144,36 @@ def render_resume(
         lines.append(f"{title}, {company} ({when})")
         for _ in range(rng.randint(2, 3)):
             skill = rng.choice(p.skills)
-            metric = rng.choice(("by 30%", "for 2M users", "in 6 weeks", "across 4 teams",
-                                 "saving $400k a year", "with 99.95% uptime", "ahead of plan"))
-            lines.append(f"  - {rng.choice(fam.verbs)} {rng.choice(_OBJECTS)} using {skill} {metric}.")
+            metric = rng.choice(
+                (
+                    "by 30%",
+                    "for 2M users",
+                    "in 6 weeks",
+                    "across 4 teams",
+                    "saving $400k a year",
+                    "with 99.95% uptime",
+                    "ahead of plan",
+                )
+            )
+            lines.append(
+                f"  - {rng.choice(fam.verbs)} {rng.choice(_OBJECTS)} using {skill} {metric}."
+            )
         end = start
-    lines += ["", "EDUCATION",
-              f"{rng.choice(DEGREES[p.family])}, {rng.choice(SCHOOLS)} ({(end or year_now) - rng.randint(0, 2)})"]
+    lines += [
+        "",
+        "EDUCATION",
+        f"{rng.choice(DEGREES[p.family])}, {rng.choice(SCHOOLS)} ({(end or year_now) - rng.randint(0, 2)})",
+    ]
     return "\n".join(lines) + "\n"
 
 
 _OBJECTS = (
-    "the core platform", "a customer-facing product line", "the quarterly roadmap",
-    "the onboarding flow", "a cross-functional programme", "the reporting stack",
-    "the key account portfolio", "an internal tool used daily",
+    "the core platform",
+    "a customer-facing product line",
+    "the quarterly roadmap",
+    "the onboarding flow",
+    "a cross-functional programme",
+    "the reporting stack",
+    "the key account portfolio",
+    "an internal tool used daily",
 )

@@ -50,7 +50,10 @@ class JobSpec:
 
 def _has(skill: str, skills: set[str], text: str) -> bool:
     s = skill.lower()
-    return s in skills or re.search(r"(?<![a-z0-9])" + re.escape(s) + r"(?![a-z0-9])", text) is not None
+    return (
+        s in skills
+        or re.search(r"(?<![a-z0-9])" + re.escape(s) + r"(?![a-z0-9])", text) is not None
+    )
 
 
 def rank(job: JobSpec, profiles: list[Profile]) -> list[dict[str, Any]]:
@@ -86,15 +89,24 @@ def rank(job: JobSpec, profiles: list[Profile]) -> list[dict[str, Any]]:
         coverage = len(matched) / len(job.required) if job.required else 1.0
         fit = 1.0 if p.years >= job.min_years else p.years / max(job.min_years, 1)
         score = 100 * (0.60 * coverage + 0.25 * rel / best + 0.15 * fit)
-        exp = (f"{p.years} yrs vs {job.min_years}+ required: "
-               + ("meets the bar" if p.years >= job.min_years else f"{job.min_years - p.years} yrs short"))
-        results.append({
-            "candidate_id": p.candidate_id, "name": p.name, "headline": p.headline,
-            "score": round(score, 1),
-            "reasons": {"matched_required": matched, "missing_required": missing,
-                        "matched_nice": nice, "experience": exp,
-                        "relevance": round(rel / best, 3)},
-        })
+        exp = f"{p.years} yrs vs {job.min_years}+ required: " + (
+            "meets the bar" if p.years >= job.min_years else f"{job.min_years - p.years} yrs short"
+        )
+        results.append(
+            {
+                "candidate_id": p.candidate_id,
+                "name": p.name,
+                "headline": p.headline,
+                "score": round(score, 1),
+                "reasons": {
+                    "matched_required": matched,
+                    "missing_required": missing,
+                    "matched_nice": nice,
+                    "experience": exp,
+                    "relevance": round(rel / best, 3),
+                },
+            }
+        )
     results.sort(key=lambda r: (-r["score"], r["candidate_id"]))
     return results
 
@@ -108,22 +120,41 @@ def load_job(engine: Engine, job_id: int) -> JobSpec | None:
         row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).mappings().first()
     if row is None:
         return None
-    return JobSpec(row["id"], row["title"], _split(row["required_skills"]), _split(row["nice_skills"]),
-                   row["min_years"])
+    return JobSpec(
+        row["id"],
+        row["title"],
+        _split(row["required_skills"]),
+        _split(row["nice_skills"]),
+        row["min_years"],
+    )
 
 
 def load_profiles(engine: Engine) -> list[Profile]:
-    q = (select(t.candidates.c.id, t.candidates.c.name, t.candidates.c.headline,
-                t.candidates.c.years_experience, t.candidates.c.skills, t.resumes.c.body)
-         .outerjoin(t.resumes, t.resumes.c.candidate_id == t.candidates.c.id)
-         .order_by(t.candidates.c.id, t.resumes.c.id))
+    q = (
+        select(
+            t.candidates.c.id,
+            t.candidates.c.name,
+            t.candidates.c.headline,
+            t.candidates.c.years_experience,
+            t.candidates.c.skills,
+            t.resumes.c.body,
+        )
+        .outerjoin(t.resumes, t.resumes.c.candidate_id == t.candidates.c.id)
+        .order_by(t.candidates.c.id, t.resumes.c.id)
+    )
     merged: dict[int, Profile] = {}
     with engine.connect() as conn:
         for r in conn.execute(q):
             prev = merged.get(r.id)
             body = (prev.resume + "\n" if prev else "") + (r.body or "")
-            merged[r.id] = Profile(r.id, r.name, r.headline, r.years_experience,
-                                   [s for s in r.skills.split(", ") if s], body)
+            merged[r.id] = Profile(
+                r.id,
+                r.name,
+                r.headline,
+                r.years_experience,
+                [s for s in r.skills.split(", ") if s],
+                body,
+            )
     return list(merged.values())
 
 

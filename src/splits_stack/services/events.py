@@ -53,8 +53,10 @@ class AmqpBus:
         self._outgoing: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._stopping = threading.Event()
         self.consumer_ready = threading.Event()
-        self._threads = [threading.Thread(target=self._publisher, name="amqp-publisher", daemon=True),
-                         threading.Thread(target=self._consumer, name="amqp-consumer", daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._publisher, name="amqp-publisher", daemon=True),
+            threading.Thread(target=self._consumer, name="amqp-consumer", daemon=True),
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -96,10 +98,15 @@ class AmqpBus:
                     conn, channel = self._connect()
                 assert channel is not None
                 channel.basic_publish(
-                    EXCHANGE, f"{self.instance}.{event['type']}", json.dumps(event).encode(),
-                    properties=_properties())
+                    EXCHANGE,
+                    f"{self.instance}.{event['type']}",
+                    json.dumps(event).encode(),
+                    properties=_properties(),
+                )
             except Exception:  # broker down: keep the product working, deliver locally
-                log.exception("publishing %s to RabbitMQ failed; delivering in-process", event["type"])
+                log.exception(
+                    "publishing %s to RabbitMQ failed; delivering in-process", event["type"]
+                )
                 conn = channel = None
                 deliver(self.engine, event, "in-process")
         if conn is not None and conn.is_open:
@@ -109,11 +116,15 @@ class AmqpBus:
         while not self._stopping.is_set():
             try:
                 conn, channel = self._connect()
-                channel.queue_declare(self.queue_name, durable=True, arguments={"x-expires": 3_600_000})
+                channel.queue_declare(
+                    self.queue_name, durable=True, arguments={"x-expires": 3_600_000}
+                )
                 channel.queue_bind(self.queue_name, EXCHANGE, routing_key=f"{self.instance}.#")
                 channel.basic_qos(prefetch_count=20)
                 self.consumer_ready.set()
-                for method, _props, body in channel.consume(self.queue_name, inactivity_timeout=0.5):
+                for method, _props, body in channel.consume(
+                    self.queue_name, inactivity_timeout=0.5
+                ):
                     if self._stopping.is_set():
                         break
                     if method is None:

@@ -28,7 +28,9 @@ def _timestamp_columns() -> list[tuple[Table, list[str]]]:
     return out
 
 
-def freshen(engine: Engine, *, company: str = "", industry: str = "", now: float | None = None) -> dict[str, Any]:
+def freshen(
+    engine: Engine, *, company: str = "", industry: str = "", now: float | None = None
+) -> dict[str, Any]:
     """Shift dates to now and apply the prospect; idempotent. Returns what was done."""
     done: dict[str, Any] = {"shifted_s": 0, "prospect": None}
     with engine.begin() as conn:
@@ -39,8 +41,10 @@ def freshen(engine: Engine, *, company: str = "", industry: str = "", now: float
         delta = current - int(meta["anchor"])
         if abs(delta) >= _MIN_SHIFT_S:
             for table, cols in _timestamp_columns():
-                conn.execute(text(
-                    f"UPDATE {table.name} SET " + ", ".join(f"{c} = {c} + :d" for c in cols)), {"d": delta})
+                conn.execute(
+                    text(f"UPDATE {table.name} SET " + ", ".join(f"{c} = {c} + :d" for c in cols)),
+                    {"d": delta},
+                )
             conn.execute(update(t.meta).where(t.meta.c.key == "anchor").values(value=str(current)))
             done["shifted_s"] = delta
         wanted = f"{company}|{industry}" if company else ""
@@ -56,16 +60,26 @@ def freshen(engine: Engine, *, company: str = "", industry: str = "", now: float
 
 def _apply_prospect(conn: Any, scenario: str, company: str, industry: str) -> int:
     """Rename the prospect's company (agency: the first client; else THE company) everywhere."""
-    target = conn.execute(select(t.companies).order_by(t.companies.c.id).limit(1)).mappings().first()
+    target = (
+        conn.execute(select(t.companies).order_by(t.companies.c.id).limit(1)).mappings().first()
+    )
     if target is None:
         return 0
     old = target["name"]
     slug = re.sub(r"[^a-z0-9]", "", company.lower())[:24] or "prospect"
-    conn.execute(update(t.companies).where(t.companies.c.id == target["id"]).values(
-        name=company, industry=industry or target["industry"], is_prospect=True,
-        website=f"https://{slug}.example",
-        description=f"{company} is a {(industry or target['industry']).lower()} company hiring on Splits Network."))
+    conn.execute(
+        update(t.companies)
+        .where(t.companies.c.id == target["id"])
+        .values(
+            name=company,
+            industry=industry or target["industry"],
+            is_prospect=True,
+            website=f"https://{slug}.example",
+            description=f"{company} is a {(industry or target['industry']).lower()} company hiring on Splits Network.",
+        )
+    )
     for table, cols in ((t.jobs, ("description",)), (t.emails, ("subject", "body"))):
-        conn.execute(update(table).values(
-            {c: func.replace(table.c[c], old, company) for c in cols}))
+        conn.execute(
+            update(table).values({c: func.replace(table.c[c], old, company) for c in cols})
+        )
     return int(target["id"])

@@ -21,12 +21,23 @@ SESSION_COOKIE = "splits_session"
 SESSION_TTL_S = 12 * 3600
 
 PERSONA_EMAILS: dict[str, list[str]] = {
-    "agency": ["jordan.reyes@northbridge.example", "priya.nair@client.example", "sam.carter@mail.example"],
-    "enterprise": ["dana.whitfield@northwind.example", "marcus.lee@northwind.example",
-                   "grace.okafor@northwind.example", "elena.novak@northwind.example",
-                   "chris.patel@mail.example"],
-    "startup": ["alex.morgan@lumenlabs.example", "taylor.kim@foundry-talent.example",
-                "jamie.rivera@mail.example"],
+    "agency": [
+        "jordan.reyes@northbridge.example",
+        "priya.nair@client.example",
+        "sam.carter@mail.example",
+    ],
+    "enterprise": [
+        "dana.whitfield@northwind.example",
+        "marcus.lee@northwind.example",
+        "grace.okafor@northwind.example",
+        "elena.novak@northwind.example",
+        "chris.patel@mail.example",
+    ],
+    "startup": [
+        "alex.morgan@lumenlabs.example",
+        "taylor.kim@foundry-talent.example",
+        "jamie.rivera@mail.example",
+    ],
 }
 
 HOME = {"candidate": "/applications"}
@@ -42,7 +53,11 @@ def verify_token(secret: str, email: str, token: str) -> bool:
 
 def user_by_email(engine: Engine, email: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
-        row = conn.execute(select(t.users).where(func.lower(t.users.c.email) == email.lower())).mappings().first()
+        row = (
+            conn.execute(select(t.users).where(func.lower(t.users.c.email) == email.lower()))
+            .mappings()
+            .first()
+        )
     return dict(row) if row else None
 
 
@@ -56,10 +71,20 @@ def personas(engine: Engine, scenario: str) -> list[dict[str, Any]]:
     """The scenario's personas in picker order (falls back to a few staff users)."""
     emails = PERSONA_EMAILS.get(scenario, [])
     with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(select(t.users).where(t.users.c.email.in_(emails))).mappings()]
+        rows = [
+            dict(r)
+            for r in conn.execute(select(t.users).where(t.users.c.email.in_(emails))).mappings()
+        ]
         if not rows:
-            rows = [dict(r) for r in conn.execute(select(t.users).where(t.users.c.role != "candidate")
-                                                  .order_by(t.users.c.id).limit(5)).mappings()]
+            rows = [
+                dict(r)
+                for r in conn.execute(
+                    select(t.users)
+                    .where(t.users.c.role != "candidate")
+                    .order_by(t.users.c.id)
+                    .limit(5)
+                ).mappings()
+            ]
     order = {e: i for i, e in enumerate(emails)}
     return sorted(rows, key=lambda r: order.get(r["email"], 99))
 
@@ -77,13 +102,18 @@ class DbSessions:
     def create(self, user_id: int) -> str:
         token = secrets.token_hex(24)
         with self.engine.begin() as conn:
-            conn.execute(t.sessions.insert().values(token=token, user_id=user_id,
-                                                    created_at=datetime.now(UTC)))
+            conn.execute(
+                t.sessions.insert().values(
+                    token=token, user_id=user_id, created_at=datetime.now(UTC)
+                )
+            )
         return token
 
     def get(self, token: str) -> int | None:
         with self.engine.connect() as conn:
-            value = conn.execute(select(t.sessions.c.user_id).where(t.sessions.c.token == token)).scalar()
+            value = conn.execute(
+                select(t.sessions.c.user_id).where(t.sessions.c.token == token)
+            ).scalar()
         return int(value) if value is not None else None
 
     def drop(self, token: str) -> None:

@@ -10,20 +10,44 @@ from splits_stack import tables as t
 
 
 def recruiters(engine: Engine) -> list[dict[str, Any]]:
-    placed = (select(t.placements.c.recruiter_id, func.count().label("placements"),
-                     func.sum(t.placements.c.recruiter_amount).label("earned"))
-              .group_by(t.placements.c.recruiter_id).subquery())
-    q = (select(t.recruiters, func.coalesce(placed.c.placements, 0).label("placements"),
-                func.coalesce(placed.c.earned, 0).label("earned"))
-         .outerjoin(placed, placed.c.recruiter_id == t.recruiters.c.id).order_by(t.recruiters.c.id))
+    placed = (
+        select(
+            t.placements.c.recruiter_id,
+            func.count().label("placements"),
+            func.sum(t.placements.c.recruiter_amount).label("earned"),
+        )
+        .group_by(t.placements.c.recruiter_id)
+        .subquery()
+    )
+    q = (
+        select(
+            t.recruiters,
+            func.coalesce(placed.c.placements, 0).label("placements"),
+            func.coalesce(placed.c.earned, 0).label("earned"),
+        )
+        .outerjoin(placed, placed.c.recruiter_id == t.recruiters.c.id)
+        .order_by(t.recruiters.c.id)
+    )
     with engine.connect() as conn:
         out = [dict(r) for r in conn.execute(q).mappings()]
-        terms = conn.execute(
-            select(t.assignments.c.recruiter_id, t.assignments.c.recruiter_share_pct, t.jobs.c.id,
-                   t.jobs.c.title, t.jobs.c.fee_pct, t.companies.c.name.label("company_name"))
-            .join(t.jobs, t.jobs.c.id == t.assignments.c.job_id)
-            .join(t.companies, t.companies.c.id == t.jobs.c.company_id)
-            .where(t.jobs.c.status == "open").order_by(t.jobs.c.title)).mappings().all()
+        terms = (
+            conn.execute(
+                select(
+                    t.assignments.c.recruiter_id,
+                    t.assignments.c.recruiter_share_pct,
+                    t.jobs.c.id,
+                    t.jobs.c.title,
+                    t.jobs.c.fee_pct,
+                    t.companies.c.name.label("company_name"),
+                )
+                .join(t.jobs, t.jobs.c.id == t.assignments.c.job_id)
+                .join(t.companies, t.companies.c.id == t.jobs.c.company_id)
+                .where(t.jobs.c.status == "open")
+                .order_by(t.jobs.c.title)
+            )
+            .mappings()
+            .all()
+        )
     for rec in out:
         rec["assignments"] = [dict(a) for a in terms if a["recruiter_id"] == rec["id"]]
         rec["specialisations_list"] = [s for s in rec["specialisations"].split(", ") if s]

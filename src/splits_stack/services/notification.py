@@ -24,46 +24,68 @@ def _money(value: Any) -> str:
 
 def render_email(event: str, ctx: dict[str, Any]) -> list[Message]:
     """The e-mails one event produces: who gets what, with subject and plain-text body."""
-    cand, job, company = ctx.get("candidate_name", ""), ctx.get("job_title", ""), ctx.get("company_name", "")
+    cand, job, company = (
+        ctx.get("candidate_name", ""),
+        ctx.get("job_title", ""),
+        ctx.get("company_name", ""),
+    )
     out: list[Message] = []
     if event == "application.created":
-        out.append({
-            "to_addr": ctx["candidate_email"], "to_name": cand,
-            "subject": f"We received your application for {job}",
-            "body": f"Hi {cand.split(' ')[0]},\n\nThanks for applying to the {job} role at "
-                    f"{company}. The hiring team reviews every application; you can follow its "
-                    f"progress any time under My applications.\n\nGood luck!\nThe {company} hiring team",
-        })
+        out.append(
+            {
+                "to_addr": ctx["candidate_email"],
+                "to_name": cand,
+                "subject": f"We received your application for {job}",
+                "body": f"Hi {cand.split(' ')[0]},\n\nThanks for applying to the {job} role at "
+                f"{company}. The hiring team reviews every application; you can follow its "
+                f"progress any time under My applications.\n\nGood luck!\nThe {company} hiring team",
+            }
+        )
         for name, addr in ctx.get("team", []):
-            out.append({
-                "to_addr": addr, "to_name": name,
-                "subject": f"New applicant: {cand} for {job}",
-                "body": f"Hi {name.split(' ')[0]},\n\n{cand} just applied to {job} "
-                        f"({ctx.get('headline', '')}). Open the pipeline board to screen them.\n\n"
-                        f"Splits Network",
-            })
+            out.append(
+                {
+                    "to_addr": addr,
+                    "to_name": name,
+                    "subject": f"New applicant: {cand} for {job}",
+                    "body": f"Hi {name.split(' ')[0]},\n\n{cand} just applied to {job} "
+                    f"({ctx.get('headline', '')}). Open the pipeline board to screen them.\n\n"
+                    f"Splits Network",
+                }
+            )
     elif event == "application.moved":
         to_stage = ctx.get("to_stage", "")
-        out.append({
-            "to_addr": ctx["candidate_email"], "to_name": cand,
-            "subject": f"Update on your {job} application: {to_stage.title()}",
-            "body": f"Hi {cand.split(' ')[0]},\n\nYour application for {job} at {company} moved "
-                    f"from {ctx.get('from_stage', '').title()} to {to_stage.title()}."
-                    + ("\n\nWe'll be in touch shortly to schedule the next conversation."
-                       if to_stage in ("screening", "interview") else "")
-                    + ("\n\nThank you for your time; we decided not to move forward this time."
-                       if to_stage == "rejected" else "")
-                    + f"\n\nThe {company} hiring team",
-        })
+        out.append(
+            {
+                "to_addr": ctx["candidate_email"],
+                "to_name": cand,
+                "subject": f"Update on your {job} application: {to_stage.title()}",
+                "body": f"Hi {cand.split(' ')[0]},\n\nYour application for {job} at {company} moved "
+                f"from {ctx.get('from_stage', '').title()} to {to_stage.title()}."
+                + (
+                    "\n\nWe'll be in touch shortly to schedule the next conversation."
+                    if to_stage in ("screening", "interview")
+                    else ""
+                )
+                + (
+                    "\n\nThank you for your time; we decided not to move forward this time."
+                    if to_stage == "rejected"
+                    else ""
+                )
+                + f"\n\nThe {company} hiring team",
+            }
+        )
     elif event == "placement.made":
         for name, addr in ctx.get("team", []):
-            out.append({
-                "to_addr": addr, "to_name": name,
-                "subject": f"Placement booked: {cand} as {job}",
-                "body": f"Hi {name.split(' ')[0]},\n\n{cand} accepted the {job} offer at {company}. "
-                        f"Placement fee {_money(ctx.get('fee_amount', 0))}; recruiter share "
-                        f"{_money(ctx.get('recruiter_amount', 0))}, payable in 30 days.\n\nSplits Network",
-            })
+            out.append(
+                {
+                    "to_addr": addr,
+                    "to_name": name,
+                    "subject": f"Placement booked: {cand} as {job}",
+                    "body": f"Hi {name.split(' ')[0]},\n\n{cand} accepted the {job} offer at {company}. "
+                    f"Placement fee {_money(ctx.get('fee_amount', 0))}; recruiter share "
+                    f"{_money(ctx.get('recruiter_amount', 0))}, payable in 30 days.\n\nSplits Network",
+                }
+            )
     return out
 
 
@@ -75,20 +97,36 @@ def deliver(engine: Engine, event: dict[str, Any], transport: str) -> int:
     try:
         with engine.begin() as conn:
             for i, msg in enumerate(messages):
-                conn.execute(t.emails.insert().values(
-                    event_id=f"{event['id']}:{i}", event=event["type"], transport=transport,
-                    created_at=now, **msg))
+                conn.execute(
+                    t.emails.insert().values(
+                        event_id=f"{event['id']}:{i}",
+                        event=event["type"],
+                        transport=transport,
+                        created_at=now,
+                        **msg,
+                    )
+                )
                 written += 1
     except IntegrityError:
         return 0
     return written
 
 
-def outbox(engine: Engine, *, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+def outbox(
+    engine: Engine, *, limit: int = 100, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(t.emails)).scalar_one()
-        rows = conn.execute(select(t.emails).order_by(t.emails.c.created_at.desc(), t.emails.c.id.desc())
-                            .limit(limit).offset(offset)).mappings().all()
+        rows = (
+            conn.execute(
+                select(t.emails)
+                .order_by(t.emails.c.created_at.desc(), t.emails.c.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows], int(total)
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 STAGES: list[str] = ["applied", "screening", "interview", "offer", "hired"]
 ALL_STAGES: list[str] = [*STAGES, "rejected"]
 STAGE_LABELS: dict[str, str] = {
-    "applied": "Applied", "screening": "Screening", "interview": "Interview",
-    "offer": "Offer", "hired": "Hired", "rejected": "Rejected",
+    "applied": "Applied",
+    "screening": "Screening",
+    "interview": "Interview",
+    "offer": "Offer",
+    "hired": "Hired",
+    "rejected": "Rejected",
 }
 JOB_STATUSES: list[str] = ["draft", "pending_approval", "open", "filled", "closed"]
 

@@ -27,23 +27,42 @@ def jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _page(engine: Engine, query: Select[Any], limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+def _page(
+    engine: Engine, query: Select[Any], limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
     with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+        total = conn.execute(
+            select(func.count()).select_from(query.order_by(None).subquery())
+        ).scalar_one()
         rows = conn.execute(query.limit(limit).offset(offset)).mappings().all()
     return [jsonable(dict(r)) for r in rows], int(total)
 
 
-def companies(engine: Engine, limit: int, offset: int, **_: Any) -> tuple[list[dict[str, Any]], int]:
+def companies(
+    engine: Engine, limit: int, offset: int, **_: Any
+) -> tuple[list[dict[str, Any]], int]:
     return _page(engine, select(t.companies).order_by(t.companies.c.id), limit, offset)
 
 
-def jobs(engine: Engine, limit: int, offset: int, *, status: str | None = None,
-         company_id: int | None = None, **_: Any) -> tuple[list[dict[str, Any]], int]:
-    q = (select(t.jobs, t.companies.c.name.label("company_name"), t.departments.c.name.label("department"))
-         .join(t.companies, t.companies.c.id == t.jobs.c.company_id)
-         .outerjoin(t.departments, t.departments.c.id == t.jobs.c.department_id)
-         .order_by(t.jobs.c.id))
+def jobs(
+    engine: Engine,
+    limit: int,
+    offset: int,
+    *,
+    status: str | None = None,
+    company_id: int | None = None,
+    **_: Any,
+) -> tuple[list[dict[str, Any]], int]:
+    q = (
+        select(
+            t.jobs,
+            t.companies.c.name.label("company_name"),
+            t.departments.c.name.label("department"),
+        )
+        .join(t.companies, t.companies.c.id == t.jobs.c.company_id)
+        .outerjoin(t.departments, t.departments.c.id == t.jobs.c.department_id)
+        .order_by(t.jobs.c.id)
+    )
     if status:
         q = q.where(t.jobs.c.status == status)
     if company_id is not None:
@@ -51,17 +70,32 @@ def jobs(engine: Engine, limit: int, offset: int, *, status: str | None = None,
     return _page(engine, q, limit, offset)
 
 
-def candidates(engine: Engine, limit: int, offset: int, **_: Any) -> tuple[list[dict[str, Any]], int]:
+def candidates(
+    engine: Engine, limit: int, offset: int, **_: Any
+) -> tuple[list[dict[str, Any]], int]:
     return _page(engine, select(t.candidates).order_by(t.candidates.c.id), limit, offset)
 
 
-def applications(engine: Engine, limit: int, offset: int, *, job_id: int | None = None,
-                 stage: str | None = None, candidate_id: int | None = None,
-                 **_: Any) -> tuple[list[dict[str, Any]], int]:
-    q = (select(t.applications, t.jobs.c.title.label("job_title"), t.candidates.c.name.label("candidate_name"))
-         .join(t.jobs, t.jobs.c.id == t.applications.c.job_id)
-         .join(t.candidates, t.candidates.c.id == t.applications.c.candidate_id)
-         .order_by(t.applications.c.id))
+def applications(
+    engine: Engine,
+    limit: int,
+    offset: int,
+    *,
+    job_id: int | None = None,
+    stage: str | None = None,
+    candidate_id: int | None = None,
+    **_: Any,
+) -> tuple[list[dict[str, Any]], int]:
+    q = (
+        select(
+            t.applications,
+            t.jobs.c.title.label("job_title"),
+            t.candidates.c.name.label("candidate_name"),
+        )
+        .join(t.jobs, t.jobs.c.id == t.applications.c.job_id)
+        .join(t.candidates, t.candidates.c.id == t.applications.c.candidate_id)
+        .order_by(t.applications.c.id)
+    )
     if job_id is not None:
         q = q.where(t.applications.c.job_id == job_id)
     if candidate_id is not None:
@@ -71,12 +105,15 @@ def applications(engine: Engine, limit: int, offset: int, *, job_id: int | None 
     return _page(engine, q, limit, offset)
 
 
-def recruiters(engine: Engine, limit: int, offset: int, **_: Any) -> tuple[list[dict[str, Any]], int]:
+def recruiters(
+    engine: Engine, limit: int, offset: int, **_: Any
+) -> tuple[list[dict[str, Any]], int]:
     return _page(engine, select(t.recruiters).order_by(t.recruiters.c.id), limit, offset)
 
 
-def users(engine: Engine, limit: int, offset: int, *, role: str | None = None,
-          **_: Any) -> tuple[list[dict[str, Any]], int]:
+def users(
+    engine: Engine, limit: int, offset: int, *, role: str | None = None, **_: Any
+) -> tuple[list[dict[str, Any]], int]:
     q = select(t.users).order_by(t.users.c.id)
     if role:
         q = q.where(t.users.c.role == role)

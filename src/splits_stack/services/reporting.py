@@ -18,11 +18,20 @@ from splits_stack.services.pipeline import ALL_STAGES
 
 
 def _apps(engine: Engine, company_id: int | None) -> list[Any]:
-    q = (select(t.applications.c.id, t.applications.c.stage, t.applications.c.created_at,
-                t.applications.c.updated_at, t.applications.c.candidate_id, t.applications.c.source,
-                t.jobs.c.department_id, t.departments.c.name.label("department"))
-         .join(t.jobs, t.jobs.c.id == t.applications.c.job_id)
-         .outerjoin(t.departments, t.departments.c.id == t.jobs.c.department_id))
+    q = (
+        select(
+            t.applications.c.id,
+            t.applications.c.stage,
+            t.applications.c.created_at,
+            t.applications.c.updated_at,
+            t.applications.c.candidate_id,
+            t.applications.c.source,
+            t.jobs.c.department_id,
+            t.departments.c.name.label("department"),
+        )
+        .join(t.jobs, t.jobs.c.id == t.applications.c.job_id)
+        .outerjoin(t.departments, t.departments.c.id == t.jobs.c.department_id)
+    )
     if company_id is not None:
         q = q.where(t.jobs.c.company_id == company_id)
     with engine.connect() as conn:
@@ -32,8 +41,9 @@ def _apps(engine: Engine, company_id: int | None) -> list[Any]:
 def kpis(engine: Engine, company_id: int | None = None) -> dict[str, Any]:
     apps = _apps(engine, company_id)
     jq = select(t.jobs.c.status, func.count()).group_by(t.jobs.c.status)
-    pq = select(t.placements.c.placed_at, t.placements.c.fee_amount, t.applications.c.created_at)\
-        .join(t.applications, t.applications.c.id == t.placements.c.application_id)
+    pq = select(
+        t.placements.c.placed_at, t.placements.c.fee_amount, t.applications.c.created_at
+    ).join(t.applications, t.applications.c.id == t.placements.c.application_id)
     if company_id is not None:
         jq = jq.where(t.jobs.c.company_id == company_id)
         pq = pq.where(t.placements.c.company_id == company_id)
@@ -45,22 +55,34 @@ def kpis(engine: Engine, company_id: int | None = None) -> dict[str, Any]:
     funnel = Counter(a.stage for a in apps)
     week_ago = datetime.now(UTC) - timedelta(days=7)
     return {
-        "open_jobs": int(jobs.get("open", 0)), "pending_jobs": int(jobs.get("pending_approval", 0)),
-        "active_candidates": len(active), "applications": len(apps),
+        "open_jobs": int(jobs.get("open", 0)),
+        "pending_jobs": int(jobs.get("pending_approval", 0)),
+        "active_candidates": len(active),
+        "applications": len(apps),
         "new_this_week": sum(1 for a in apps if a.created_at >= week_ago),
         "time_to_hire_days": round(mean(days), 1) if days else None,
-        "placements": len(placed), "fees": sum(int(p.fee_amount) for p in placed),
+        "placements": len(placed),
+        "fees": sum(int(p.fee_amount) for p in placed),
         "funnel": [(s, funnel.get(s, 0)) for s in ALL_STAGES],
     }
 
 
-def recent_moves(engine: Engine, company_id: int | None = None, limit: int = 8) -> list[dict[str, Any]]:
-    q = (select(t.application_moves, t.candidates.c.name.label("candidate_name"), t.jobs.c.title.label("job_title"),
-                t.jobs.c.id.label("job_id"))
-         .join(t.applications, t.applications.c.id == t.application_moves.c.application_id)
-         .join(t.candidates, t.candidates.c.id == t.applications.c.candidate_id)
-         .join(t.jobs, t.jobs.c.id == t.applications.c.job_id)
-         .order_by(t.application_moves.c.moved_at.desc(), t.application_moves.c.id.desc()).limit(limit))
+def recent_moves(
+    engine: Engine, company_id: int | None = None, limit: int = 8
+) -> list[dict[str, Any]]:
+    q = (
+        select(
+            t.application_moves,
+            t.candidates.c.name.label("candidate_name"),
+            t.jobs.c.title.label("job_title"),
+            t.jobs.c.id.label("job_id"),
+        )
+        .join(t.applications, t.applications.c.id == t.application_moves.c.application_id)
+        .join(t.candidates, t.candidates.c.id == t.applications.c.candidate_id)
+        .join(t.jobs, t.jobs.c.id == t.applications.c.job_id)
+        .order_by(t.application_moves.c.moved_at.desc(), t.application_moves.c.id.desc())
+        .limit(limit)
+    )
     if company_id is not None:
         q = q.where(t.jobs.c.company_id == company_id)
     with engine.connect() as conn:
@@ -74,12 +96,22 @@ def reports(engine: Engine, company_id: int | None = None) -> dict[str, Any]:
     for w in range(11, -1, -1):
         start, end = now - timedelta(days=7 * (w + 1)), now - timedelta(days=7 * w)
         weeks.append((start.strftime("%b %d"), sum(1 for a in apps if start <= a.created_at < end)))
-    jq = (select(t.departments.c.name, t.jobs.c.status, func.count())
-          .join(t.jobs, t.jobs.c.department_id == t.departments.c.id).group_by(t.departments.c.name, t.jobs.c.status))
-    pq = (select(t.departments.c.name, t.placements.c.placed_at, t.applications.c.created_at, t.placements.c.fee_amount)
-          .join(t.jobs, t.jobs.c.id == t.placements.c.job_id)
-          .join(t.departments, t.departments.c.id == t.jobs.c.department_id)
-          .join(t.applications, t.applications.c.id == t.placements.c.application_id))
+    jq = (
+        select(t.departments.c.name, t.jobs.c.status, func.count())
+        .join(t.jobs, t.jobs.c.department_id == t.departments.c.id)
+        .group_by(t.departments.c.name, t.jobs.c.status)
+    )
+    pq = (
+        select(
+            t.departments.c.name,
+            t.placements.c.placed_at,
+            t.applications.c.created_at,
+            t.placements.c.fee_amount,
+        )
+        .join(t.jobs, t.jobs.c.id == t.placements.c.job_id)
+        .join(t.departments, t.departments.c.id == t.jobs.c.department_id)
+        .join(t.applications, t.applications.c.id == t.placements.c.application_id)
+    )
     if company_id is not None:
         jq = jq.where(t.jobs.c.company_id == company_id)
         pq = pq.where(t.jobs.c.company_id == company_id)
@@ -93,13 +125,19 @@ def reports(engine: Engine, company_id: int | None = None) -> dict[str, Any]:
             tth[name].append((placed - created).total_seconds() / 86400)
             fees[name] += int(fee)
     stage_counts = Counter(a.stage for a in apps)
-    reached = {s: sum(stage_counts[x] for x in ALL_STAGES[i:5]) for i, s in enumerate(ALL_STAGES[:5])}
+    reached = {
+        s: sum(stage_counts[x] for x in ALL_STAGES[i:5]) for i, s in enumerate(ALL_STAGES[:5])
+    }
     return {
         "applications_per_week": weeks,
         "jobs_by_department": sorted(by_dept.items()),
-        "time_to_hire": sorted(((d, round(mean(v), 1)) for d, v in tth.items()), key=lambda x: x[1]),
+        "time_to_hire": sorted(
+            ((d, round(mean(v), 1)) for d, v in tth.items()), key=lambda x: x[1]
+        ),
         "fees_by_department": fees.most_common(),
         "funnel": [(s, reached[s]) for s in ALL_STAGES[:5]],
         "sources": Counter(a.source for a in apps).most_common(),
-        "offer_acceptance": round(100 * stage_counts["hired"] / max(1, stage_counts["hired"] + stage_counts["offer"]), 1),
+        "offer_acceptance": round(
+            100 * stage_counts["hired"] / max(1, stage_counts["hired"] + stage_counts["offer"]), 1
+        ),
     }

@@ -25,7 +25,9 @@ class BadParam(ValueError):
         self.name = name
 
 
-def _int(request: Request, name: str, default: int | None, lo: int | None = None, hi: int | None = None) -> int | None:
+def _int(
+    request: Request, name: str, default: int | None, lo: int | None = None, hi: int | None = None
+) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -39,12 +41,17 @@ def _int(request: Request, name: str, default: int | None, lo: int | None = None
 
 
 def _error(exc: BadParam) -> JSONResponse:
-    return JSONResponse({"detail": [{"loc": ["query", exc.name], "msg": str(exc), "type": "value_error"}]},
-                        status_code=422)
+    return JSONResponse(
+        {"detail": [{"loc": ["query", exc.name], "msg": str(exc), "type": "value_error"}]},
+        status_code=422,
+    )
 
 
-def _lister(fn: Callable[..., tuple[list[dict[str, Any]], int]], int_filters: tuple[str, ...] = (),
-            str_filters: tuple[str, ...] = ()) -> Callable[[Request], JSONResponse]:
+def _lister(
+    fn: Callable[..., tuple[list[dict[str, Any]], int]],
+    int_filters: tuple[str, ...] = (),
+    str_filters: tuple[str, ...] = (),
+) -> Callable[[Request], JSONResponse]:
     def endpoint(request: Request) -> JSONResponse:
         stack: Stack = request.app.state.stack
         try:
@@ -70,19 +77,30 @@ def matches(request: Request) -> JSONResponse:
         return _error(exc)
     if job_id is None:
         return _error(BadParam("job_id", "job_id is required"))
-    ranked = stack.cache.get_or_set(f"matches:{job_id}", 60, lambda: ai.matches(stack.engine, job_id))
+    ranked = stack.cache.get_or_set(
+        f"matches:{job_id}", 60, lambda: ai.matches(stack.engine, job_id)
+    )
     if ranked is None:
         return JSONResponse({"detail": f"job {job_id} does not exist"}, status_code=404)
     assert limit is not None and offset is not None
-    return JSONResponse({"items": ranked[offset:offset + limit], "total": len(ranked), "job_id": job_id,
-                         "limit": limit, "offset": offset})
+    return JSONResponse(
+        {
+            "items": ranked[offset : offset + limit],
+            "total": len(ranked),
+            "job_id": job_id,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
 
 
 def healthz(request: Request) -> JSONResponse:
     stack: Stack = request.app.state.stack
     if stack.db_ok():
         return JSONResponse({"status": "ok", "scenario": stack.meta.get("scenario")})
-    return JSONResponse({"status": "unavailable", "detail": "database does not answer"}, status_code=503)
+    return JSONResponse(
+        {"status": "unavailable", "detail": "database does not answer"}, status_code=503
+    )
 
 
 def routes() -> list[Route]:
@@ -91,7 +109,10 @@ def routes() -> list[Route]:
         Route("/api/companies", _lister(readapi.companies)),
         Route("/api/jobs", _lister(readapi.jobs, ("company_id",), ("status",))),
         Route("/api/candidates", _lister(readapi.candidates)),
-        Route("/api/applications", _lister(readapi.applications, ("job_id", "candidate_id"), ("stage",))),
+        Route(
+            "/api/applications",
+            _lister(readapi.applications, ("job_id", "candidate_id"), ("stage",)),
+        ),
         Route("/api/recruiters", _lister(readapi.recruiters)),
         Route("/api/users", _lister(readapi.users, (), ("role",))),
         Route("/api/matches", matches),

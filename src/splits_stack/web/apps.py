@@ -20,8 +20,14 @@ def build_apps(stack: Stack) -> dict[str, Any]:
 
     apps: dict[str, Any] = {}
     for site, pages in (("portal", portal.routes()), ("candidate", candidate.routes())):
-        app = Starlette(routes=[*api.routes(), *auth.routes(), *pages,
-                                Mount("/static", StaticFiles(directory=STATIC), name="static")])
+        app = Starlette(
+            routes=[
+                *api.routes(),
+                *auth.routes(),
+                *pages,
+                Mount("/static", StaticFiles(directory=STATIC), name="static"),
+            ]
+        )
         app.state.stack = stack
         app.state.site = site
         apps[site] = app

@@ -63,17 +63,29 @@ def demo_login(request: Request) -> Response:
     token = request.query_params.get("token", "")
     user = identity.user_by_email(stack.engine, email) if email else None
     if user is None or not identity.verify_token(stack.settings.login_secret, email, token):
-        return render(request, "shared/denied.html", status_code=403,
-                      reason="This sign-in link is not valid for this demo.")
+        return render(
+            request,
+            "shared/denied.html",
+            status_code=403,
+            reason="This sign-in link is not valid for this demo.",
+        )
     wanted = "candidate" if user["role"] == "candidate" else "portal"
     if request.app.state.site != wanted:
-        return RedirectResponse(f"{site_url(request, wanted)}/auth/demo-login?email={email}&token={token}", 303)
+        return RedirectResponse(
+            f"{site_url(request, wanted)}/auth/demo-login?email={email}&token={token}", 303
+        )
     old = request.cookies.get(identity.SESSION_COOKIE)
     if old:
         stack.sessions.drop(old)
     response = RedirectResponse(home_for(user), status_code=303)
-    response.set_cookie(identity.SESSION_COOKIE, stack.sessions.create(user["id"]), httponly=True,
-                        samesite="lax", max_age=identity.SESSION_TTL_S, path="/")
+    response.set_cookie(
+        identity.SESSION_COOKIE,
+        stack.sessions.create(user["id"]),
+        httponly=True,
+        samesite="lax",
+        max_age=identity.SESSION_TTL_S,
+        path="/",
+    )
     return response
 
 
@@ -96,5 +108,9 @@ def personas(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    return [Route("/auth/demo-login", demo_login), Route("/auth/logout", logout, methods=["GET", "POST"]),
-            Route("/personas", personas), Route("/auth/switch", personas)]
+    return [
+        Route("/auth/demo-login", demo_login),
+        Route("/auth/logout", logout, methods=["GET", "POST"]),
+        Route("/personas", personas),
+        Route("/auth/switch", personas),
+    ]

@@ -28,7 +28,12 @@ def board(request: Request) -> Response:
     stack = _stack(request)
     user = optional_user(request)
     params = request.query_params
-    q, family, location, remote = params.get("q", ""), params.get("family", ""), params.get("location", ""), params.get("remote", "")
+    q, family, location, remote = (
+        params.get("q", ""),
+        params.get("family", ""),
+        params.get("location", ""),
+        params.get("remote", ""),
+    )
     all_open = ats.jobs_overview(stack.engine, status="open")
     rows = ats.jobs_overview(stack.engine, status="open", q=q) if q else all_open
     if family:
@@ -38,9 +43,19 @@ def board(request: Request) -> Response:
     if remote == "1":
         rows = [j for j in rows if j["remote"]]
     applied = _applied_ids(stack, user)
-    return render(request, "candidate/board.html", jobs=rows, q=q, family=family, location=location, remote=remote,
-                  families=sorted({j["family"] for j in all_open}), locations=sorted({j["location"] for j in all_open}),
-                  applied=applied, total=len(all_open))
+    return render(
+        request,
+        "candidate/board.html",
+        jobs=rows,
+        q=q,
+        family=family,
+        location=location,
+        remote=remote,
+        families=sorted({j["family"] for j in all_open}),
+        locations=sorted({j["location"] for j in all_open}),
+        applied=applied,
+        total=len(all_open),
+    )
 
 
 def _applied_ids(stack: Stack, user: dict[str, Any] | None) -> set[int]:
@@ -55,14 +70,24 @@ def job_page(request: Request) -> Response:
     try:
         job = ats.job(stack.engine, int(request.path_params["job_id"]))
     except ats.NotFound:
-        return render(request, "shared/denied.html", status_code=404, reason="This job does not exist.")
+        return render(
+            request, "shared/denied.html", status_code=404, reason="This job does not exist."
+        )
     if job["status"] != "open":
-        return render(request, "shared/denied.html", status_code=404, reason="This job is no longer open.")
+        return render(
+            request, "shared/denied.html", status_code=404, reason="This job is no longer open."
+        )
     resumes = []
     if user and user.get("candidate_id"):
         resumes = ats.candidate(stack.engine, user["candidate_id"])["resumes"]
-    return render(request, "candidate/job.html", job=job, resumes=resumes,
-                  applied=job["id"] in _applied_ids(stack, user), error=request.query_params.get("error", ""))
+    return render(
+        request,
+        "candidate/job.html",
+        job=job,
+        resumes=resumes,
+        applied=job["id"] in _applied_ids(stack, user),
+        error=request.query_params.get("error", ""),
+    )
 
 
 async def apply(request: Request) -> Response:
@@ -83,8 +108,15 @@ async def apply(request: Request) -> Response:
     raw_id = str(form.get("resume_id", ""))
     resume_id = int(raw_id) if raw_id.isdigit() else None
     try:
-        await run_in_threadpool(ats.apply, stack.engine, stack.bus, job_id=job_id, cand_id=user["candidate_id"],
-                                resume_id=resume_id, upload=upload)
+        await run_in_threadpool(
+            ats.apply,
+            stack.engine,
+            stack.bus,
+            job_id=job_id,
+            cand_id=user["candidate_id"],
+            resume_id=resume_id,
+            upload=upload,
+        )
     except InvalidMove as exc:
         return RedirectResponse(f"/jobs/{job_id}?error={exc}", status_code=303)
     stack.cache.clear()
@@ -127,6 +159,10 @@ def my_resume(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    return [Route("/", board), Route("/jobs/{job_id:int}", job_page),
-            Route("/jobs/{job_id:int}/apply", apply, methods=["POST"]),
-            Route("/applications", my_applications), Route("/resumes/{resume_id:int}.{fmt:str}", my_resume)]
+    return [
+        Route("/", board),
+        Route("/jobs/{job_id:int}", job_page),
+        Route("/jobs/{job_id:int}/apply", apply, methods=["POST"]),
+        Route("/applications", my_applications),
+        Route("/resumes/{resume_id:int}.{fmt:str}", my_resume),
+    ]

@@ -66,7 +66,9 @@ def build_stack(settings: Settings) -> Stack:
 
             log.warning("database is empty: seeding scenario %s", settings.scenario or "agency")
             seed(engine, settings.scenario or "agency", 42)
-        done = freshen(engine, company=settings.prospect_company, industry=settings.prospect_industry)
+        done = freshen(
+            engine, company=settings.prospect_company, industry=settings.prospect_industry
+        )
         meta = read_meta(engine)
     except Exception:
         log.exception("freshen skipped: database not migrated or seeded yet")
@@ -75,7 +77,11 @@ def build_stack(settings: Settings) -> Stack:
         import redis
 
         redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
-    sessions: SessionStore = RedisSessions(redis_client, settings.redis_prefix) if redis_client else DbSessions(engine)
-    cache: Cache = RedisCache(redis_client, settings.redis_prefix) if redis_client else MemoryCache()
+    sessions: SessionStore = (
+        RedisSessions(redis_client, settings.redis_prefix) if redis_client else DbSessions(engine)
+    )
+    cache: Cache = (
+        RedisCache(redis_client, settings.redis_prefix) if redis_client else MemoryCache()
+    )
     bus = make_bus(engine, settings.instance_id, settings.amqp_url)
     return Stack(settings, engine, bus, sessions, cache, meta, done)

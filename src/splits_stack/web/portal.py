@@ -27,8 +27,15 @@ def dashboard(request: Request) -> Response:
     k = reporting.kpis(stack.engine, company)
     jobs = ats.jobs_overview(stack.engine, company_id=company, status="open")[:6]
     funnel = charts.hbars([(s.title(), n) for s, n in k["funnel"]])
-    return render(request, "portal/dashboard.html", k=k, jobs=jobs, funnel=funnel,
-                  moves=reporting.recent_moves(stack.engine, company), payouts=billing.payouts(stack.engine)[:5])
+    return render(
+        request,
+        "portal/dashboard.html",
+        k=k,
+        jobs=jobs,
+        funnel=funnel,
+        moves=reporting.recent_moves(stack.engine, company),
+        payouts=billing.payouts(stack.engine)[:5],
+    )
 
 
 @portal_page
@@ -36,7 +43,9 @@ def jobs(request: Request) -> Response:
     stack, user = _stack(request), request.state.user
     status = request.query_params.get("status", "")
     q = request.query_params.get("q", "")
-    rows = ats.jobs_overview(stack.engine, company_id=scope_company(user), status=status or None, q=q)
+    rows = ats.jobs_overview(
+        stack.engine, company_id=scope_company(user), status=status or None, q=q
+    )
     return render(request, "portal/jobs.html", jobs=rows, status=status, q=q)
 
 
@@ -47,10 +56,21 @@ def job_page(request: Request) -> Response:
     try:
         job = ats.job(stack.engine, job_id)
     except ats.NotFound:
-        return render(request, "shared/denied.html", status_code=404, reason="This job does not exist.")
-    ranked = stack.cache.get_or_set(f"matches:{job_id}", 60, lambda: ai.matches(stack.engine, job_id)) or []
-    return render(request, "portal/job.html", job=job, board=ats.pipeline(stack.engine, job_id),
-                  stages=ALL_STAGES, matches=ranked[:8])
+        return render(
+            request, "shared/denied.html", status_code=404, reason="This job does not exist."
+        )
+    ranked = (
+        stack.cache.get_or_set(f"matches:{job_id}", 60, lambda: ai.matches(stack.engine, job_id))
+        or []
+    )
+    return render(
+        request,
+        "portal/job.html",
+        job=job,
+        board=ats.pipeline(stack.engine, job_id),
+        stages=ALL_STAGES,
+        matches=ranked[:8],
+    )
 
 
 @portal_action
@@ -61,8 +81,9 @@ async def move_card(request: Request) -> Response:
     to_stage = str(form.get("stage", ""))
     wants_json = "application/json" in request.headers.get("accept", "")
     try:
-        result = await run_in_threadpool(ats.move, stack.engine, stack.bus, app_id=app_id,
-                                         to_stage=to_stage, user_id=user["id"])
+        result = await run_in_threadpool(
+            ats.move, stack.engine, stack.bus, app_id=app_id, to_stage=to_stage, user_id=user["id"]
+        )
     except (InvalidMove, ats.NotFound) as exc:
         if wants_json:
             return JSONResponse({"detail": str(exc)}, status_code=409)
@@ -76,7 +97,12 @@ async def move_card(request: Request) -> Response:
 @portal_page
 def candidates(request: Request) -> Response:
     q = request.query_params.get("q", "")
-    return render(request, "portal/candidates.html", candidates=ats.candidates_overview(_stack(request).engine, q), q=q)
+    return render(
+        request,
+        "portal/candidates.html",
+        candidates=ats.candidates_overview(_stack(request).engine, q),
+        q=q,
+    )
 
 
 @portal_page
@@ -84,7 +110,9 @@ def candidate_page(request: Request) -> Response:
     try:
         cand = ats.candidate(_stack(request).engine, int(request.path_params["cand_id"]))
     except ats.NotFound:
-        return render(request, "shared/denied.html", status_code=404, reason="This candidate does not exist.")
+        return render(
+            request, "shared/denied.html", status_code=404, reason="This candidate does not exist."
+        )
     return render(request, "portal/candidate.html", c=cand)
 
 
@@ -100,14 +128,21 @@ def resume_download(request: Request) -> Response:
         return PlainTextResponse("resume not found", status_code=404)
     base = doc["filename"].rsplit(".", 1)[0]
     if request.path_params["fmt"] == "pdf":
-        return Response(text_to_pdf(doc["body"], title=f"{doc['name']} - resume"), media_type="application/pdf",
-                        headers={"Content-Disposition": f'attachment; filename="{base}.pdf"'})
-    return PlainTextResponse(doc["body"], headers={"Content-Disposition": f'inline; filename="{base}.txt"'})
+        return Response(
+            text_to_pdf(doc["body"], title=f"{doc['name']} - resume"),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{base}.pdf"'},
+        )
+    return PlainTextResponse(
+        doc["body"], headers={"Content-Disposition": f'inline; filename="{base}.txt"'}
+    )
 
 
 @portal_page
 def recruiters(request: Request) -> Response:
-    return render(request, "portal/recruiters.html", recruiters=network.recruiters(_stack(request).engine))
+    return render(
+        request, "portal/recruiters.html", recruiters=network.recruiters(_stack(request).engine)
+    )
 
 
 @portal_page
@@ -115,9 +150,14 @@ def placements(request: Request) -> Response:
     stack, user = _stack(request), request.state.user
     company = scope_company(user)
     rec = user.get("recruiter_id") if user["role"] == "recruiter" else None
-    return render(request, "portal/placements.html", placements=billing.placements(stack.engine, company),
-                  payouts=billing.payouts(stack.engine, rec), subscriptions=billing.subscriptions(stack.engine),
-                  totals=billing.fee_totals(stack.engine, company))
+    return render(
+        request,
+        "portal/placements.html",
+        placements=billing.placements(stack.engine, company),
+        payouts=billing.payouts(stack.engine, rec),
+        subscriptions=billing.subscriptions(stack.engine),
+        totals=billing.fee_totals(stack.engine, company),
+    )
 
 
 @portal_page
@@ -127,7 +167,13 @@ def outbox(request: Request) -> Response:
     selected = None
     if "id" in request.query_params:
         selected = notification.email(stack.engine, int(request.query_params["id"]))
-    return render(request, "portal/outbox.html", emails=items, total=total, selected=selected or (items[0] if items else None))
+    return render(
+        request,
+        "portal/outbox.html",
+        emails=items,
+        total=total,
+        selected=selected or (items[0] if items else None),
+    )
 
 
 @portal_page
@@ -135,9 +181,16 @@ def departments(request: Request) -> Response:
     stack, user = _stack(request), request.state.user
     rep = reporting.reports(stack.engine, scope_company(user))
     dept = request.query_params.get("dept")
-    rows = ats.jobs_overview(stack.engine, company_id=scope_company(user), department_id=int(dept) if dept else None)
-    return render(request, "portal/departments.html", by_dept=rep["jobs_by_department"], jobs=rows,
-                  chart=charts.stacked(rep["jobs_by_department"]))
+    rows = ats.jobs_overview(
+        stack.engine, company_id=scope_company(user), department_id=int(dept) if dept else None
+    )
+    return render(
+        request,
+        "portal/departments.html",
+        by_dept=rep["jobs_by_department"],
+        jobs=rows,
+        chart=charts.stacked(rep["jobs_by_department"]),
+    )
 
 
 @portal_page
@@ -153,12 +206,19 @@ async def decide(request: Request) -> Response:
     form = await request.form()
     approve = form.get("decision") == "approve"
     try:
-        status = await run_in_threadpool(approvals.decide, _stack(request).engine, int(request.path_params["approval_id"]),
-                                         approve=approve, note=str(form.get("note", "")))
+        status = await run_in_threadpool(
+            approvals.decide,
+            _stack(request).engine,
+            int(request.path_params["approval_id"]),
+            approve=approve,
+            note=str(form.get("note", "")),
+        )
     except InvalidMove as exc:
         return RedirectResponse(f"/approvals?flash={exc}", status_code=303)
-    label = {"open": "Approved: the job is now open", "draft": "Rejected: the job went back to draft"}.get(
-        status, "Approved: sent to the next approver")
+    label = {
+        "open": "Approved: the job is now open",
+        "draft": "Rejected: the job went back to draft",
+    }.get(status, "Approved: sent to the next approver")
     return RedirectResponse(f"/approvals?all=1&flash={label}", status_code=303)
 
 
@@ -167,21 +227,34 @@ def reports(request: Request) -> Response:
     stack, user = _stack(request), request.state.user
     rep = reporting.reports(stack.engine, scope_company(user))
     k = reporting.kpis(stack.engine, scope_company(user))
-    return render(request, "portal/reports.html", k=k, rep=rep,
-                  weekly=charts.columns(rep["applications_per_week"]),
-                  funnel=charts.hbars([(s.title(), n) for s, n in rep["funnel"]]),
-                  tth=charts.hbars(rep["time_to_hire"], " d"),
-                  fees=charts.hbars([(d, round(v / 1000)) for d, v in rep["fees_by_department"]], "k"),
-                  sources=charts.hbars(rep["sources"]), by_dept=charts.stacked(rep["jobs_by_department"]))
+    return render(
+        request,
+        "portal/reports.html",
+        k=k,
+        rep=rep,
+        weekly=charts.columns(rep["applications_per_week"]),
+        funnel=charts.hbars([(s.title(), n) for s, n in rep["funnel"]]),
+        tth=charts.hbars(rep["time_to_hire"], " d"),
+        fees=charts.hbars([(d, round(v / 1000)) for d, v in rep["fees_by_department"]], "k"),
+        sources=charts.hbars(rep["sources"]),
+        by_dept=charts.stacked(rep["jobs_by_department"]),
+    )
 
 
 def routes() -> list[Route]:
     return [
-        Route("/", dashboard), Route("/jobs", jobs), Route("/jobs/{job_id:int}", job_page),
+        Route("/", dashboard),
+        Route("/jobs", jobs),
+        Route("/jobs/{job_id:int}", job_page),
         Route("/applications/{app_id:int}/move", move_card, methods=["POST"]),
-        Route("/candidates", candidates), Route("/candidates/{cand_id:int}", candidate_page),
+        Route("/candidates", candidates),
+        Route("/candidates/{cand_id:int}", candidate_page),
         Route("/resumes/{resume_id:int}.{fmt:str}", resume_file),
-        Route("/recruiters", recruiters), Route("/placements", placements), Route("/outbox", outbox),
-        Route("/departments", departments), Route("/approvals", approvals_page),
-        Route("/approvals/{approval_id:int}", decide, methods=["POST"]), Route("/reports", reports),
+        Route("/recruiters", recruiters),
+        Route("/placements", placements),
+        Route("/outbox", outbox),
+        Route("/departments", departments),
+        Route("/approvals", approvals_page),
+        Route("/approvals/{approval_id:int}", decide, methods=["POST"]),
+        Route("/reports", reports),
     ]

@@ -57,17 +57,33 @@ def hue(text: str) -> int:
 def environment() -> Any:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    env = Environment(loader=FileSystemLoader(str(_TEMPLATES)), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(money=money, ago=ago, day=day, initials=initials, hue=hue,
-                       stage=lambda s: STAGE_LABELS.get(s, s.replace("_", " ").title()),
-                       split=lambda s: [x for x in (s or "").split(", ") if x])
+    env = Environment(
+        loader=FileSystemLoader(str(_TEMPLATES)),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        money=money,
+        ago=ago,
+        day=day,
+        initials=initials,
+        hue=hue,
+        stage=lambda s: STAGE_LABELS.get(s, s.replace("_", " ").title()),
+        split=lambda s: [x for x in (s or "").split(", ") if x],
+    )
     return env
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     stack = request.app.state.stack
-    base = {"request": request, "user": getattr(request.state, "user", None), "site": request.app.state.site,
-            "scenario": stack.scenario, "path": request.url.path, "flash": request.query_params.get("flash", "")}
+    base = {
+        "request": request,
+        "user": getattr(request.state, "user", None),
+        "site": request.app.state.site,
+        "scenario": stack.scenario,
+        "path": request.url.path,
+        "flash": request.query_params.get("flash", ""),
+    }
     html = environment().get_template(template).render(**base, **context)
     return HTMLResponse(html, status_code=status_code)

@@ -10,6 +10,13 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
     from splits_stack.web.gateway import Gateway
 
-    config = uvicorn.Config(Gateway(settings), host=host, port=port, log_level="warning",
-                            lifespan="on", access_log=False, timeout_graceful_shutdown=3)
+    config = uvicorn.Config(
+        Gateway(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+        timeout_graceful_shutdown=3,
+    )
     uvicorn.Server(config).run()
