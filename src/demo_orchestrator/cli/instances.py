@@ -1,209 +1,30 @@
-"""`democtl`: runs the server (`serve`, `db upgrade`) and talks to it over the REST API.
-
-Each client command parses its options, makes one API call through `client.Client` and prints the
-result (a table, or JSON with `--json`). Errors are one line on stderr with a non-zero exit code.
-"""
+"""Client commands on demo instances, each one API call: create (with a live progress bar),
+list, get, extend, reset, sleep, wake, delete, logs, usage."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from demo_orchestrator.client import Client, ClientError
-
-app = typer.Typer(
-    help="Demo environments on demand: create, watch, extend, reset, delete.",
-    no_args_is_help=True,
-    add_completion=False,
+from demo_orchestrator.cli.app import (
+    JsonOpt,
+    app,
+    call,
+    emit,
+    err,
+    fail,
+    format_span,
+    format_when,
+    out,
+    show_instance,
 )
-db_app = typer.Typer(help="The orchestrator's store.", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(token_app, name="token")
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the raw JSON answer.")]
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def call(method: str, path: str, **kwargs: Any) -> Any:
-    client = Client()
-    try:
-        return client.json(method, path, **kwargs)
-    except ClientError as exc:
-        fail(exc.message, 2 if exc.status is None else 1)
-    finally:
-        client.close()
-
-
-def emit(data: Any, as_json: bool) -> bool:
-    if as_json:
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
-    return as_json
-
-
-def _when(stamp: str | None) -> str:
-    if not stamp:
-        return "-"
-    moment = datetime.fromisoformat(stamp)
-    left = (moment - datetime.now(UTC)).total_seconds()
-    local = moment.astimezone().strftime("%Y-%m-%d %H:%M")
-    if left > 0:
-        return f"{local} (in {_span(left)})"
-    return f"{local} ({_span(-left)} ago)"
-
-
-def _span(seconds: float) -> str:
-    if seconds >= 3600:
-        hours, rest = divmod(int(seconds), 3600)
-        return f"{hours} h {rest // 60} min" if rest >= 60 else f"{hours} h"
-    if seconds >= 60:
-        return f"{int(seconds // 60)} min"
-    return f"{int(seconds)} s"
-
-
-def show_instance(instance: dict[str, Any]) -> None:
-    out.print(
-        f"[bold]{instance['id']}[/bold]  {instance['status']}  {instance['scenario']}  "
-        f"owner {instance['owner']}"
-    )
-    for route, url in instance["urls"].items():
-        out.print(f"  {route:<10} {url}")
-    out.print(f"  {'expires':<10} {_when(instance['expires_at'])}")
-    out.print(
-        f"  {'cost':<10} ${instance['cost']['accrued_usd']:.4f} so far, "
-        f"${instance['cost']['hourly_usd']:.2f}/h"
-    )
-    for persona in instance.get("personas", []):
-        out.print(
-            f"  persona    {persona['name']} ({persona['role']}) {persona['login_url'] or ''}",
-            soft_wrap=True,
-        )
-    if instance.get("error"):
-        out.print(f"  [red]error[/red]      {instance['error']}")
-
-
-# -- server commands --------------------------------------------------------------------------
-
-
-@app.command()
-def serve(
-    port: Annotated[int | None, typer.Option(help="Port (DEMO_PORT, 8000).")] = None,
-    host: Annotated[str | None, typer.Option(help="Interface (DEMO_HOST, 127.0.0.1).")] = None,
-) -> None:
-    """Run the orchestrator: API, engine and every demo's hosts on one port."""
-    import logging
-
-    import uvicorn
-    from pydantic import ValidationError
-
-    from demo_orchestrator.api.app import create_app
-    from demo_orchestrator.bootstrap import bootstrap
-    from demo_orchestrator.domain.errors import DemoError
-    from demo_orchestrator.settings import Settings
-
-    overrides: dict[str, Any] = {}
-    if port is not None:
-        overrides["port"] = port
-    if host is not None:
-        overrides["host"] = host
-    try:
-        settings = Settings(**overrides)
-        orchestrator = bootstrap(settings)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        fail(f"setting DEMO_{str(first['loc'][0]).upper()} {first['msg']}")
-    except DemoError as exc:
-        fail(exc.detail)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    err.print(
-        f"demo-orchestrator on http://{settings.host}:{settings.port}  (home {settings.home})"
-    )
-    if settings.admin_token is None:
-        err.print(f"  API token for democtl: {settings.home / 'admin-token'}")
-    if settings.admin_password is None:
-        err.print(
-            f"  web UI: http://{settings.host}:{settings.port}/login as admin, password in "
-            f"{settings.home / 'admin-password'} (DEMO_ADMIN_PASSWORD sets your own)"
-        )
-    uvicorn.run(
-        create_app(orchestrator, manage_lifecycle=True),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        timeout_graceful_shutdown=5,
-        proxy_headers=False,  # the router adds X-Forwarded-* itself; trust no client-sent ones
-    )
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply the store's migrations (also done by `serve` at start)."""
-    from demo_orchestrator.settings import Settings
-    from demo_orchestrator.store.database import Database
-    from demo_orchestrator.store.migrate import current_revision
-
-    settings = Settings()
-    database = Database(settings.resolved_store_url())
-    try:
-        database.upgrade()
-        out.print(f"store at revision {current_revision(database.engine)}")
-    finally:
-        database.dispose()
-
-
-# -- client commands --------------------------------------------------------------------------
-
-
-@token_app.command("create")
-def token_create(
-    role: Annotated[str, typer.Option(help="admin, sales or viewer.")],
-    name: Annotated[str, typer.Option(help="The user the token belongs to.")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Create an API token (admins only); it is printed once, and stored only hashed."""
-    data = call("POST", "/api/v1/tokens", json={"user": name, "role": role})
-    if not emit(data, as_json):
-        out.print(data["token"])
-
-
-user_app = typer.Typer(help="People who sign in to the web UI.", no_args_is_help=True)
-app.add_typer(user_app, name="user")
-
-
-@user_app.command("create")
-def user_create(
-    role: Annotated[str, typer.Option(help="admin, sales or viewer.")],
-    name: Annotated[str, typer.Option(help="The user name to sign in with.")],
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Add a web user with a password (admins only); stored as an argon2 hash."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    data = call("POST", "/api/v1/users", json={"name": name, "role": role, "password": password})
-    if not emit(data, as_json):
-        out.print(f"user {data['name']} ({data['role']}) created; they sign in at /login")
+from demo_orchestrator.client import Client, ClientError
 
 
 @app.command()
@@ -347,7 +168,7 @@ def list_(
             seconds = (
                 datetime.fromisoformat(item["expires_at"]) - datetime.now(UTC)
             ).total_seconds()
-            left = _span(seconds) if seconds > 0 else "expired"
+            left = format_span(seconds) if seconds > 0 else "expired"
         table.add_row(
             item["id"],
             item["status"],
@@ -391,7 +212,7 @@ def extend(
     """Give a demo more time (its total life stays within the cap)."""
     instance = call("POST", f"/api/v1/demo-instances/{instance_id}/extend", json={"hours": hours})
     if not emit(instance, as_json):
-        out.print(f"{instance['id']} now expires {_when(instance['expires_at'])}")
+        out.print(f"{instance['id']} now expires {format_when(instance['expires_at'])}")
 
 
 def _action(
@@ -419,13 +240,13 @@ def reset(
 
 @app.command()
 def sleep(instance_id: str, as_json: JsonOpt = False) -> None:
-    """Stop a demo's processes, keeping its data."""
+    """Stop a demo's processes, keeping its data (not available yet: answers 501)."""
     _action(instance_id, "sleep", as_json)
 
 
 @app.command()
 def wake(instance_id: str, as_json: JsonOpt = False) -> None:
-    """Start a sleeping demo again."""
+    """Start a sleeping demo again (not available yet: answers 501)."""
     _action(instance_id, "wake", as_json)
 
 
@@ -483,11 +304,3 @@ def usage(
         "total", str(totals["demos"]), f"{totals['demo_hours']:.2f}", f"{totals['cost_usd']:.4f}"
     )
     out.print(table)
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

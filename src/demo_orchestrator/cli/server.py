@@ -1,0 +1,124 @@
+"""Commands that run or administer the server: `serve`, `db upgrade`, `token create`,
+`user create`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from demo_orchestrator.cli.app import (
+    JsonOpt,
+    app,
+    call,
+    db_app,
+    emit,
+    err,
+    fail,
+    out,
+    token_app,
+    user_app,
+)
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port (DEMO_PORT, 8000).")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface (DEMO_HOST, 127.0.0.1).")] = None,
+) -> None:
+    """Run the orchestrator: API, engine and every demo's hosts on one port."""
+    import logging
+
+    import uvicorn
+    from pydantic import ValidationError
+
+    from demo_orchestrator.api.app import create_app
+    from demo_orchestrator.bootstrap import bootstrap
+    from demo_orchestrator.domain.errors import DemoError
+    from demo_orchestrator.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    if port is not None:
+        overrides["port"] = port
+    if host is not None:
+        overrides["host"] = host
+    try:
+        settings = Settings(**overrides)
+        orchestrator = bootstrap(settings)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"setting DEMO_{str(first['loc'][0]).upper()} {first['msg']}")
+    except DemoError as exc:
+        fail(exc.detail)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    err.print(
+        f"demo-orchestrator on http://{settings.host}:{settings.port}  (home {settings.home})"
+    )
+    if settings.admin_token is None:
+        err.print(f"  API token for democtl: {settings.home / 'admin-token'}")
+    if settings.admin_password is None:
+        err.print(
+            f"  web UI: http://{settings.host}:{settings.port}/login as admin, password in "
+            f"{settings.home / 'admin-password'} (DEMO_ADMIN_PASSWORD sets your own)"
+        )
+    uvicorn.run(
+        create_app(orchestrator, manage_lifecycle=True),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        proxy_headers=False,  # the router adds X-Forwarded-* itself; trust no client-sent ones
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the store's migrations (also done by `serve` at start)."""
+    from demo_orchestrator.settings import Settings
+    from demo_orchestrator.store.database import Database
+    from demo_orchestrator.store.migrate import current_revision
+
+    settings = Settings()
+    database = Database(settings.resolved_store_url())
+    try:
+        database.upgrade()
+        out.print(f"store at revision {current_revision(database.engine)}")
+    finally:
+        database.dispose()
+
+
+# -- client commands --------------------------------------------------------------------------
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin, sales or viewer.")],
+    name: Annotated[str, typer.Option(help="The user the token belongs to.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API token (admins only); it is printed once, and stored only hashed."""
+    data = call("POST", "/api/v1/tokens", json={"user": name, "role": role})
+    if not emit(data, as_json):
+        out.print(data["token"])
+
+
+@user_app.command("create")
+def user_create(
+    role: Annotated[str, typer.Option(help="admin, sales or viewer.")],
+    name: Annotated[str, typer.Option(help="The user name to sign in with.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a web user with a password (admins only); stored as an argon2 hash."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    data = call("POST", "/api/v1/users", json={"name": name, "role": role, "password": password})
+    if not emit(data, as_json):
+        out.print(f"user {data['name']} ({data['role']}) created; they sign in at /login")
