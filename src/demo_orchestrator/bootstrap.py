@@ -29,10 +29,10 @@ class Orchestrator:
     instances: InstanceService
     accounts: Accounts
 
-    def start(self, *, engine: bool = True) -> None:
+    def start(self) -> None:
         self.ctx.db.upgrade()
         self.accounts.bootstrap()
-        if engine:
+        if self.ctx.settings.engine:
             self.reconciler.start()
             if self.ctx.settings.prebuild_templates:
                 threading.Thread(target=self._prebuild, name="prebuild", daemon=True).start()

@@ -108,6 +108,10 @@ class Settings(BaseSettings):
         ge=0,
         description="SIGTERM to SIGKILL grace when stopping a demo's processes (s).",
     )
+    engine: bool = Field(
+        default=True,
+        description="Run the reconciler in this process; false for an API-only replica.",
+    )
     heal_seconds: float = Field(
         default=10.0, gt=0, description="How often ready demos are checked for dead processes (s)."
     )

@@ -73,6 +73,7 @@ class InstanceService:
     def __init__(self, ctx: Context, wake: Callable[[], None]) -> None:
         self.ctx = ctx
         self.wake = wake
+        self._opened: dict[str, str] = {}
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -80,7 +81,7 @@ class InstanceService:
         blueprint = self.ctx.blueprints.get(row.blueprint)
         login_secret = None
         if row.secrets and row.status not in {Status.DELETED.value, Status.FAILED.value}:
-            login_secret = self.ctx.box.open(row.secrets).get("login_secret")
+            login_secret = self._login_secret(row.secrets)
         return instance_view(
             row,
             steps,
@@ -89,6 +90,16 @@ class InstanceService:
             login_secret=login_secret,
             now=self.ctx.clock(),
         )
+
+    def _login_secret(self, sealed: str) -> str | None:
+        """Decrypting is the costly part of a list; a sealed value never changes meaning."""
+        secret = self._opened.get(sealed)
+        if secret is None:
+            if len(self._opened) > 10_000:
+                self._opened.clear()
+            secret = self.ctx.box.open(sealed).get("login_secret") or ""
+            self._opened[sealed] = secret
+        return secret or None
 
     def get(self, who: Principal, instance_id: str) -> dict[str, Any]:
         with self.ctx.db.read() as session:

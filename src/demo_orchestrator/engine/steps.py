@@ -90,7 +90,7 @@ class StepRunner:
                 now,
             )
 
-    def _load(self, instance_id: str) -> tuple[InstanceRow, dict[str, StepRow]]:
+    def _load(self, instance_id: str) -> tuple[InstanceRow, dict[str, repo.StepRecord]]:
         with self.ctx.db.read() as session:
             row = repo.get_instance(session, instance_id)
             if row is None:

@@ -14,7 +14,8 @@ from urllib.parse import quote
 from demo_orchestrator.domain.blueprint import Blueprint
 from demo_orchestrator.domain.instance import Status, cost_of
 from demo_orchestrator.settings import Settings
-from demo_orchestrator.store.models import InstanceRow, StepRow
+from demo_orchestrator.store.models import InstanceRow
+from demo_orchestrator.store.repository import StepRecord
 
 
 def demo_urls(settings: Settings, blueprint: Blueprint, instance_id: str) -> dict[str, str]:
@@ -57,7 +58,7 @@ def personas(
     return out
 
 
-def step_view(step: StepRow) -> dict[str, Any]:
+def step_view(step: StepRecord) -> dict[str, Any]:
     duration = None
     if step.started_at and step.finished_at:
         duration = round((step.finished_at - step.started_at).total_seconds(), 3)
@@ -75,7 +76,7 @@ def step_view(step: StepRow) -> dict[str, Any]:
 
 def instance_view(
     row: InstanceRow,
-    steps: list[StepRow],
+    steps: list[StepRecord],
     *,
     settings: Settings,
     blueprint: Blueprint | None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import String, and_, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -37,15 +37,34 @@ def id_exists(session: Session, instance_id: str) -> bool:
     return session.scalar(select(func.count()).where(InstanceRow.id == instance_id)) != 0
 
 
-def steps_of(session: Session, instance_ids: Sequence[str]) -> dict[str, list[StepRow]]:
-    out: dict[str, list[StepRow]] = {i: [] for i in instance_ids}
+class StepRecord(NamedTuple):
+    """A read-only step, loaded as plain columns: lists of hundreds of demos read thousands."""
+
+    instance_id: str
+    name: str
+    position: int
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    retries: int
+    error: str | None
+    message: str | None
+
+
+_STEP_COLUMNS = [getattr(StepRow, field) for field in StepRecord._fields]
+
+
+def steps_of(session: Session, instance_ids: Sequence[str]) -> dict[str, list[StepRecord]]:
+    out: dict[str, list[StepRecord]] = {i: [] for i in instance_ids}
     if not instance_ids:
         return out
-    rows = session.scalars(
-        select(StepRow).where(StepRow.instance_id.in_(instance_ids)).order_by(StepRow.position)
+    rows = session.execute(
+        select(*_STEP_COLUMNS)
+        .where(StepRow.instance_id.in_(instance_ids))
+        .order_by(StepRow.instance_id, StepRow.position)
     )
     for row in rows:
-        out[row.instance_id].append(row)
+        out[row[0]].append(StepRecord(*row))
     return out
 
 
