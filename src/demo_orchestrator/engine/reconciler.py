@@ -181,7 +181,7 @@ class Reconciler:
                     and pid.isdigit()
                     and (int(pid) == os.getpid() or not is_alive(int(pid), None))
                 ):
-                    repo.clear_lease(session, instance_id, owner)
+                    repo.release(session, instance_id, owner=owner)
 
     # -- self-healing --------------------------------------------------------------------------
 

@@ -311,8 +311,7 @@ class StepRunner:
     def _reset_resources(self, row: InstanceRow) -> None:
         """Reset in place: stop the services and restore the pristine seeded database."""
         self.ctx.runtime.destroy(instance_id=row.id)
-        if self.ctx.database is not None:
-            self.ctx.database.destroy(instance_id=row.id)
+        self.ctx.database.destroy(instance_id=row.id)
         with self.ctx.db.write() as session:
             repo.add_event(
                 session, row.id, "reset", {"generation": row.generation}, self.ctx.clock()

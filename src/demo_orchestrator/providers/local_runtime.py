@@ -105,23 +105,25 @@ class LocalRuntime(RuntimeProvider):
 
     def probe(self, *, instance_id: str) -> Health:
         state = self._read_state(instance_id)
-        if not state:
-            return Health(False, "no processes")
+        dead = self._not_running(state)
+        if dead is not None:
+            return dead
         for name, service in state.items():
-            if not self._alive(service):
-                return Health(False, f"service {name} is not running")
             if not self._answers(service):
                 return Health(False, f"service {name} does not answer {service['health_path']}")
         return Health(True, "all services answer")
 
     def alive(self, *, instance_id: str) -> Health:
-        state = self._read_state(instance_id)
+        return self._not_running(self._read_state(instance_id)) or Health(True, "all processes run")
+
+    def _not_running(self, state: dict[str, dict[str, Any]]) -> Health | None:
+        """Why the recorded processes are not all running, or None when they are."""
         if not state:
             return Health(False, "no processes are recorded")
         for name, service in state.items():
             if not self._alive(service):
                 return Health(False, f"service {name} is not running")
-        return Health(True, "all processes run")
+        return None
 
     def wait_healthy(self, *, instance_id: str, timeout: float) -> Health:
         state = self._read_state(instance_id)

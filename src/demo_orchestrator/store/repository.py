@@ -257,10 +257,6 @@ def leases_held(session: Session) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows if r[1] is not None]
 
 
-def clear_lease(session: Session, instance_id: str, owner: str) -> None:
-    release(session, instance_id, owner=owner)
-
-
 def known_ids(session: Session, statuses: Iterable[str]) -> set[str]:
     return set(
         session.scalars(select(InstanceRow.id).where(InstanceRow.status.in_(list(statuses))))
