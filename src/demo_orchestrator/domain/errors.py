@@ -90,6 +90,20 @@ class TemporaryError(DemoError):
         self.delay = delay
 
 
+class NotReady(TemporaryError):
+    """Not there yet, and nothing is wrong: a process still starting, a cloud project still
+    coming up. The engine frees its worker, asks again after `delay` seconds, and counts no retry;
+    only when the step has waited longer than `timeout` seconds (None: the engine's own limit for
+    the step) does it become a failed attempt."""
+
+    title = "Not ready yet"
+    type_slug = "not-ready"
+
+    def __init__(self, detail: str, *, delay: float = 0.05, timeout: float | None = None) -> None:
+        super().__init__(detail, delay=delay)
+        self.timeout = timeout
+
+
 class ProviderError(TemporaryError):
     """A provider's outside system failed; wraps the original with `from exc`."""
 

@@ -3,8 +3,13 @@
 `ensure` creates or verifies (idempotent, safe to call again after a crash at any point) and
 returns what the demo needs to use the resource; `destroy` removes it ("already gone" is
 success); `probe` says whether it is healthy; `owned` lists the instance ids it holds resources
-for, so the orphan sweep can delete what the store no longer knows. Optional hooks have do-nothing
-defaults. Providers never touch the store: the engine persists what they return.
+for, so the orphan sweep can delete what the store no longer knows; `reset` brings the resource
+back to pristine (the engine calls `ensure` again right after). Optional hooks have safe defaults.
+Providers never touch the store and never sleep waiting for something: what is not there yet
+raises `NotReady` and the engine asks again later. The engine persists what they return.
+
+Each provider brings its own settings model (`settings_model`, a `ProviderSettings` read from
+`DEMO_<ENTRY POINT>_*` variables), so a third-party provider needs nothing from the core settings.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
 
@@ -65,11 +72,27 @@ class Health:
     detail: str = ""
 
 
+class ProviderSettings(BaseSettings):
+    """Base of a provider's own settings; a subclass sets `env_prefix="DEMO_<NAME>_"`.
+
+    `configured()` says whether the settings are complete enough for the provider to be chosen
+    for its slot when the slot's `DEMO_*_PROVIDER` variable is unset (the redis cache when
+    `DEMO_REDIS_URL` is set, say).
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    def configured(self) -> bool:
+        return True
+
+
 class Provider:
     """Base of every provider; subclasses set `kind` and `name` and override the four methods."""
 
     kind: ClassVar[str] = ""
     name: ClassVar[str] = ""
+    # The provider's own settings (documented in the README like every other); None: it has none.
+    settings_model: ClassVar[type[ProviderSettings] | None] = None
 
     def ensure(self, *, spec: InstanceSpec) -> Outputs:
         raise NotImplementedError
@@ -83,6 +106,10 @@ class Provider:
     def owned(self) -> set[str]:
         return set()
 
+    def reset(self, *, instance_id: str) -> None:
+        """Back to pristine; the engine calls `ensure` right after. By default: destroy."""
+        self.destroy(instance_id=instance_id)
+
     def close(self) -> None:
         """Release clients and pools at shutdown."""
 
@@ -90,11 +117,35 @@ class Provider:
 class DatabaseProvider(Provider):
     kind = "database"
     # True when `ensure` gives a database already migrated and seeded (cloned from a template),
-    # so the engine's seed step has nothing to do.
+    # so the engine's seed step has nothing to do; False makes the engine call `seed`.
     clones_seeded_template: ClassVar[bool] = True
 
     def prepare_template(self, *, blueprint: Blueprint, scenario: Scenario) -> None:
         """Build the seeded template for a scenario ahead of demand (optional)."""
+
+    def seed(self, *, spec: InstanceSpec) -> Outputs:
+        """Migrate and seed the database `ensure` made (only when it is not a seeded clone).
+
+        `spec.env` holds what `ensure` returned (`DATABASE_URL`). By default the blueprint's
+        migrate and seed commands run against it.
+        """
+        from demo_orchestrator.domain.errors import PermanentError
+        from demo_orchestrator.providers.seeding import run_data_commands
+
+        url = spec.env.get("DATABASE_URL")
+        if not url:
+            raise PermanentError(f"database provider {self.name} gave no DATABASE_URL to seed")
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="demo-seed-") as workdir:
+            run_data_commands(
+                spec.blueprint,
+                spec.scenario,
+                database_url=url,
+                cwd=Path(workdir),
+                instance_id=spec.instance_id,
+            )
+        return Outputs(message=f"migrated and seeded scenario {spec.scenario.name}")
 
 
 @dataclass(frozen=True)
@@ -110,8 +161,28 @@ class RuntimeProvider(Provider):
         """A cheap liveness check the engine runs often on ready demos (default: `probe`)."""
         return self.probe(instance_id=instance_id)
 
-    def wait_healthy(self, *, instance_id: str, timeout: float) -> Health:
+    def check_ready(self, *, instance_id: str) -> Health:
+        """One look, never a wait: healthy when every service answers its health path, not
+        healthy while they are still starting. Raises `TemporaryError` when a service died
+        during start-up (the engine deploys again). The engine polls this for the health gate."""
         return self.probe(instance_id=instance_id)
+
+    def wait_healthy(self, *, instance_id: str, timeout: float) -> Health:
+        """Poll `check_ready` until healthy (for tools and tests; the engine never blocks)."""
+        import time
+
+        from demo_orchestrator.domain.errors import PermanentError
+
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            health = self.check_ready(instance_id=instance_id)
+            if health.healthy:
+                return health
+            if time.monotonic() > deadline:
+                raise PermanentError(f"not healthy within {timeout:g} s: {health.detail}")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.1)
 
     def endpoint(self, *, instance_id: str, state: dict[str, Any], route: str) -> Endpoint | None:
         raise NotImplementedError

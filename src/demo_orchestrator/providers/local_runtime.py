@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -125,30 +124,20 @@ class LocalRuntime(RuntimeProvider):
                 return Health(False, f"service {name} is not running")
         return None
 
-    def wait_healthy(self, *, instance_id: str, timeout: float) -> Health:
+    def check_ready(self, *, instance_id: str) -> Health:
         state = self._read_state(instance_id)
         if not state:
             raise TemporaryError("no processes are recorded for this demo; deploying again")
-        pending = dict(state)
-        deadline = time.monotonic() + timeout
-        delay = 0.01
-        while pending:
-            for name, service in list(pending.items()):
-                if not self._alive(service):
-                    tail = self.logs(instance_id=instance_id, service=name, tail=3).strip()
-                    last = tail.splitlines()[-1][:300] if tail else "no output"
-                    raise TemporaryError(f"service {name} exited during start-up ({last})")
-                if self._answers(service):
-                    del pending[name]
-            if not pending:
-                break
-            if time.monotonic() > deadline:
-                raise PermanentError(
-                    f"service(s) {sorted(pending)} did not answer their health path within "
-                    f"{timeout:g} s"
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.1)
+        waiting = []
+        for name, service in state.items():
+            if not self._alive(service):
+                tail = self.logs(instance_id=instance_id, service=name, tail=3).strip()
+                last = tail.splitlines()[-1][:300] if tail else "no output"
+                raise TemporaryError(f"service {name} exited during start-up ({last})")
+            if not self._answers(service):
+                waiting.append(name)
+        if waiting:
+            return Health(False, f"waiting for {', '.join(sorted(waiting))} to answer")
         return Health(True, "all services answer")
 
     def owned(self) -> set[str]:
