@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from demo_orchestrator.domain.instance import new_instance_id
+from demo_orchestrator.domain.plan import PlannedStep
 from demo_orchestrator.providers.processes import free_port
 from demo_orchestrator.settings import Settings
 from demo_orchestrator.store import repository as repo
@@ -35,6 +36,20 @@ from demo_orchestrator.store.models import InstanceRow
 
 TOKEN = "bench-admin-token-0123456789"
 TINY = ROOT / "tests" / "blueprints" / "tiny.yaml"
+
+
+PLAN = [
+    PlannedStep(name, provider)
+    for name, provider in [
+        ("database", "sqlite"),
+        ("cache", None),
+        ("broker", None),
+        ("seed", "sqlite"),
+        ("deploy", "local"),
+        ("routes", "local"),
+        ("health", "local"),
+    ]
+]
 
 
 def fill(home: Path, count: int) -> None:
@@ -47,16 +62,28 @@ def fill(home: Path, count: int) -> None:
         for index in range(count):
             created = now - timedelta(seconds=index)
             row = InstanceRow(
-                id=new_instance_id(), blueprint="tiny", scenario=("agency", "startup")[index % 2],
-                owner=("admin", "alice", "bob")[index % 3], name=f"bench demo {index}",
-                prospect={"company": f"Prospect {index}"}, notes=None, status="ready",
-                desired="ready", created_at=created, started_at=created, ready_at=created,
-                expires_at=created + timedelta(hours=2), duration_hours=2.0, hourly_usd=0.16,
-                generation=0, applied_generation=0, version=0,
+                id=new_instance_id(),
+                blueprint="tiny",
+                scenario=("agency", "startup")[index % 2],
+                owner=("admin", "alice", "bob")[index % 3],
+                name=f"bench demo {index}",
+                prospect={"company": f"Prospect {index}"},
+                notes=None,
+                status="ready",
+                desired="ready",
+                created_at=created,
+                started_at=created,
+                ready_at=created,
+                expires_at=created + timedelta(hours=2),
+                duration_hours=2.0,
+                hourly_usd=0.16,
+                generation=0,
+                applied_generation=0,
+                version=0,
                 outputs={"routes": {"portal": {"host": "127.0.0.1", "port": 9}}},
                 secrets=box.seal({"login_secret": "x" * 64}),
             )
-            repo.add_instance(session, row)
+            repo.add_instance(session, row, PLAN)
     database.dispose()
 
 
@@ -69,11 +96,20 @@ def main() -> None:
     fill(home, args.instances)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")}
-    env.update(DEMO_HOME=str(home), DEMO_PORT=str(port), DEMO_ADMIN_TOKEN=TOKEN,
-               DEMO_BLUEPRINT="tiny", DEMO_BLUEPRINT_PATHS=json.dumps([str(TINY)]),
-               DEMO_ENGINE="false")  # API only: the fake records have no processes
-    server = subprocess.Popen([str(Path(sys.executable).parent / "democtl"), "serve"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env.update(
+        DEMO_HOME=str(home),
+        DEMO_PORT=str(port),
+        DEMO_ADMIN_TOKEN=TOKEN,
+        DEMO_BLUEPRINT="tiny",
+        DEMO_BLUEPRINT_PATHS=json.dumps([str(TINY)]),
+        DEMO_ENGINE="false",
+    )  # API only: the fake records have no processes
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "democtl"), "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     results: dict[str, object] = {"instances": args.instances, "requests": args.requests}
     try:
@@ -87,8 +123,9 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise SystemExit("server did not start")
             time.sleep(0.05)
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"},
-                          trust_env=False) as client:
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, trust_env=False
+        ) as client:
             for limit in (50, 500):
                 client.get("/api/v1/demo-instances", params={"limit": limit})  # warm up
                 timings = []

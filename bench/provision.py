@@ -67,23 +67,35 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="bench-provision-"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")}
-    env.update(DEMO_HOME=str(home), DEMO_PORT=str(port), DEMO_ADMIN_TOKEN=TOKEN,
-               DEMO_BLUEPRINT=args.blueprint, DEMO_STOP_GRACE_SECONDS="2")
+    env.update(
+        DEMO_HOME=str(home),
+        DEMO_PORT=str(port),
+        DEMO_ADMIN_TOKEN=TOKEN,
+        DEMO_BLUEPRINT=args.blueprint,
+        DEMO_STOP_GRACE_SECONDS="2",
+    )
     if args.blueprint == "tiny":
         env["DEMO_BLUEPRINT_PATHS"] = json.dumps([str(ROOT / "tests" / "blueprints" / "tiny.yaml")])
     democtl = str(Path(sys.executable).parent / "democtl")
-    server = subprocess.Popen([democtl, "serve"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=(home / "server.log").open("wb"))
+    server = subprocess.Popen(
+        [democtl, "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(home / "server.log").open("wb"),
+    )
     base = f"http://127.0.0.1:{port}"
-    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60,
-                       trust_env=False)
+    api = httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60, trust_env=False
+    )
     try:
         _wait(lambda: httpx.get(f"{base}/healthz", timeout=1).status_code == 200, 60)
         scenario = args.scenario
         # Warm-up: the first demo of a scenario builds its seeded template (not measured).
         warm = api.post("/api/v1/demo-instances", json=_body(scenario)).json()
         template_started = time.monotonic()
-        _wait(lambda: api.get(f"/api/v1/demo-instances/{warm['id']}").json()["status"] == "ready", 600)
+        _wait(
+            lambda: api.get(f"/api/v1/demo-instances/{warm['id']}").json()["status"] == "ready", 600
+        )
         template_seconds = time.monotonic() - template_started
         api.delete(f"/api/v1/demo-instances/{warm['id']}")
         probe = PROBES[args.blueprint]
@@ -109,34 +121,53 @@ def main() -> None:
         def delete_one(instance_id: str) -> float:
             started = time.monotonic()
             api.delete(f"/api/v1/demo-instances/{instance_id}")
-            _wait(lambda: api.get(f"/api/v1/demo-instances/{instance_id}").json()["status"] == "deleted"
-                  and instance_id not in marked_processes("DEMO_ORCHESTRATOR_HOME", str(home.resolve())).values(), 60)
+            _wait(
+                lambda: (
+                    api.get(f"/api/v1/demo-instances/{instance_id}").json()["status"] == "deleted"
+                    and instance_id
+                    not in marked_processes("DEMO_ORCHESTRATOR_HOME", str(home.resolve())).values()
+                ),
+                60,
+            )
             return time.monotonic() - started
 
         with ThreadPoolExecutor(args.concurrency) as pool:
             gone = list(pool.map(delete_one, [i for i, _ in created]))
 
-        print(json.dumps({
-            "blueprint": args.blueprint,
-            "scenario": scenario or "default",
-            "count": args.count,
-            "concurrency": args.concurrency,
-            "template_build_seconds": round(template_seconds, 3),
-            "create_to_ready_seconds": {
-                "median": round(statistics.median(ready), 3),
-                "p95": round(percentile(ready, 0.95), 3),
-                "max": round(max(ready), 3),
-            },
-            "creates_per_second": round(args.count / wall, 2),
-            "delete_to_gone_seconds": {
-                "median": round(statistics.median(gone), 3),
-                "p95": round(percentile(gone, 0.95), 3),
-            },
-            "orchestrator_rss_mb": round(server_rss / 1024, 1),
-            "orchestrator_rss_mb_per_ready_demo": round(server_rss / 1024 / args.count, 2),
-            "demo_process_rss_mb_median": round(statistics.median([m[0] for m in demo_mem]) / 1024, 1) if demo_mem else None,
-            "demo_process_uss_mb_median": round(statistics.median([m[1] for m in demo_mem]) / 1024, 1) if demo_mem else None,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "blueprint": args.blueprint,
+                    "scenario": scenario or "default",
+                    "count": args.count,
+                    "concurrency": args.concurrency,
+                    "template_build_seconds": round(template_seconds, 3),
+                    "create_to_ready_seconds": {
+                        "median": round(statistics.median(ready), 3),
+                        "p95": round(percentile(ready, 0.95), 3),
+                        "max": round(max(ready), 3),
+                    },
+                    "creates_per_second": round(args.count / wall, 2),
+                    "delete_to_gone_seconds": {
+                        "median": round(statistics.median(gone), 3),
+                        "p95": round(percentile(gone, 0.95), 3),
+                    },
+                    "orchestrator_rss_mb": round(server_rss / 1024, 1),
+                    "orchestrator_rss_mb_per_ready_demo": round(server_rss / 1024 / args.count, 2),
+                    "demo_process_rss_mb_median": round(
+                        statistics.median([m[0] for m in demo_mem]) / 1024, 1
+                    )
+                    if demo_mem
+                    else None,
+                    "demo_process_uss_mb_median": round(
+                        statistics.median([m[1] for m in demo_mem]) / 1024, 1
+                    )
+                    if demo_mem
+                    else None,
+                },
+                indent=2,
+            )
+        )
     finally:
         api.close()
         server.terminate()

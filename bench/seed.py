@@ -60,9 +60,12 @@ def bench_sqlite(folder: Path, repeat: int) -> dict[str, Any]:
         freshen(engine, company="Acme Robotics", industry="Robotics", now=time.time() + 3 * 86400)
         fresh = time.perf_counter() - started
         engine.dispose()
-        out[scenario] = {"seed_s": round(seconds, 3), "freshen_s": round(fresh, 4),
-                         "serve_ready_s": round(_serve_ready(f"sqlite:///{copy}", repeat), 3),
-                         "rows": sum(rows.values())}
+        out[scenario] = {
+            "seed_s": round(seconds, 3),
+            "freshen_s": round(fresh, 4),
+            "serve_ready_s": round(_serve_ready(f"sqlite:///{copy}", repeat), 3),
+            "rows": sum(rows.values()),
+        }
     return out
 
 
@@ -94,8 +97,10 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        result = {"sqlite": bench_sqlite(Path(tmp), args.repeat),
-                  "postgresql": bench_postgres(args.postgres, args.repeat)}
+        result = {
+            "sqlite": bench_sqlite(Path(tmp), args.repeat),
+            "postgresql": bench_postgres(args.postgres, args.repeat),
+        }
     print(json.dumps(result, indent=2))
 
 

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
         default=True,
         description="Run the reconciler in this process; false for an API-only replica.",
     )
+    engine_workers: int = Field(
+        default=16,
+        gt=0,
+        description="Worker threads of the engine; waits never hold one, so a few go far.",
+    )
     heal_seconds: float = Field(
         default=10.0, gt=0, description="How often ready demos are checked for dead processes (s)."
     )

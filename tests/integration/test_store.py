@@ -31,7 +31,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from demo_orchestrator.domain.errors import BadRequest, PermanentError
-from demo_orchestrator.domain.instance import LIVE, STEP_NAMES, Status
+from demo_orchestrator.domain.instance import LIVE, Status
+from demo_orchestrator.domain.plan import PlannedStep
 from demo_orchestrator.store import accounts, migrate
 from demo_orchestrator.store import repository as repo
 from demo_orchestrator.store.crypto import SecretBox, load_or_create_key
@@ -129,10 +130,21 @@ def row(instance_id: str, **fields: Any) -> InstanceRow:
     return InstanceRow(id=instance_id, **values)
 
 
+PLAN = [
+    PlannedStep("database", "sqlite"),
+    PlannedStep("cache"),
+    PlannedStep("broker"),
+    PlannedStep("seed", "sqlite"),
+    PlannedStep("deploy", "local"),
+    PlannedStep("routes", "local"),
+    PlannedStep("health", "local"),
+]
+
+
 def add(db: Database, *rows: InstanceRow) -> None:
     with db.write() as session:
         for r in rows:
-            repo.add_instance(session, r)
+            repo.add_instance(session, r, PLAN)
 
 
 # --- Database, URLs, migrations -------------------------------------------------------------
@@ -202,7 +214,8 @@ def test_add_instance_creates_the_seven_steps_in_order(db: Database) -> None:
         assert not repo.id_exists(session, "demo-unknwn")
     assert steps["demo-unknwn"] == []
     got = steps["demo-aaaaaa"]
-    assert [s.name for s in got] == list(STEP_NAMES)
+    assert [s.name for s in got] == [p.name for p in PLAN]
+    assert [s.provider for s in got] == [p.provider for p in PLAN]
     assert [s.position for s in got] == list(range(7))
     assert all(s.status == "pending" and s.retries == 0 and s.started_at is None for s in got)
     with db.read() as session:
@@ -383,9 +396,13 @@ def test_needing_work(db: Database) -> None:
     add(db, *rows)
     with db.read() as session:
         work = repo.needing_work(session, now=NOW)
-    assert set(work) == {i for i, case in cases.items() if case[3]}
+    ids = [w.instance_id for w in work]
+    assert set(ids) == {i for i, case in cases.items() if case[3]}
     created = {r.id: r.created_at for r in rows}
-    assert work == sorted(work, key=created.__getitem__), "oldest first"
+    assert ids == sorted(ids, key=created.__getitem__), "oldest first"
+    assert {w.instance_id: (w.status, w.desired) for w in work} == {
+        i: (case[0], case[1]) for i, case in cases.items() if case[3]
+    }
 
 
 def test_count_live_per_owner(db: Database) -> None:
@@ -501,11 +518,11 @@ def test_events_after_and_latest_event_id(db: Database) -> None:
         assert repo.latest_event_id(session, "demo-ev1") == first[-1].id
         assert repo.latest_event_id(session, "demo-ev2") > first[-2].id
         assert repo.latest_event_id(session, "demo-none") == 0
-    with db.write() as session:
-        repo.purge_events(session, "demo-ev1")
-    with db.read() as session:
-        assert repo.events_after(session, "demo-ev1", 0) == []
-        assert len(repo.events_after(session, "demo-ev2", 0)) == 3
+        # The change feed reads every instance's events in id order.
+        feed = repo.events_since(session, 0)
+        assert [e.id for e in feed] == sorted(e.id for e in feed) and len(feed) == 6
+        assert repo.events_since(session, feed[2].id) == feed[3:]
+        assert repo.last_event_id(session) == feed[-1].id
 
 
 def test_audit(db: Database) -> None:

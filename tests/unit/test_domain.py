@@ -23,7 +23,6 @@ from demo_orchestrator.domain.errors import (
 from demo_orchestrator.domain.instance import (
     ID_ALPHABET,
     LIVE,
-    STEP_NAMES,
     TERMINAL,
     TRANSITIONS,
     Status,
@@ -112,8 +111,11 @@ def test_state_machine_shape() -> None:
         assert Status.DELETED in seen, f"{start} cannot reach deleted"
 
 
-def test_step_plan_order() -> None:
-    assert STEP_NAMES == ("database", "cache", "broker", "seed", "deploy", "routes", "health")
+def test_builtin_plan_order() -> None:
+    from demo_orchestrator.engine.builtin_steps import BUILTIN_STEPS
+
+    names = [s.name for s in BUILTIN_STEPS]
+    assert names == ["database", "cache", "broker", "seed", "deploy", "routes", "health"]
 
 
 # --- validate_duration ----------------------------------------------------------------------
@@ -429,7 +431,8 @@ def test_fault_always_never_passes() -> None:
 @pytest.mark.parametrize("spec", ["", " ", ",,", "deploy:0"])
 def test_empty_spec_injects_nothing(spec: str) -> None:
     injector = FaultInjector(spec)
-    assert sum(failures(injector, step, 3) for step in STEP_NAMES) == 0
+    steps = ("database", "cache", "broker", "seed", "deploy", "routes", "health")
+    assert sum(failures(injector, step, 3) for step in steps) == 0
 
 
 def test_fault_count_is_exact_under_concurrency() -> None:

@@ -1,0 +1,13 @@
+"""The REST API under `/api/v1` plus `/healthz` and `/metrics`: thin routes over the services."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from demo_orchestrator.api import errors, instances, system
+
+
+def install(app: FastAPI) -> None:
+    errors.install(app)
+    app.include_router(instances.router)
+    app.include_router(system.router)

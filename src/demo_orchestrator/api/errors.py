@@ -1,4 +1,5 @@
-"""One place that renders every error as RFC 9457 problem+json with an actionable `detail`."""
+"""How the API renders request errors (validation, unknown paths, crashes) as RFC 9457
+problem+json with an actionable `detail`; the composition root routes `DemoError`s here too."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from demo_orchestrator.domain.errors import DemoError
+from demo_orchestrator.serving.problems import problem, problem_of
 
 log = logging.getLogger(__name__)
 
@@ -20,17 +22,6 @@ HINTS = {
     "scenario": "see GET /api/v1/scenarios for the names",
     "limit": "use a whole number from 1 to 500",
 }
-
-
-def problem(status: int, title: str, detail: str, slug: str, **extra: Any) -> JSONResponse:
-    body = {
-        "type": f"https://demo-orchestrator.dev/problems/{slug}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        **extra,
-    }
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -50,13 +41,13 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{text} ({hint})" if hint else text
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(DemoError)
-    async def _demo_error(_: Request, exc: DemoError) -> JSONResponse:
-        if exc.status >= 500:
-            log.warning("request failed: %s", exc.detail)
-        return problem(exc.status, exc.title, exc.detail, exc.type_slug)
+def demo_error(exc: DemoError) -> JSONResponse:
+    if exc.status >= 500:
+        log.warning("request failed: %s", exc.detail)
+    return problem_of(exc)
 
+
+def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())

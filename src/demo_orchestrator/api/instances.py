@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from demo_orchestrator.api.deps import OrchestratorDep, PrincipalDep
 from demo_orchestrator.api.schemas import (
     ExtendIn,
     InstanceCreate,
@@ -15,10 +14,11 @@ from demo_orchestrator.api.schemas import (
     InstancePublic,
     RejectIn,
 )
-from demo_orchestrator.api.sse import event_stream
 from demo_orchestrator.domain.errors import NotImplementedYet
 from demo_orchestrator.domain.instance import as_utc
 from demo_orchestrator.engine.service import CreateInstance
+from demo_orchestrator.serving.deps import OrchestratorDep, PrincipalDep
+from demo_orchestrator.serving.sse import event_stream
 
 router = APIRouter(prefix="/api/v1/demo-instances", tags=["demo instances"])
 
@@ -144,10 +144,9 @@ def instance_audit(
 @router.get("/{instance_id}/events", response_class=StreamingResponse)
 async def instance_events(
     instance_id: str,
-    request: Request,
     orchestrator: OrchestratorDep,
     who: PrincipalDep,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Server-sent events: a `snapshot` of the instance, then every `step` and `status` change."""
-    return await event_stream(orchestrator.instances, who, instance_id, request, last_event_id)
+    return await event_stream(orchestrator, who, instance_id, last_event_id)

@@ -11,12 +11,12 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
-from demo_orchestrator.api.deps import OrchestratorDep, PrincipalDep
 from demo_orchestrator.api.schemas import TokenCreate, TokenPublic, UserCreate, UserPublic
 from demo_orchestrator.bootstrap import Orchestrator
 from demo_orchestrator.domain.errors import BadRequest, Forbidden
 from demo_orchestrator.domain.instance import as_utc
 from demo_orchestrator.engine.usage import usage as compute_usage
+from demo_orchestrator.serving.deps import OrchestratorDep, PrincipalDep
 from demo_orchestrator.store.models import InstanceRow
 
 router = APIRouter()

@@ -33,7 +33,7 @@ def serve(
     import uvicorn
     from pydantic import ValidationError
 
-    from demo_orchestrator.api.app import create_app
+    from demo_orchestrator.app import create_app
     from demo_orchestrator.bootstrap import bootstrap
     from demo_orchestrator.domain.errors import DemoError
     from demo_orchestrator.settings import Settings

@@ -80,8 +80,12 @@ class StepStatus(StrEnum):
     TORN_DOWN = "torn_down"
 
 
-# The provisioning plan, in order; teardown runs the reverse.
-STEP_NAMES: tuple[str, ...] = ("database", "cache", "broker", "seed", "deploy", "routes", "health")
+# Steps in these states have nothing to undo: skipped, or already undone. A pending step may
+# hold something (rewound for a retry, or reset in place), so teardown undoes it too: undo is
+# idempotent, and "already gone" is success.
+NOTHING_TO_UNDO = frozenset({StepStatus.SKIPPED, StepStatus.TORN_DOWN})
+# Steps in these states need no work when provisioning resumes.
+FINISHED = frozenset({StepStatus.DONE, StepStatus.SKIPPED})
 
 
 def as_utc(value: datetime) -> datetime:
@@ -140,3 +144,17 @@ def cost_of(
     end = ended_at or now
     hours = max(0.0, (end - started_at).total_seconds() / 3600)
     return Cost(hourly_usd=hourly_usd, accrued_usd=round(hours * hourly_usd, 4))
+
+
+MAX_BACKOFF_SECONDS = 10.0
+
+
+def backoff(attempt: int, *, base: float, floor: float = 0.0, jitter: float = 1.0) -> float:
+    """Seconds before retry number `attempt` (1-based): the one back-off formula of the engine.
+
+    `base` doubles per attempt; `jitter` (a random number in [0, 1)) scales that by 0.5-1.0, so
+    many demos failing together against one server spread their retries out; the result is at
+    least `floor` (the delay the error asked for) and at most MAX_BACKOFF_SECONDS.
+    """
+    spread = float(base * 2 ** max(0, attempt - 1) * (0.5 + 0.5 * jitter))
+    return min(MAX_BACKOFF_SECONDS, max(floor, spread))

@@ -1,12 +1,19 @@
 """The level-triggered reconciler: drives every instance towards its desired state.
 
-A loop thread ticks every `DEMO_TICK_SECONDS` and whenever `wake()` is called (the API calls it
-after recording intent). Each tick lists the instances whose observed state differs from the
-desired one (including expired ones), claims each with a lease in the store (so several replicas
-never work on one instance at once) and hands it to a worker thread. Leases are renewed while
-work runs; a lease left by a dead process of this host is taken over at once, one of another
-host when it lapses. At start, and every `DEMO_SWEEP_SECONDS`, the orphan sweep deletes what any
-provider holds for an instance the store does not know as live.
+A loop thread scans the store every `DEMO_TICK_SECONDS`, whenever `wake()` is called (the API
+calls it after recording intent) and when a stored retry date comes due. Each scan lists the
+instances whose observed state differs from the desired one (or that expired), claims each with a
+lease in the store (so several replicas never work on one instance at once) and hands it to a
+worker for one attempt of its plan. An attempt never sleeps: a step that must wait for something
+(a process starting) frees the worker and is called again after a short delay, keeping its lease;
+a step that failed for a while stores its retry date and releases the lease. Leases are renewed
+while held; a lease left by a dead process of this host is taken over at once, one of another host
+when it lapses. Every `DEMO_SWEEP_SECONDS` the orphan sweep deletes what any provider holds for an
+instance the store does not know as live; every `DEMO_HEAL_SECONDS` ready demos whose processes
+died are sent back through their plan's runtime steps.
+
+The executor is injectable: tests pass one that runs work inline and drive `tick()` by hand with a
+fake clock, so every timing decision here is made from `ctx.clock`, never from sleeping.
 """
 
 from __future__ import annotations
@@ -15,13 +22,14 @@ import logging
 import os
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+import time
+from concurrent.futures import Executor, ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 from demo_orchestrator.domain.instance import LIVE, Desired, Status
+from demo_orchestrator.engine.changes import SYSTEM, Audit, apply_change
 from demo_orchestrator.engine.context import Context
-from demo_orchestrator.engine.faults import FaultInjector
-from demo_orchestrator.engine.steps import Aborted, StepRunner
+from demo_orchestrator.engine.runner import GONE, Aborted, Outcome, Runner
 from demo_orchestrator.providers.processes import is_alive
 from demo_orchestrator.store import repository as repo
 
@@ -35,16 +43,30 @@ def replica_id() -> str:
 
 
 class Reconciler:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        runner: Runner,
+        *,
+        workers: int = WORKERS,
+        executor: Executor | None = None,
+    ) -> None:
         self.ctx = ctx
         self.owner = replica_id()
-        self.runner = StepRunner(ctx, FaultInjector(ctx.settings.fault_injection))
+        self.runner = runner
+        self._pool = executor or ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="reconcile"
+        )
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._running: set[str] = set()
-        self._running_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="reconcile")
+        self._lock = threading.Lock()
+        self._running: set[str] = set()  # a worker is on it now
+        self._leased: set[str] = set()  # this replica holds its lease (running or polling)
+        self._polls: dict[str, datetime] = {}  # waiting, lease kept: work on it again then
+        self._retry_at: datetime | None = None  # earliest retry this replica stored
+        self._last_renew = 0.0
         self._thread: threading.Thread | None = None
+        self._maintaining = False
         self._last_sweep = 0.0
         self._last_heal = 0.0
 
@@ -61,113 +83,203 @@ class Reconciler:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            held, self._leased = set(self._leased), set()
+            self._polls.clear()
+        if held:
+            with self.ctx.db.write() as session:
+                for instance_id in held:
+                    repo.release(session, instance_id, owner=self.owner)
 
     def wake(self) -> None:
         self._wake.set()
 
     def busy(self) -> set[str]:
-        with self._running_lock:
-            return set(self._running)
+        """Instances this replica is working on: running now or waiting to be polled again."""
+        with self._lock:
+            return self._running | self._leased
 
     # -- the loop ------------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        import time
-
+        next_scan = 0.0
         while not self._stop.is_set():
             try:
-                if time.monotonic() - self._last_sweep >= self.ctx.settings.sweep_seconds:
-                    self._last_sweep = time.monotonic()
-                    self.sweep()
-                if time.monotonic() - self._last_heal >= self.ctx.settings.heal_seconds:
-                    self._last_heal = time.monotonic()
-                    self.heal()
-                self.tick()
+                self._maintain_maybe()
+                now = self.ctx.clock()
+                due_retry = self._retry_at is not None and self._retry_at <= now
+                if self._wake.is_set() or time.monotonic() >= next_scan or due_retry:
+                    self._wake.clear()
+                    if due_retry:
+                        self._retry_at = None
+                    next_scan = time.monotonic() + self.ctx.settings.tick_seconds
+                    self.tick()
+                else:
+                    self._submit_due_polls(now)
             except Exception:  # the loop must survive anything a tick throws
                 log.exception("reconcile tick failed")
-            self._wake.wait(self.ctx.settings.tick_seconds)
-            self._wake.clear()
+            self._wake.wait(self._seconds_to_next(next_scan))
 
-    def tick(self) -> None:
+    def _seconds_to_next(self, next_scan: float) -> float:
+        wait = max(0.0, next_scan - time.monotonic())
+        now = self.ctx.clock()
+        with self._lock:
+            dates = list(self._polls.values())
+        if self._retry_at is not None:
+            dates.append(self._retry_at)
+        for at in dates:
+            wait = min(wait, max(0.0, (at - now).total_seconds()))
+        return wait
+
+    def tick(self) -> list[str]:
+        """Scan the store and start an attempt on every instance that is due; returns their ids."""
         now = self.ctx.clock()
         with self.ctx.db.read() as session:
-            ids = repo.needing_work(session, now=now)
+            work = repo.needing_work(session, now=now)
         self._renew_leases()
-        for instance_id in ids:
-            with self._running_lock:
-                if instance_id in self._running:
+        started = []
+        for item in work:
+            deleting = item.desired == Desired.DELETED.value
+            waits = item.next_attempt_at is not None and item.next_attempt_at > now
+            if waits and not (deleting and item.status != Status.DELETING.value):
+                continue
+            with self._lock:
+                if item.instance_id in self._running:
                     continue
+                poll = self._polls.get(item.instance_id)
+                if poll is not None and poll > now and not deleting:
+                    continue
+                self._polls.pop(item.instance_id, None)
+                self._running.add(item.instance_id)
+            started.append(item.instance_id)
+            self._pool.submit(self._work, item.instance_id)
+        return started
+
+    def _submit_due_polls(self, now: datetime) -> None:
+        with self._lock:
+            due = [i for i, at in self._polls.items() if at <= now and i not in self._running]
+            for instance_id in due:
+                del self._polls[instance_id]
                 self._running.add(instance_id)
+        for instance_id in due:
             self._pool.submit(self._work, instance_id)
 
+    def run_until_idle(self, rounds: int = 100) -> None:
+        """Scan until nothing is due at the clock's current time (tests, with inline work)."""
+        for _ in range(rounds):
+            if not self.tick():
+                return
+        raise RuntimeError(f"still busy after {rounds} rounds")
+
     def _work(self, instance_id: str) -> None:
+        keep = False
         try:
-            now = self.ctx.clock()
-            until = now + timedelta(seconds=self.ctx.settings.lease_seconds)
-            with self.ctx.db.write() as session:
-                if not repo.claim(session, instance_id, owner=self.owner, now=now, until=until):
-                    return
+            if not self._claim(instance_id):
+                return
             try:
-                self._converge(instance_id)
+                outcome = self._converge(instance_id)
             except Aborted:
+                outcome = Outcome("aborted")
                 self._wake.set()  # the instance changed under us: look again now
-            finally:
-                with self.ctx.db.write() as session:
-                    repo.release(session, instance_id, owner=self.owner)
+            if outcome.kind == "poll" and outcome.at is not None:
+                keep = True
+                with self._lock:
+                    self._polls[instance_id] = outcome.at
+                self._wake.set()  # the loop recomputes when to wake
+            elif (
+                outcome.kind == "retry"
+                and outcome.at is not None
+                and (self._retry_at is None or outcome.at < self._retry_at)
+            ):
+                self._retry_at = outcome.at
+                self._wake.set()
         except Exception:
             log.exception("%s: reconcile failed", instance_id)
         finally:
-            with self._running_lock:
+            if not keep:
+                self.runner.forget(instance_id)
+                self._release(instance_id)
+            with self._lock:
                 self._running.discard(instance_id)
 
-    def _converge(self, instance_id: str) -> None:
+    def _converge(self, instance_id: str) -> Outcome:
         now = self.ctx.clock()
-        with self.ctx.db.write() as session:
-            row = repo.get_instance(session, instance_id, lock=True)
+        with self.ctx.db.read() as session:
+            row = repo.get_instance(session, instance_id)
             if row is None:
-                return
-            if (
+                return GONE
+            expired = (
                 row.expires_at <= now
                 and row.desired != Desired.DELETED.value
                 and row.status in {s.value for s in LIVE}
-            ):
-                row.desired = Desired.DELETED.value
-                repo.add_event(
-                    session, row.id, "expired", {"expires_at": row.expires_at.isoformat()}, now
-                )
-                repo.add_audit(
-                    session,
-                    at=now,
-                    actor="system",
-                    action="expire",
-                    instance_id=row.id,
-                    source=None,
-                )
+            )
+        if expired:
+            self._expire(instance_id, now)
+        with self.ctx.db.read() as session:
+            row = repo.get_instance(session, instance_id)
+            if row is None:
+                return GONE
             status, desired = Status(row.status), Desired(row.desired)
             resetting = row.generation != row.applied_generation
         if desired == Desired.DELETED:
             if status in {Status.DELETED, Status.REJECTED}:
-                return
-            final = Status.DELETED
-            self.runner.teardown(instance_id, final=final)
-            return
-        # Look again at fresh state: the tick that queued this may have read it before the
-        # previous worker finished.
+                return GONE
+            return self.runner.teardown(instance_id, final=Status.DELETED)
         if status in {Status.PENDING, Status.PROVISIONING} or (
             status == Status.READY and resetting
         ):
-            self.runner.provision(instance_id)
+            return self.runner.provision(instance_id)
+        return Outcome("done")
+
+    def _expire(self, instance_id: str, now: datetime) -> None:
+        with self.ctx.db.write() as session:
+            row = repo.get_instance(session, instance_id, lock=True)
+            if row is None or row.desired == Desired.DELETED.value or row.expires_at > now:
+                return
+            apply_change(
+                session,
+                row,
+                now=now,
+                desired=Desired.DELETED.value,
+                event=("expired", {"expires_at": row.expires_at.isoformat()}),
+                audit=Audit(SYSTEM, "expire"),
+            )
 
     # -- leases --------------------------------------------------------------------------------
 
+    def _claim(self, instance_id: str) -> bool:
+        with self._lock:
+            if instance_id in self._leased:
+                return True
+        now = self.ctx.clock()
+        until = now + timedelta(seconds=self.ctx.settings.lease_seconds)
+        with self.ctx.db.write() as session:
+            if not repo.claim(session, instance_id, owner=self.owner, now=now, until=until):
+                return False
+        with self._lock:
+            self._leased.add(instance_id)
+        return True
+
+    def _release(self, instance_id: str) -> None:
+        with self._lock:
+            if instance_id not in self._leased:
+                return
+            self._leased.discard(instance_id)
+        with self.ctx.db.write() as session:
+            repo.release(session, instance_id, owner=self.owner)
+
     def _renew_leases(self) -> None:
-        busy = self.busy()
-        if not busy:
+        """Renew every held lease, a third of a lease's life after the last renewal."""
+        if time.monotonic() - self._last_renew < self.ctx.settings.lease_seconds / 3:
+            return
+        self._last_renew = time.monotonic()
+        held = self.busy()
+        if not held:
             return
         now = self.ctx.clock()
         until = now + timedelta(seconds=self.ctx.settings.lease_seconds)
         with self.ctx.db.write() as session:
-            for instance_id in busy:
+            for instance_id in held:
                 repo.claim(session, instance_id, owner=self.owner, now=now, until=until)
 
     def _take_over_dead_leases(self) -> None:
@@ -183,10 +295,36 @@ class Reconciler:
                 ):
                     repo.release(session, instance_id, owner=owner)
 
-    # -- self-healing --------------------------------------------------------------------------
+    # -- upkeep: sweep and heal ----------------------------------------------------------------
+
+    def _maintain_maybe(self) -> None:
+        """Start the sweep or the healing round in a worker when due (one at a time)."""
+        settings = self.ctx.settings
+        sweep = time.monotonic() - self._last_sweep >= settings.sweep_seconds
+        heal = time.monotonic() - self._last_heal >= settings.heal_seconds
+        if not (sweep or heal) or self._maintaining:
+            return
+        self._maintaining = True
+        if sweep:
+            self._last_sweep = time.monotonic()
+        if heal:
+            self._last_heal = time.monotonic()
+
+        def upkeep() -> None:
+            try:
+                if sweep:
+                    self.sweep()
+                if heal:
+                    self.heal()
+            except Exception:
+                log.exception("upkeep failed")
+            finally:
+                self._maintaining = False
+
+        self._pool.submit(upkeep)
 
     def heal(self) -> list[str]:
-        """Send ready demos whose processes died back to provisioning, to be started again."""
+        """Send ready demos whose processes died back through their runtime steps."""
         with self.ctx.db.read() as session:
             ready = repo.ready_ids(session)
         hurt: list[str] = []
@@ -194,35 +332,12 @@ class Reconciler:
             health = self.ctx.runtime.alive(instance_id=instance_id)
             if health.healthy:
                 continue
-            now = self.ctx.clock()
-            with self.ctx.db.write() as session:
-                row = repo.get_instance(session, instance_id, lock=True)
-                if (
-                    row is None
-                    or row.status != Status.READY.value
-                    or row.desired != Desired.READY.value
-                ):
-                    continue
-                row.status = Status.PROVISIONING.value
-                repo.add_event(
-                    session, row.id, "status", {"status": row.status, "error": health.detail}, now
-                )
-                repo.add_audit(
-                    session,
-                    at=now,
-                    actor="system",
-                    action="heal",
-                    instance_id=row.id,
-                    source=None,
-                    detail={"reason": health.detail},
-                )
-            log.warning("%s: %s; starting it again", instance_id, health.detail)
-            hurt.append(instance_id)
+            if self.runner.rewind_for_heal(instance_id, health.detail):
+                log.warning("%s: %s; starting it again", instance_id, health.detail)
+                hurt.append(instance_id)
         if hurt:
             self._wake.set()
         return hurt
-
-    # -- orphan sweep --------------------------------------------------------------------------
 
     def sweep(self) -> dict[str, list[str]]:
         """Destroy what providers hold for instances the store does not know as live."""

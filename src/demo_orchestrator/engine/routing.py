@@ -1,12 +1,22 @@
-"""Answers the router's question "where does this demo host go?" from the store, on every request,
-so the router never holds its own copy of instance state."""
+"""Answers the router's question "where does this demo host go?" from memory.
+
+The route table keeps, per instance, what the router needs (status, blueprint, upstreams, error),
+loaded from the store on first use and dropped whenever the change feed carries a change of that
+instance, so the next request loads it fresh. It is a cache of the store, never a second source of
+truth: a deleted demo's routes are gone from it as soon as its change is read, so a port reused by
+a new demo is never reached through the old host. Unknown ids are cached too (bounded), so a
+flood of made-up hosts costs one store read each at most once.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from demo_orchestrator.domain.instance import Status, is_instance_id
 from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.feed import Change, ChangeFeed
 from demo_orchestrator.store import repository as repo
 
 
@@ -19,27 +29,90 @@ class RouteInfo:
     message: str | None = None
 
 
+@dataclass(frozen=True)
+class _Entry:
+    status: str | None
+    blueprint: str | None = None
+    routes: dict[str, tuple[str, int]] | None = None
+    error: str | None = None
+
+
 STARTING = {Status.PENDING.value, Status.PROVISIONING.value, Status.PENDING_APPROVAL.value}
+GONE = {Status.DELETED.value, Status.REJECTED.value, Status.DELETING.value}
+NOT_FOUND = RouteInfo("not_found")
+MAX_ENTRIES = 50_000
 
 
-def resolve_route(ctx: Context, instance_id: str, route: str) -> RouteInfo:
-    if not is_instance_id(instance_id):
-        return RouteInfo("not_found")
-    with ctx.db.read() as session:
-        row = repo.get_instance(session, instance_id)
-    if row is None or row.status in {
-        Status.DELETED.value,
-        Status.REJECTED.value,
-        Status.DELETING.value,
-    }:
-        return RouteInfo("not_found", status=row.status if row else None)
-    blueprint = ctx.blueprints.get(row.blueprint)
-    if blueprint is None or route not in blueprint.routes:
-        return RouteInfo("not_found", status=row.status)
-    if row.status == Status.FAILED.value:
-        return RouteInfo("failed", status=row.status, message=row.error)
-    target = (row.outputs or {}).get("routes", {}).get(route)
-    if row.status == Status.READY.value and target:
-        return RouteInfo("proxy", status=row.status, host=target["host"], port=int(target["port"]))
-    message = "waking up" if row.status == Status.SLEEPING.value else "being prepared"
-    return RouteInfo("starting", status=row.status, message=message)
+class RouteTable:
+    def __init__(self, ctx: Context, feed: ChangeFeed | None = None) -> None:
+        self.ctx = ctx
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._generation: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self.loads = 0  # store reads, for tests and the bench
+        if feed is not None:
+            feed.subscribe(self.changed)
+
+    def changed(self, changes: list[Change]) -> None:
+        """Drop every instance the feed says changed; the next request loads it again."""
+        with self._lock:
+            for change in changes:
+                self._entries.pop(change.instance_id, None)
+                self._generation[change.instance_id] = (
+                    self._generation.get(change.instance_id, 0) + 1
+                )
+            if len(self._generation) > MAX_ENTRIES:
+                self._generation.clear()
+
+    def cached(self, instance_id: str, route: str) -> RouteInfo | None:
+        """The answer from memory, or None when the store must be read (see `resolve`)."""
+        if not is_instance_id(instance_id):
+            return NOT_FOUND
+        with self._lock:
+            entry = self._entries.get(instance_id)
+        return None if entry is None else self._answer(entry, route)
+
+    def resolve(self, instance_id: str, route: str) -> RouteInfo:
+        """The answer, reading the store once if this instance is not in memory."""
+        answer = self.cached(instance_id, route)
+        if answer is not None:
+            return answer
+        with self._lock:
+            generation = self._generation.get(instance_id, 0)
+        entry = self._load(instance_id)
+        with self._lock:
+            # A change read while loading makes what was loaded stale: answer it, keep nothing.
+            if self._generation.get(instance_id, 0) == generation:
+                self._entries[instance_id] = entry
+                self._entries.move_to_end(instance_id)
+                while len(self._entries) > MAX_ENTRIES:
+                    self._entries.popitem(last=False)
+        return self._answer(entry, route)
+
+    def _load(self, instance_id: str) -> _Entry:
+        self.loads += 1
+        with self.ctx.db.read() as session:
+            row = repo.get_instance(session, instance_id)
+        if row is None:
+            return _Entry(status=None)
+        targets = (row.outputs or {}).get("routes") or {}
+        routes = {
+            name: (str(t["host"]), int(t["port"]))
+            for name, t in targets.items()
+            if isinstance(t, dict) and "host" in t and "port" in t
+        }
+        return _Entry(status=row.status, blueprint=row.blueprint, routes=routes, error=row.error)
+
+    def _answer(self, entry: _Entry, route: str) -> RouteInfo:
+        if entry.status is None or entry.status in GONE:
+            return RouteInfo("not_found", status=entry.status)
+        blueprint = self.ctx.blueprints.get(entry.blueprint or "")
+        if blueprint is None or route not in blueprint.routes:
+            return RouteInfo("not_found", status=entry.status)
+        if entry.status == Status.FAILED.value:
+            return RouteInfo("failed", status=entry.status, message=entry.error)
+        target = (entry.routes or {}).get(route)
+        if entry.status == Status.READY.value and target:
+            return RouteInfo("proxy", status=entry.status, host=target[0], port=target[1])
+        message = "waking up" if entry.status == Status.SLEEPING.value else "being prepared"
+        return RouteInfo("starting", status=entry.status, message=message)

@@ -28,13 +28,14 @@ from demo_orchestrator.domain.errors import (
 from demo_orchestrator.domain.instance import (
     Desired,
     Status,
-    check_transition,
     extended_expiry,
     is_instance_id,
     new_instance_id,
     validate_duration,
 )
+from demo_orchestrator.engine.changes import Audit, apply_change
 from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.plan import Plans
 from demo_orchestrator.engine.views import instance_view
 from demo_orchestrator.store import repository as repo
 from demo_orchestrator.store.models import IdempotencyRow, InstanceRow
@@ -70,8 +71,9 @@ class CreateInstance:
 
 
 class InstanceService:
-    def __init__(self, ctx: Context, wake: Callable[[], None]) -> None:
+    def __init__(self, ctx: Context, plans: Plans, wake: Callable[[], None]) -> None:
         self.ctx = ctx
+        self.plans = plans
         self.wake = wake
         self._opened: dict[str, str] = {}
 
@@ -268,7 +270,7 @@ class InstanceService:
                     version=0,
                     secrets=self.ctx.box.seal({"login_secret": secrets.token_hex(32)}),
                 )
-                repo.add_instance(session, row)
+                repo.add_instance(session, row, self.plans.build(blueprint))
                 if command.idempotency_key:
                     session.add(
                         IdempotencyRow(
@@ -279,19 +281,21 @@ class InstanceService:
                             created_at=now,
                         )
                     )
-                repo.add_event(session, instance_id, "status", {"status": row.status}, now)
-                repo.add_audit(
+                apply_change(
                     session,
-                    at=now,
-                    actor=who.name,
-                    action="create",
-                    instance_id=instance_id,
-                    source=who.source,
-                    detail={
-                        "scenario": scenario.name,
-                        "duration_hours": hours,
-                        **({"waits_for_approval": waits_for} if waits_for else {}),
-                    },
+                    row,
+                    now=now,
+                    event=("status", {"status": row.status}),
+                    audit=Audit(
+                        who.name,
+                        "create",
+                        source=who.source,
+                        detail={
+                            "scenario": scenario.name,
+                            "duration_hours": hours,
+                            **({"waits_for_approval": waits_for} if waits_for else {}),
+                        },
+                    ),
                 )
         except IntegrityError:
             if command.idempotency_key:  # a concurrent request with the same key won the race
@@ -304,37 +308,47 @@ class InstanceService:
         return self.get(who, instance_id), True
 
     def delete(self, who: Principal, instance_id: str) -> dict[str, Any]:
-        def change(session: Session, row: InstanceRow, now: datetime) -> None:
+        def change(row: InstanceRow, now: datetime) -> dict[str, Any]:
             if row.status in {Status.DELETED.value, Status.REJECTED.value}:
-                return
-            row.desired = Desired.DELETED.value
+                return {}
+            if row.status == Status.PENDING_APPROVAL.value:
+                # Nothing was made for a request still waiting: it is gone at once.
+                return {
+                    "status": Status.DELETED,
+                    "desired": Desired.DELETED.value,
+                    "ended_at": now,
+                    "secrets": None,
+                }
+            return {"desired": Desired.DELETED.value}
 
         return self._mutate(who, instance_id, "delete", change)
 
     def extend(self, who: Principal, instance_id: str, hours: float) -> dict[str, Any]:
-        def change(session: Session, row: InstanceRow, now: datetime) -> None:
+        def change(row: InstanceRow, now: datetime) -> dict[str, Any]:
             self._require_live(row, "extend")
-            row.expires_at = extended_expiry(
+            expires_at = extended_expiry(
                 created_at=row.created_at,
                 expires_at=row.expires_at,
                 hours=hours,
                 max_hours=self.ctx.settings.max_hours,
                 now=now,
             )
+            return {
+                "expires_at": expires_at,
+                "event": ("expiry", {"expires_at": expires_at.isoformat()}),
+            }
 
         return self._mutate(who, instance_id, "extend", change, {"hours": hours})
 
     def reset(self, who: Principal, instance_id: str) -> dict[str, Any]:
-        def change(session: Session, row: InstanceRow, now: datetime) -> None:
+        def change(row: InstanceRow, now: datetime) -> dict[str, Any]:
             self._require_live(row, "reset")
             if row.status != Status.READY.value:
                 raise Conflict(
                     f"{row.id} is {row.status}; reset works on a ready demo, try again when it is ready"
                 )
-            row.generation += 1
-            # Shown at once as provisioning; the engine restores the data and restarts services.
-            row.status = Status.PROVISIONING.value
-            repo.add_event(session, row.id, "status", {"status": row.status}, now)
+            # Shown at once as provisioning; the engine restores every resource and restarts.
+            return {"status": Status.PROVISIONING, "generation": row.generation + 1}
 
         return self._mutate(who, instance_id, "reset", change)
 
@@ -342,16 +356,16 @@ class InstanceService:
         """Start a sales request that waited for approval; its clock starts now."""
         self._require_admin(who)
 
-        def change(session: Session, row: InstanceRow, now: datetime) -> None:
+        def change(row: InstanceRow, now: datetime) -> dict[str, Any]:
             if row.status != Status.PENDING_APPROVAL.value:
                 raise Conflict(
                     f"{row.id} is {row.status}; only a pending_approval request can be approved"
                 )
-            check_transition(Status(row.status), Status.PENDING)
-            row.status = Status.PENDING.value
-            row.expires_at = now + timedelta(hours=row.duration_hours)
-            row.outputs = {}
-            repo.add_event(session, row.id, "status", {"status": row.status}, now)
+            return {
+                "status": Status.PENDING,
+                "expires_at": now + timedelta(hours=row.duration_hours),
+                "outputs": {},
+            }
 
         return self._mutate(who, instance_id, "approve", change)
 
@@ -361,19 +375,18 @@ class InstanceService:
         if not reason:
             raise BadRequest("give a reason for the rejection; the requester sees it")
 
-        def change(session: Session, row: InstanceRow, now: datetime) -> None:
+        def change(row: InstanceRow, now: datetime) -> dict[str, Any]:
             if row.status != Status.PENDING_APPROVAL.value:
                 raise Conflict(
                     f"{row.id} is {row.status}; only a pending_approval request can be rejected"
                 )
-            row.status = Status.REJECTED.value
-            row.desired = Desired.DELETED.value
-            row.error = f"rejected: {reason}"
-            row.ended_at = now
-            row.secrets = None
-            repo.add_event(
-                session, row.id, "status", {"status": row.status, "error": row.error}, now
-            )
+            return {
+                "status": Status.REJECTED,
+                "desired": Desired.DELETED.value,
+                "error": f"rejected: {reason}",
+                "ended_at": now,
+                "secrets": None,
+            }
 
         return self._mutate(who, instance_id, "reject", change, {"reason": reason})
 
@@ -384,23 +397,21 @@ class InstanceService:
         who: Principal,
         instance_id: str,
         action: str,
-        change: Callable[[Session, InstanceRow, datetime], None],
+        change: Callable[[InstanceRow, datetime], dict[str, Any]],
         detail: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """Lock the instance, work out the change, and record it the one way (`apply_change`)."""
         self._require_write(who)
         now = self.ctx.clock()
         with self.ctx.db.write() as session:
             row = self._visible(session, who, instance_id, lock=True)
-            change(session, row, now)
-            row.version += 1
-            repo.add_audit(
+            fields = change(row, now)
+            apply_change(
                 session,
-                at=now,
-                actor=who.name,
-                action=action,
-                instance_id=row.id,
-                source=who.source,
-                detail=detail,
+                row,
+                now=now,
+                audit=Audit(who.name, action, source=who.source, detail=detail),
+                **fields,
             )
         self.wake()
         return self.get(who, instance_id)

@@ -11,6 +11,15 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+# What a demo's processes (and seed commands) inherit from the orchestrator's environment: enough
+# to find Python and its packages, never the orchestrator's own secrets.
+PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "VIRTUAL_ENV")
+
+
+def minimal_env() -> dict[str, str]:
+    return {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
+
+
 PROC = Path("/proc")
 
 

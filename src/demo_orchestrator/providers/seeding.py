@@ -9,15 +9,14 @@ the database password.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
 from demo_orchestrator.domain.errors import PermanentError
 from demo_orchestrator.providers.base import InstanceSpec
-from demo_orchestrator.providers.local_runtime import PASSED_THROUGH
 from demo_orchestrator.providers.ownership import scrub
+from demo_orchestrator.providers.processes import minimal_env
 
 SEED_TIMEOUT_SECONDS = 600
 
@@ -34,7 +33,7 @@ def run_data_commands(
 ) -> None:
     """Run migrate then seed with DATABASE_URL set; raise PermanentError on any failure."""
     spec = InstanceSpec(instance_id=instance_id, blueprint=blueprint, scenario=scenario)
-    env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
+    env = minimal_env()
     env.update({"DATABASE_URL": database_url, "HOME": str(cwd)})
     env.update(extra_env or {})
     for label, template in (("migrate", blueprint.data.migrate), ("seed", blueprint.data.seed)):

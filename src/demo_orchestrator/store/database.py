@@ -7,7 +7,7 @@ read-then-write. PostgreSQL uses plain transactions; row claims use `SELECT ... 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -47,6 +47,10 @@ class Database:
         if self.is_sqlite:
             self._sqlite_pragmas(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Called after every commit that appended to the change feed (the feed's reader wakes).
+        self.on_events: Callable[[], None] | None = None
+        # Counts committed write transactions (for `/metrics` and the provisioning bench).
+        self.commits = 0
 
     @staticmethod
     def _sqlite_pragmas(engine: Engine) -> None:
@@ -85,9 +89,32 @@ class Database:
                 except BaseException:
                     session.rollback()
                     raise
+                self.commits += 1
+                if session.info.get("events_added") and self.on_events is not None:
+                    self.on_events()
         finally:
             if not reset:
                 _BEGIN_MODE.reset(token)
+
+    def listen(self, channel: str, wake: Callable[[], None], stop: Callable[[], bool]) -> None:
+        """PostgreSQL only: call `wake()` on every NOTIFY on `channel` until `stop()` is true.
+
+        Uses a dedicated connection (detached from the pool); raises when the connection fails,
+        so the caller decides how to retry.
+        """
+        raw = self.engine.raw_connection()
+        raw.detach()
+        try:
+            conn: Any = raw.driver_connection
+            conn.autocommit = True
+            conn.execute(f"LISTEN {channel}")
+            while not stop():
+                for _ in conn.notifies(timeout=1.0):
+                    wake()
+                    if stop():
+                        break
+        finally:
+            raw.close()
 
     def upgrade(self) -> None:
         migrate.upgrade(self.engine)

@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -64,9 +74,14 @@ class InstanceRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
+    # When a step failed for a while (or teardown could not reach a server), the engine tries
+    # again at this time, not sooner; None: work on it whenever it needs work.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class StepRow(Base):
+    """One step of an instance's stored plan, with its progress."""
+
     __tablename__ = "steps"
 
     instance_id: Mapped[str] = mapped_column(
@@ -74,6 +89,8 @@ class StepRow(Base):
     )
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
+    # The provider this step was planned with (None: no provider, or a plan stored before 0003).
+    provider: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -83,7 +100,10 @@ class StepRow(Base):
 
 
 class EventRow(Base):
+    """One change of an instance; the ids order the change feed."""
+
     __tablename__ = "events"
+    __table_args__ = (Index("ix_events_instance_id_id", "instance_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     instance_id: Mapped[str] = mapped_column(String(16), index=True)

@@ -11,19 +11,24 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import String, and_, cast, delete, func, or_, select, update
+from sqlalchemy import String, and_, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from demo_orchestrator.domain.errors import BadRequest
 from demo_orchestrator.domain.instance import (
     LIVE,
-    STEP_NAMES,
     Desired,
     Status,
     StepStatus,
     as_utc,
 )
+from demo_orchestrator.domain.plan import PlannedStep
 from demo_orchestrator.store.models import AuditRow, EventRow, InstanceRow, StepRow
+
+# Serialises the transactions that add events on PostgreSQL, so events commit in id order and a
+# reader of "every event after id N" never skips one that commits late with a lower id.
+EVENTS_LOCK = 7_042_002
+NOTIFY_CHANNEL = "demo_events"
 
 
 def get_instance(session: Session, instance_id: str, *, lock: bool = False) -> InstanceRow | None:
@@ -43,6 +48,7 @@ class StepRecord(NamedTuple):
     instance_id: str
     name: str
     position: int
+    provider: str | None
     status: str
     started_at: datetime | None
     finished_at: datetime | None
@@ -68,18 +74,29 @@ def steps_of(session: Session, instance_ids: Sequence[str]) -> dict[str, list[St
     return out
 
 
-def add_instance(session: Session, row: InstanceRow) -> None:
+def add_instance(session: Session, row: InstanceRow, plan: Sequence[PlannedStep]) -> None:
+    """Store a new instance with the plan it will be provisioned by."""
     session.add(row)
-    for position, name in enumerate(STEP_NAMES):
+    for position, step in enumerate(plan):
         session.add(
             StepRow(
                 instance_id=row.id,
-                name=name,
+                name=step.name,
                 position=position,
+                provider=step.provider,
                 status=StepStatus.PENDING.value,
                 retries=0,
             )
         )
+
+
+def step_rows(session: Session, instance_id: str) -> list[StepRow]:
+    """The stored plan of one instance, in order, as rows to update."""
+    return list(
+        session.scalars(
+            select(StepRow).where(StepRow.instance_id == instance_id).order_by(StepRow.position)
+        )
+    )
 
 
 def count_live(session: Session, *, owner: str | None = None) -> int:
@@ -150,7 +167,27 @@ def list_instances(
 def add_event(
     session: Session, instance_id: str, kind: str, data: dict[str, Any], at: datetime
 ) -> None:
+    """Append to the change feed. On PostgreSQL the transaction takes the events lock first (so
+    ids commit in order) and notifies listening replicas at commit."""
+    if session.get_bind().dialect.name == "postgresql" and not session.info.get("events_locked"):
+        session.execute(select(func.pg_advisory_xact_lock(EVENTS_LOCK)))
+        session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+        session.info["events_locked"] = True
     session.add(EventRow(instance_id=instance_id, at=at, kind=kind, data=data))
+    session.info["events_added"] = True
+
+
+def events_since(session: Session, after_id: int, limit: int = 1000) -> list[EventRow]:
+    """Every instance's events after `after_id`, in order: what the change feed reads."""
+    return list(
+        session.scalars(
+            select(EventRow).where(EventRow.id > after_id).order_by(EventRow.id).limit(limit)
+        )
+    )
+
+
+def last_event_id(session: Session) -> int:
+    return int(session.scalar(select(func.max(EventRow.id))) or 0)
 
 
 def events_after(session: Session, instance_id: str, after_id: int) -> list[EventRow]:
@@ -201,10 +238,21 @@ def audit_of(session: Session, instance_id: str) -> list[AuditRow]:
     )
 
 
-def needing_work(session: Session, *, now: datetime) -> list[str]:
+class Work(NamedTuple):
+    """An instance that needs the engine, and when it may be worked on next."""
+
+    instance_id: str
+    status: str
+    desired: str
+    next_attempt_at: datetime | None
+
+
+def needing_work(session: Session, *, now: datetime) -> list[Work]:
     """Instances whose observed state differs from their desired one, or that have expired."""
     active = [Status.PENDING.value, Status.PROVISIONING.value, Status.DELETING.value]
-    query = select(InstanceRow.id).where(
+    query = select(
+        InstanceRow.id, InstanceRow.status, InstanceRow.desired, InstanceRow.next_attempt_at
+    ).where(
         or_(
             InstanceRow.status.in_(active),
             and_(
@@ -220,7 +268,7 @@ def needing_work(session: Session, *, now: datetime) -> list[str]:
             ),
         )
     )
-    return list(session.scalars(query.order_by(InstanceRow.created_at)))
+    return [Work(*row) for row in session.execute(query.order_by(InstanceRow.created_at))]
 
 
 def claim(
@@ -261,10 +309,6 @@ def known_ids(session: Session, statuses: Iterable[str]) -> set[str]:
     return set(
         session.scalars(select(InstanceRow.id).where(InstanceRow.status.in_(list(statuses))))
     )
-
-
-def purge_events(session: Session, instance_id: str) -> None:
-    session.execute(delete(EventRow).where(EventRow.instance_id == instance_id))
 
 
 def usage_rows(session: Session, *, start: datetime, end: datetime) -> list[InstanceRow]:

@@ -7,7 +7,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from demo_orchestrator.api.errors import problem
 from demo_orchestrator.domain.errors import DemoError
 from demo_orchestrator.web import pages, usage_page
 from demo_orchestrator.web.auth import LoginRequired, current_user, login_redirect
@@ -25,21 +24,24 @@ def install(app: FastAPI) -> None:
     async def _login(_: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(login_redirect(exc.next_path), status_code=303)
 
-    @app.exception_handler(DemoError)
-    async def _error(request: Request, exc: DemoError) -> Response:
-        if not request.url.path.startswith(WEB_PREFIXES):
-            return problem(exc.status, exc.title, exc.detail, exc.type_slug)
-        orchestrator = request.app.state.orchestrator
-        try:
-            user = current_user(request, orchestrator)
-        except LoginRequired:
-            user = None
-        return page(
-            request,
-            "error.html",
-            user=user,
-            orchestrator=orchestrator,
-            status_code=exc.status,
-            title=exc.title,
-            detail=exc.detail,
-        )
+
+def serves(request: Request) -> bool:
+    """Whether the request is for a web page (errors then render as a page, not as JSON)."""
+    return request.url.path.startswith(WEB_PREFIXES)
+
+
+def error_page(request: Request, exc: DemoError) -> Response:
+    orchestrator = request.app.state.orchestrator
+    try:
+        user = current_user(request, orchestrator)
+    except LoginRequired:
+        user = None
+    return page(
+        request,
+        "error.html",
+        user=user,
+        orchestrator=orchestrator,
+        status_code=exc.status,
+        title=exc.title,
+        detail=exc.detail,
+    )

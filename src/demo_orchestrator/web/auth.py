@@ -10,9 +10,9 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 
-from demo_orchestrator.api.deps import OrchestratorDep
 from demo_orchestrator.domain.errors import DemoError, Forbidden
 from demo_orchestrator.engine.service import Principal
+from demo_orchestrator.serving.deps import OrchestratorDep
 
 COOKIE = "demo_session"
 

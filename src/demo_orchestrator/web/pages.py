@@ -13,12 +13,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from demo_orchestrator.api.deps import OrchestratorDep
-from demo_orchestrator.api.sse import event_stream
 from demo_orchestrator.bootstrap import Orchestrator
 from demo_orchestrator.domain.errors import BadRequest, DemoError
 from demo_orchestrator.domain.instance import Status, as_utc
 from demo_orchestrator.engine.service import CreateInstance
+from demo_orchestrator.serving.deps import OrchestratorDep
+from demo_orchestrator.serving.sse import event_stream
 from demo_orchestrator.web.auth import (
     COOKIE,
     UserDep,
@@ -306,14 +306,11 @@ def detail(
 @router.get("/portal/demo-instances/{instance_id}/events")
 async def events(
     instance_id: str,
-    request: Request,
     orchestrator: OrchestratorDep,
     user: UserDep,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
-    return await event_stream(
-        orchestrator.instances, user.principal, instance_id, request, last_event_id
-    )
+    return await event_stream(orchestrator, user.principal, instance_id, last_event_id)
 
 
 @router.post("/portal/demo-instances/{instance_id}/{action}")

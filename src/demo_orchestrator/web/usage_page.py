@@ -10,11 +10,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from demo_orchestrator.api.deps import OrchestratorDep
 from demo_orchestrator.bootstrap import Orchestrator
 from demo_orchestrator.domain.errors import BadRequest
 from demo_orchestrator.engine.service import Principal
 from demo_orchestrator.engine.usage import usage
+from demo_orchestrator.serving.deps import OrchestratorDep
 from demo_orchestrator.web.auth import UserDep, require_role
 from demo_orchestrator.web.charts import bar_chart, column_chart
 from demo_orchestrator.web.render import page

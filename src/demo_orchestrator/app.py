@@ -1,0 +1,77 @@
+"""The composition root: the REST API and the web pages in one FastAPI app, behind the host
+router that sends `demo-<id>.<route>.<base domain>` requests to the demos. The API and the web
+know nothing of each other; this module is the only place that knows both."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from demo_orchestrator import api, web
+from demo_orchestrator.api.errors import demo_error
+from demo_orchestrator.bootstrap import Orchestrator
+from demo_orchestrator.domain.errors import DemoError
+from demo_orchestrator.engine.routing import RouteInfo
+from demo_orchestrator.router import HostRouter, RouteDecision, Upstream
+
+
+def create_api(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await anyio.to_thread.run_sync(orchestrator.start)
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                await anyio.to_thread.run_sync(orchestrator.stop)
+
+    app = FastAPI(
+        title="demo-orchestrator",
+        version="0.1.0",
+        description="One-click, isolated, temporary demo environments.",
+        lifespan=lifespan,
+    )
+    app.state.orchestrator = orchestrator
+    api.install(app)
+    web.install(app)
+
+    @app.exception_handler(DemoError)
+    async def _error(request: Request, exc: DemoError) -> Response:
+        return web.error_page(request, exc) if web.serves(request) else demo_error(exc)
+
+    @app.get("/", include_in_schema=False)
+    def landing() -> RedirectResponse:
+        return RedirectResponse("/portal", status_code=303)
+
+    return app
+
+
+def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) -> Any:
+    """The API wrapped by the host router: one port serves the API and every demo."""
+    inner = create_api(orchestrator, manage_lifecycle=manage_lifecycle)
+    routes = orchestrator.routes
+
+    async def resolve(instance_id: str, route: str) -> RouteDecision:
+        info = routes.cached(instance_id, route)
+        if info is None:  # not in memory: one store read, off the event loop
+            info = await anyio.to_thread.run_sync(routes.resolve, instance_id, route)
+        return _decision(instance_id, info)
+
+    return HostRouter(inner, base_domain=orchestrator.ctx.settings.base_domain, resolve=resolve)
+
+
+def _decision(instance_id: str, info: RouteInfo) -> RouteDecision:
+    upstream = Upstream(host=info.host, port=info.port) if info.host and info.port else None
+    return RouteDecision(
+        kind=info.kind,  # type: ignore[arg-type]
+        instance_id=instance_id,
+        upstream=upstream,
+        status=info.status,
+        message=info.message,
+    )
