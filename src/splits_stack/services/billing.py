@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select
 
 from splits_stack import tables as t
 
@@ -80,43 +80,47 @@ def _new_id(result: Any) -> int:
 
 def placements(engine: Engine, company_id: int | None = None) -> list[dict[str, Any]]:
     q = (
-        select(
-            t.placements,
-            t.jobs.c.title.label("job_title"),
-            t.candidates.c.name.label("candidate_name"),
+        _with_job_and_candidate(select(t.placements))
+        .add_columns(
             t.companies.c.name.label("company_name"),
             t.recruiters.c.name.label("recruiter_name"),
         )
-        .join(t.jobs, t.jobs.c.id == t.placements.c.job_id)
-        .join(t.candidates, t.candidates.c.id == t.placements.c.candidate_id)
         .join(t.companies, t.companies.c.id == t.placements.c.company_id)
         .outerjoin(t.recruiters, t.recruiters.c.id == t.placements.c.recruiter_id)
         .order_by(t.placements.c.placed_at.desc())
     )
-    if company_id is not None:
-        q = q.where(t.placements.c.company_id == company_id)
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(q).mappings()]
+    return _rows_of(engine, q, t.placements.c.company_id, company_id)
 
 
 def payouts(engine: Engine, recruiter_id: int | None = None) -> list[dict[str, Any]]:
-    q = (
-        select(
-            t.payouts,
-            t.recruiters.c.name.label("recruiter_name"),
+    q = _with_job_and_candidate(
+        select(t.payouts, t.recruiters.c.name.label("recruiter_name"))
+        .join(t.recruiters, t.recruiters.c.id == t.payouts.c.recruiter_id)
+        .join(t.placements, t.placements.c.id == t.payouts.c.placement_id)
+    ).order_by(t.payouts.c.due_at.desc())
+    return _rows_of(engine, q, t.payouts.c.recruiter_id, recruiter_id)
+
+
+def _with_job_and_candidate(query: Select[Any]) -> Select[Any]:
+    """`query` (which reaches `placements`) with the placed job's title and candidate's name."""
+    return (
+        query.add_columns(
             t.jobs.c.title.label("job_title"),
             t.candidates.c.name.label("candidate_name"),
         )
-        .join(t.recruiters, t.recruiters.c.id == t.payouts.c.recruiter_id)
-        .join(t.placements, t.placements.c.id == t.payouts.c.placement_id)
         .join(t.jobs, t.jobs.c.id == t.placements.c.job_id)
         .join(t.candidates, t.candidates.c.id == t.placements.c.candidate_id)
-        .order_by(t.payouts.c.due_at.desc())
     )
-    if recruiter_id is not None:
-        q = q.where(t.payouts.c.recruiter_id == recruiter_id)
+
+
+def _rows_of(
+    engine: Engine, query: Select[Any], owner: ColumnElement[Any], owner_id: int | None
+) -> list[dict[str, Any]]:
+    """The rows of `query`; with an `owner_id`, only those whose `owner` column holds it."""
+    if owner_id is not None:
+        query = query.where(owner == owner_id)
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(q).mappings()]
+        return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def subscriptions(engine: Engine) -> list[dict[str, Any]]:

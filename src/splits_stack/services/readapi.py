@@ -1,6 +1,7 @@
 """Read models behind the gateway's JSON API: paged lists of plain, JSON-ready dicts.
 
-One generic `page()` (filters, total, limit/offset, stable order) and a row shaper per resource;
+One query per resource, narrowed by `_filtered()` (the optional equality filters of the query
+string) and paged by `_page()` (total, limit/offset, stable order); `jsonable()` shapes each row:
 comma-separated skill columns come out as lists, timestamps as ISO 8601 strings.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import ColumnElement, Engine, Select, func, select
 
 from splits_stack import tables as t
 
@@ -38,6 +39,17 @@ def _page(
     return [jsonable(dict(r)) for r in rows], int(total)
 
 
+def _filtered(
+    query: Select[Any], *conditions: tuple[ColumnElement[Any], int | str | None]
+) -> Select[Any]:
+    """`query` narrowed to rows whose column equals the value, for each (column, value) given;
+    a value of None or "" is a filter the caller did not ask for."""
+    for column, value in conditions:
+        if value is not None and value != "":
+            query = query.where(column == value)
+    return query
+
+
 def companies(
     engine: Engine, limit: int, offset: int, **_: Any
 ) -> tuple[list[dict[str, Any]], int]:
@@ -63,10 +75,7 @@ def jobs(
         .outerjoin(t.departments, t.departments.c.id == t.jobs.c.department_id)
         .order_by(t.jobs.c.id)
     )
-    if status:
-        q = q.where(t.jobs.c.status == status)
-    if company_id is not None:
-        q = q.where(t.jobs.c.company_id == company_id)
+    q = _filtered(q, (t.jobs.c.status, status), (t.jobs.c.company_id, company_id))
     return _page(engine, q, limit, offset)
 
 
@@ -96,12 +105,12 @@ def applications(
         .join(t.candidates, t.candidates.c.id == t.applications.c.candidate_id)
         .order_by(t.applications.c.id)
     )
-    if job_id is not None:
-        q = q.where(t.applications.c.job_id == job_id)
-    if candidate_id is not None:
-        q = q.where(t.applications.c.candidate_id == candidate_id)
-    if stage:
-        q = q.where(t.applications.c.stage == stage)
+    q = _filtered(
+        q,
+        (t.applications.c.job_id, job_id),
+        (t.applications.c.candidate_id, candidate_id),
+        (t.applications.c.stage, stage),
+    )
     return _page(engine, q, limit, offset)
 
 
@@ -114,7 +123,5 @@ def recruiters(
 def users(
     engine: Engine, limit: int, offset: int, *, role: str | None = None, **_: Any
 ) -> tuple[list[dict[str, Any]], int]:
-    q = select(t.users).order_by(t.users.c.id)
-    if role:
-        q = q.where(t.users.c.role == role)
+    q = _filtered(select(t.users).order_by(t.users.c.id), (t.users.c.role, role))
     return _page(engine, q, limit, offset)
