@@ -164,6 +164,15 @@ class Reconciler:
         for instance_id in due:
             self._pool.submit(self._work, instance_id)
 
+    def next_due(self) -> datetime | None:
+        """When work comes due next: a poll of this replica or a stored retry date."""
+        now = self.ctx.clock()
+        with self.ctx.db.read() as session:
+            dates = [w.next_attempt_at for w in repo.needing_work(session, now=now)]
+        with self._lock:
+            dates.extend(self._polls.values())
+        return min((d for d in dates if d is not None), default=None)
+
     def run_until_idle(self, rounds: int = 100) -> None:
         """Scan until nothing is due at the clock's current time (tests, with inline work)."""
         for _ in range(rounds):
