@@ -110,7 +110,7 @@ def bootstrap(
         loader=lambda slot, name: load_provider(name, kind=slot, settings=settings),
     )
     plans = Plans(ctx, BUILTIN_STEPS if steps is None else steps)
-    feed = ChangeFeed(ctx.db)
+    feed = ChangeFeed(ctx.db, poll_seconds=settings.feed_poll_seconds)
     runner = Runner(ctx, plans, FaultInjector(settings.fault_injection))
     reconciler = Reconciler(ctx, runner, workers=settings.engine_workers, executor=executor)
     return Orchestrator(

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Worker threads of the engine; waits never hold one, so a few go far.",
     )
+    feed_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Safety-net period (s) of the change feed's read; commits and NOTIFY wake it.",
+    )
     heal_seconds: float = Field(
         default=10.0, gt=0, description="How often ready demos are checked for dead processes (s)."
     )

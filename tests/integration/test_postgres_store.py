@@ -54,3 +54,67 @@ def test_lifecycle_and_crash_recovery_on_a_postgresql_store(
     assert gone not in server.demo_processes().values()
     assert instance_files(server.home, gone) == []
     assert server.demo(kept, "candidate").status_code == 200
+
+
+def _stream(server: Server, instance_id: str, until: str) -> list[dict[str, Any]]:
+    """Every event of the instance's SSE stream (from the start) up to a status `until`,
+    which must come within 20 s (a keep-alive comes every 15 s while nothing happens)."""
+    import json
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + 20
+    events: list[dict[str, Any]] = []
+    headers = {"Authorization": f"Bearer {server.token}", "Last-Event-ID": "0"}
+    with httpx.stream(
+        "GET",
+        f"{server.url}/api/v1/demo-instances/{instance_id}/events",
+        headers=headers,
+        timeout=30,
+        trust_env=False,
+    ) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            assert time.monotonic() < deadline, f"{until} did not come in time: {events}"
+            if not line.startswith("data: "):
+                continue
+            event = json.loads(line[6:])
+            if "kind" not in event:
+                continue  # the snapshot
+            events.append(event)
+            if event["kind"] == "status" and event["status"] == until:
+                return events
+    raise AssertionError(f"the stream ended before {until}: {events}")
+
+
+def test_a_second_process_sees_every_change_of_the_first(
+    make_server: Any, tmp_path: Any, store_url: str
+) -> None:
+    """Replica B (API only) follows replica A's changes through PostgreSQL's NOTIFY: its feed's
+    own polling is set to 60 s, so nothing else could bring them in time."""
+    from cryptography.fernet import Fernet
+
+    shared = {"DEMO_STORE_URL": store_url, "DEMO_SECRET_KEY": Fernet.generate_key().decode()}
+    engine: Server = make_server(tmp_path / "a", **shared).start()
+    api: Server = make_server(
+        tmp_path / "b", DEMO_ENGINE="false", DEMO_FEED_POLL_SECONDS="60", **shared
+    ).start()
+    instance_id = engine.create()["id"]
+    assert api.demo(instance_id, "portal").status_code == 503  # B caches "starting"...
+    seen = _stream(api, instance_id, until="ready")
+    with psycopg.connect(store_url) as store:
+        stored = [
+            r[0]
+            for r in store.execute(
+                "SELECT id FROM events WHERE instance_id = %s ORDER BY id", [instance_id]
+            ).fetchall()
+        ]
+    assert [e["id"] for e in seen] == stored[: len(seen)]  # every change, once, in order
+    assert {"status", "step", "routes"} <= {e["kind"] for e in seen}
+    answer = api.demo(instance_id, "portal")  # ...and drops it when A's change arrives
+    assert answer.status_code == 200 and answer.json()["total"] == 5
+    engine.http.delete(f"/api/v1/demo-instances/{instance_id}")
+    deleted = _stream(api, instance_id, until="deleted")
+    assert deleted[-1]["status"] == "deleted"
+    assert api.demo(instance_id, "portal").status_code == 404

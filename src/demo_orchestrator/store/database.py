@@ -103,9 +103,9 @@ class Database:
         so the caller decides how to retry.
         """
         raw = self.engine.raw_connection()
+        conn: Any = raw.driver_connection
         raw.detach()
         try:
-            conn: Any = raw.driver_connection
             conn.autocommit = True
             conn.execute(f"LISTEN {channel}")
             while not stop():
