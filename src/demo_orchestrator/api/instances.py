@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
@@ -16,7 +17,7 @@ from demo_orchestrator.api.schemas import (
 )
 from demo_orchestrator.domain.errors import NotImplementedYet
 from demo_orchestrator.domain.instance import as_utc
-from demo_orchestrator.engine.service import CreateInstance
+from demo_orchestrator.engine.service import CreateInstance, Principal
 from demo_orchestrator.serving.deps import OrchestratorDep, PrincipalDep
 from demo_orchestrator.serving.sse import event_stream
 
@@ -75,11 +76,30 @@ def get_instance(
     return orchestrator.instances.get(who, instance_id)
 
 
-@router.delete("/{instance_id}", status_code=202, response_model=InstancePublic)
-def delete_instance(
-    instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep
-) -> dict[str, Any]:
-    return orchestrator.instances.delete(who, instance_id)
+def _action(name: str, summary: str) -> Callable[..., dict[str, Any]]:
+    """A route that takes nothing but the instance and calls the service's `name` use case."""
+
+    def route(instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, Any]:
+        use_case: Callable[[Principal, str], dict[str, Any]] = getattr(orchestrator.instances, name)
+        return use_case(who, instance_id)
+
+    route.__name__ = f"{name}_instance"
+    route.__doc__ = summary
+    return route
+
+
+for _path, _method, _name, _summary in (
+    ("/{instance_id}", "DELETE", "delete", "Delete the demo: every resource of it is removed."),
+    ("/{instance_id}/reset", "POST", "reset", "Back to pristine seed data, same URLs and expiry."),
+    ("/{instance_id}/approve", "POST", "approve", "Start a request waiting for approval (admins)."),
+):
+    router.add_api_route(
+        _path,
+        _action(_name, _summary),
+        methods=[_method],
+        status_code=202,
+        response_model=InstancePublic,
+    )
 
 
 @router.post("/{instance_id}/extend", response_model=InstancePublic)
@@ -87,20 +107,6 @@ def extend_instance(
     instance_id: str, body: ExtendIn, orchestrator: OrchestratorDep, who: PrincipalDep
 ) -> dict[str, Any]:
     return orchestrator.instances.extend(who, instance_id, body.hours)
-
-
-@router.post("/{instance_id}/reset", status_code=202, response_model=InstancePublic)
-def reset_instance(
-    instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep
-) -> dict[str, Any]:
-    return orchestrator.instances.reset(who, instance_id)
-
-
-@router.post("/{instance_id}/approve", status_code=202, response_model=InstancePublic)
-def approve_instance(
-    instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep
-) -> dict[str, Any]:
-    return orchestrator.instances.approve(who, instance_id)
 
 
 @router.post("/{instance_id}/reject", response_model=InstancePublic)
