@@ -57,7 +57,8 @@ class Reconciler:
         self._pool = executor or ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="reconcile"
         )
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # the loop looks again (when to wake, what is due)
+        self._scan = False  # ...and scans the store too
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._running: set[str] = set()  # a worker is on it now
@@ -79,7 +80,7 @@ class Reconciler:
 
     def stop(self) -> None:
         self._stop.set()
-        self._wake.set()
+        self.wake()
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -92,6 +93,8 @@ class Reconciler:
                     repo.release(session, instance_id, owner=self.owner)
 
     def wake(self) -> None:
+        """Something changed in the store: scan it now."""
+        self._scan = True
         self._wake.set()
 
     def busy(self) -> set[str]:
@@ -108,8 +111,9 @@ class Reconciler:
                 self._maintain_maybe()
                 now = self.ctx.clock()
                 due_retry = self._retry_at is not None and self._retry_at <= now
-                if self._wake.is_set() or time.monotonic() >= next_scan or due_retry:
-                    self._wake.clear()
+                self._wake.clear()
+                if self._scan or time.monotonic() >= next_scan or due_retry:
+                    self._scan = False
                     if due_retry:
                         self._retry_at = None
                     next_scan = time.monotonic() + self.ctx.settings.tick_seconds
@@ -189,7 +193,7 @@ class Reconciler:
                 outcome = self._converge(instance_id)
             except Aborted:
                 outcome = Outcome("aborted")
-                self._wake.set()  # the instance changed under us: look again now
+                self.wake()  # the instance changed under us: look again now
             if outcome.kind == "poll" and outcome.at is not None:
                 keep = True
                 with self._lock:
@@ -201,7 +205,7 @@ class Reconciler:
                 and (self._retry_at is None or outcome.at < self._retry_at)
             ):
                 self._retry_at = outcome.at
-                self._wake.set()
+                self._wake.set()  # the loop recomputes when to wake
         except Exception:
             log.exception("%s: reconcile failed", instance_id)
         finally:
@@ -345,7 +349,7 @@ class Reconciler:
                 log.warning("%s: %s; starting it again", instance_id, health.detail)
                 hurt.append(instance_id)
         if hurt:
-            self._wake.set()
+            self.wake()
         return hurt
 
     def sweep(self) -> dict[str, list[str]]:
