@@ -112,7 +112,8 @@ ensure_rabbitmq() {
   # The rabbitmq provider manages vhosts and users through the management HTTP API.
   if ! answers 127.0.0.1 15672; then
     if ((ROOT == 0)) || ! command -v rabbitmq-plugins >/dev/null 2>&1; then
-      missing "RabbitMQ management" "port 15672 closed; enable it: rabbitmq-plugins enable rabbitmq_management (as root)"
+      missing "RabbitMQ management" \
+        "port 15672 closed; as root: rabbitmq-plugins enable rabbitmq_management"
       return
     fi
     say "enabling RabbitMQ's management plugin (takes a while)"
