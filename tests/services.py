@@ -35,6 +35,10 @@ TIMEOUT = 2.0  # seconds; a local server answers in milliseconds
 FIXTURES = {"owner": ("postgres", "redis", "rabbitmq")}  # its clean-up visits all three servers
 
 
+class Unavailable(Exception):
+    """A check's own finding, said as is in the summary line."""
+
+
 def redacted(url: str) -> str:
     """The URL with its password replaced by `***`, fit for a summary line."""
     parts = urlsplit(url)
@@ -64,25 +68,28 @@ def _redis() -> None:
 
 def _rabbitmq() -> None:
     import httpx
-    import pika
+    import pika  # type: ignore[import-untyped]
 
     parameters = pika.URLParameters(RABBITMQ_URL)
     parameters.socket_timeout = parameters.stack_timeout = TIMEOUT
     parameters.connection_attempts = 1
-    pika.BlockingConnection(parameters).close()
+    try:
+        pika.BlockingConnection(parameters).close()
+    except pika.exceptions.AMQPError as exc:  # its str() is often empty; repr() says why
+        raise Unavailable(f"AMQP: {exc!r}") from exc
     try:
         answer = httpx.get(
             f"{RABBITMQ_MANAGEMENT_URL}/api/overview", timeout=TIMEOUT, trust_env=False
         )
     except httpx.HTTPError as exc:
-        raise ConnectionError(f"management API: {exc}") from exc
+        raise Unavailable(f"management API: {exc!r}") from exc
     if answer.status_code != 200:
-        raise ConnectionError(f"management API answered {answer.status_code}")
+        raise Unavailable(f"management API answered {answer.status_code}")
 
 
 def _browser() -> None:
     if not os.access(CHROMIUM, os.X_OK):
-        raise FileNotFoundError("not installed (apt-get install chromium)")
+        raise Unavailable("not installed (apt-get install chromium)")
 
 
 @dataclass(frozen=True)
@@ -111,9 +118,11 @@ def _why(service: Service) -> str | None:
     """None when the service answers, else a short reason."""
     try:
         service.check()
+    except Unavailable as exc:
+        return str(exc)[:200]
     except Exception as exc:  # noqa: BLE001 - any failure means "not usable", say which
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return f"{type(exc).__name__}: {text}"[:160] if text else type(exc).__name__
+        return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
     return None
 
 
