@@ -1,5 +1,6 @@
 # The two commands of the README: `make run` (install + run on the embedded default) and
-# `make test` (install + run the whole suite). Everything lives in .venv.
+# `make test` (install, start the services the tests use, run the whole suite). Everything
+# Python lives in .venv.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -16,7 +17,10 @@ install: $(BIN)/python
 run: install
 	$(BIN)/democtl serve
 
+# scripts/services.sh starts PostgreSQL, Redis, RabbitMQ (+ management) and installs chromium when
+# missing and possible; what it cannot start is skipped by the tests, with a summary line.
 test: install
+	./scripts/services.sh
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: install

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "blueprints" / "tiny.yaml"
 DEMOCTL = str(Path(sys.executable).parent / "democtl")
 PG_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+pytest_plugins = ["tests.services"]  # service markers: skip with a summary, or fail under CI=true
 
 
 def tiny_env(home: Path, port: int, **extra: str) -> dict[str, str]:

@@ -20,10 +20,7 @@ CHROMIUM = "/usr/bin/chromium"
 ADMIN_PASSWORD = "admin-pass-0123"
 SALES_PASSWORD = "sales-pass-0123"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason="Debian's chromium is not installed (apt-get install chromium)",
-)
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from tests.fakes.data_services import (
 )
 
 TINY_CACHE = Path(__file__).resolve().parents[1] / "blueprints" / "tiny_cache.yaml"
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.rabbitmq]
 
 
 def _with_path(url: str, path: str) -> str:

@@ -14,8 +14,8 @@ from demo_orchestrator.providers.base import InstanceSpec
 from tests.fakes.data_services import PG_ADMIN, leftovers, postgres
 
 TINY_CACHE = Path(__file__).resolve().parents[1] / "blueprints" / "tiny_cache.yaml"
-pytestmark = pytest.mark.postgres
-
+# Tests using the `owner` fixture are marked postgres, redis and rabbitmq: its clean-up visits
+# all three servers.
 
 
 def _spec(
@@ -32,6 +32,9 @@ def _admin_query(query: str, *params: object) -> list[tuple[object, ...]]:
         return list(conn.execute(query, list(params)).fetchall())
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
 def test_clone_is_seeded_owned_by_the_demo_role_and_closed_to_public(
     owner: str, tmp_path: Path
 ) -> None:
@@ -63,6 +66,9 @@ def test_clone_is_seeded_owned_by_the_demo_role_and_closed_to_public(
     assert db.probe(instance_id="demo-pg0001").healthy
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
 def test_ensure_twice_destroy_twice(owner: str, tmp_path: Path) -> None:
     db = postgres(owner, tmp_path)
     first = db.ensure(spec=_spec("demo-pg0002"))
@@ -78,6 +84,9 @@ def test_ensure_twice_destroy_twice(owner: str, tmp_path: Path) -> None:
     assert _admin_query("SELECT 1 FROM pg_database WHERE datname = 'demo_pg0002'") == []
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
 def test_concurrent_clones_share_one_template_build(owner: str, tmp_path: Path) -> None:
     db = postgres(owner, tmp_path)
     ids = [f"demo-pgc00{i}" for i in range(4)]
@@ -89,6 +98,9 @@ def test_concurrent_clones_share_one_template_build(owner: str, tmp_path: Path) 
         db.destroy(instance_id=instance_id)
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
 def test_changed_seed_code_builds_a_new_template_and_drops_the_old(
     owner: str, tmp_path: Path
 ) -> None:
@@ -119,6 +131,9 @@ def test_changed_seed_code_builds_a_new_template_and_drops_the_old(
         assert conn.execute("SELECT min(name) FROM items").fetchone()[0].startswith("item-")
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
 def test_unrelated_demo_objects_on_the_server_are_never_touched(owner: str, tmp_path: Path) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute("CREATE ROLE demo_zz9999")
@@ -138,6 +153,9 @@ def test_unrelated_demo_objects_on_the_server_are_never_touched(owner: str, tmp_
             conn.execute("DROP ROLE IF EXISTS demo_zz9999")
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
 def test_a_failing_seed_leaves_no_template_and_says_why(owner: str, tmp_path: Path) -> None:
     folder = tmp_path / "bp"
     folder.mkdir()
@@ -168,6 +186,9 @@ def test_unreachable_server_is_a_temporary_error_without_the_password(tmp_path: 
     assert "s3cret-pw" not in caught.value.detail and "127.0.0.1:1" in caught.value.detail
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
 def test_a_template_left_unmarked_by_a_crash_is_rebuilt(owner: str, tmp_path: Path) -> None:
     db = postgres(owner, tmp_path)
     spec = _spec("demo-pg0006")
@@ -181,6 +202,9 @@ def test_a_template_left_unmarked_by_a_crash_is_rebuilt(owner: str, tmp_path: Pa
     db.destroy(instance_id="demo-pg0006")
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
 def test_a_clone_keeps_the_builders_rights_on_a_template_being_built(
     owner: str, tmp_path: Path
 ) -> None:

@@ -19,11 +19,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def store_url() -> Iterator[str]:
     name = f"orchestrator_store_{secrets.token_hex(4)}"
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at {PG_ADMIN} does not answer: {exc}")
-    with admin:
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         try:
             yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"

@@ -17,7 +17,8 @@ from demo_orchestrator.providers.rabbitmq import RabbitBroker
 from tests.fakes.data_services import MANAGEMENT, rabbit
 
 TINY_CACHE = Path(__file__).resolve().parents[1] / "blueprints" / "tiny_cache.yaml"
-
+# Tests using the `owner` fixture are marked postgres, redis and rabbitmq: its clean-up visits
+# all three servers.
 
 
 def _spec(instance_id: str) -> InstanceSpec:
@@ -33,6 +34,9 @@ def mgmt() -> Iterator[httpx.Client]:
         yield c
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
 def test_vhost_user_and_limits_then_teardown(owner: str, mgmt: httpx.Client) -> None:
     broker = rabbit(owner)
     try:
@@ -61,6 +65,9 @@ def test_vhost_user_and_limits_then_teardown(owner: str, mgmt: httpx.Client) -> 
         broker.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
 def test_vhost_limits_hold(owner: str) -> None:
     broker = RabbitBroker(
         amqp_url="amqp://guest:guest@127.0.0.1:5672/",
@@ -84,6 +91,9 @@ def test_vhost_limits_hold(owner: str) -> None:
         broker.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
 def test_vhosts_of_others_are_never_touched(owner: str, mgmt: httpx.Client) -> None:
     assert mgmt.put("/vhosts/demo-zz9997", json={"description": "someone else"}).is_success
     broker = rabbit(owner)

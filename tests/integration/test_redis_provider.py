@@ -13,7 +13,8 @@ from demo_orchestrator.providers.base import InstanceSpec
 from tests.fakes.data_services import REDIS_URL, leftovers, redis_cache
 
 TINY_CACHE = Path(__file__).resolve().parents[1] / "blueprints" / "tiny_cache.yaml"
-
+# Tests using the `owner` fixture are marked postgres, redis and rabbitmq: its clean-up visits
+# all three servers.
 
 
 def _spec(instance_id: str) -> InstanceSpec:
@@ -30,6 +31,9 @@ def admin() -> redis.Redis:
     client.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
 def test_user_is_confined_to_its_prefix_and_teardown_removes_user_and_keys(
     owner: str, admin: redis.Redis
 ) -> None:
@@ -60,6 +64,9 @@ def test_user_is_confined_to_its_prefix_and_teardown_removes_user_and_keys(
         cache.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
 def test_ensure_twice_keeps_the_credentials_and_connected_clients(owner: str) -> None:
     cache = redis_cache(owner)
     try:
@@ -78,6 +85,9 @@ def test_ensure_twice_keeps_the_credentials_and_connected_clients(owner: str) ->
         cache.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
 def test_users_of_others_are_never_touched(owner: str, admin: redis.Redis) -> None:
     admin.execute_command("ACL", "SETUSER", "demo-zz9998", "on", "nopass", "~demo-zz9998:*")
     admin.set("demo-zz9998:keep", 1)

@@ -23,7 +23,7 @@ from tests.fakes.data_services import (
     service_env,
 )
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.rabbitmq]
 
 
 

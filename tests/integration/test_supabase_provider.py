@@ -24,11 +24,11 @@ from tests.fakes.data_services import SUPABASE_TOKEN as TOKEN
 from tests.fakes.data_services import FakeSupabase, running_fake_supabase
 
 TINY_CACHE = Path(__file__).resolve().parents[1] / "blueprints" / "tiny_cache.yaml"
-pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeSupabase]:
+    """The fake backs each project with a real database: its tests are marked `postgres`."""
     yield from running_fake_supabase()
 
 
@@ -57,6 +57,7 @@ def _spec(instance_id: str) -> InstanceSpec:
     )
 
 
+@pytest.mark.postgres
 def test_project_is_created_seeded_and_deleted(fake: FakeSupabase, tmp_path: Path) -> None:
     provider = _provider(fake, tmp_path)
     try:
@@ -77,6 +78,7 @@ def test_project_is_created_seeded_and_deleted(fake: FakeSupabase, tmp_path: Pat
         provider.close()
 
 
+@pytest.mark.postgres
 def test_a_branch_of_a_parent_project(fake: FakeSupabase, tmp_path: Path) -> None:
     parent = fake.http.post(
         "/v1/projects",
@@ -102,6 +104,7 @@ def test_a_branch_of_a_parent_project(fake: FakeSupabase, tmp_path: Path) -> Non
     assert fake.databases() == []
 
 
+@pytest.mark.postgres
 def test_rate_limits_are_honoured(fake: FakeSupabase, tmp_path: Path) -> None:
     waits: list[float] = []
     provider = _provider(fake, tmp_path, sleep=waits.append)
@@ -118,6 +121,7 @@ def test_rate_limits_are_honoured(fake: FakeSupabase, tmp_path: Path) -> None:
         provider.close()
 
 
+@pytest.mark.postgres
 def test_time_outs_and_a_refused_token_say_what_happened(
     fake: FakeSupabase, tmp_path: Path
 ) -> None:
@@ -137,6 +141,7 @@ def test_time_outs_and_a_refused_token_say_what_happened(
         refused.close()
 
 
+@pytest.mark.postgres
 def test_a_half_seeded_project_is_made_again(fake: FakeSupabase, tmp_path: Path) -> None:
     provider = _provider(fake, tmp_path)
     try:
@@ -159,6 +164,7 @@ def test_a_half_seeded_project_is_made_again(fake: FakeSupabase, tmp_path: Path)
     assert fake.databases() == []
 
 
+@pytest.mark.postgres
 def test_the_orchestrator_on_supabase_end_to_end(
     fake: FakeSupabase, make_server: Any, tmp_path: Path
 ) -> None:

@@ -4,31 +4,27 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from typing import Any
 
+import pika
 import pytest
 
+from tests.services import RABBITMQ_URL as AMQP_URL
 from tests.stack.conftest import sign_in
-
-AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
 @pytest.fixture(scope="module")
 def channel() -> Any:
-    pika = pytest.importorskip("pika")
-    try:
-        conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    except pika.exceptions.AMQPError as exc:
-        pytest.skip(f"RabbitMQ at {AMQP_URL} does not answer: {exc!r}")
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     ch = conn.channel()
     ch.exchange_declare("splits.events", exchange_type="topic", durable=True)
     yield ch
     conn.close()
 
 
+@pytest.mark.rabbitmq
 def test_application_event_travels_through_rabbitmq_to_the_outbox(stacks: Any, channel: Any) -> None:
     stack = stacks("startup", AMQP_URL=AMQP_URL)
     instance = stack.env["DEMO_INSTANCE_ID"]
