@@ -25,6 +25,8 @@ from demo_orchestrator.providers.kubernetes.settings import KubernetesSettings, 
 from demo_orchestrator.providers.ownership import scrub
 
 HELM_TIMEOUT_SECONDS = 60
+# libyaml when PyYAML has it: the pure-Python parser takes most of a render's time.
+YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PLACEHOLDER_ENV = "<set by the {provider} provider when applied>"
 
 
@@ -204,7 +206,7 @@ def helm_template(
             f"helm template of {chart.name} failed: {scrub(message, *secrets) or 'no output'}"
         )
     try:
-        documents = list(yaml.safe_load_all(result.stdout.decode()))
+        documents = list(yaml.load_all(result.stdout, Loader=YAML_LOADER))
     except yaml.YAMLError as exc:
         raise PermanentError(f"helm template of {chart.name} gave invalid YAML: {exc}") from exc
     return [doc for doc in documents if isinstance(doc, dict) and doc]

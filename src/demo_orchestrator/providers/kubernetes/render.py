@@ -20,6 +20,8 @@ from demo_orchestrator.providers.kubernetes.credentials import DemoCredentials
 from demo_orchestrator.providers.kubernetes.fence import fence_objects
 from demo_orchestrator.providers.kubernetes.settings import KubernetesSettings, SharedDataServers
 
+YAML_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 
 @dataclass(frozen=True)
 class DemoRequest:
@@ -72,6 +74,11 @@ def render_demo(
 
 def to_yaml(objects: list[dict[str, Any]]) -> str:
     """Multi-document YAML, one document per object, keys in the order they were built."""
-    return "".join(
-        "---\n" + yaml.safe_dump(obj, sort_keys=False, default_flow_style=False) for obj in objects
+    return yaml.dump_all(
+        objects,
+        Dumper=YAML_DUMPER,
+        explicit_start=True,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
     )
