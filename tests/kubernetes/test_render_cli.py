@@ -214,3 +214,26 @@ def test_the_ingress_wildcard_certificate_is_copied_into_the_demo(render: Render
     ingresses = [obj for obj in shown if obj["kind"] == "Ingress"]
     assert {i["spec"]["tls"][0]["secretName"] for i in ingresses} == {copy["metadata"]["name"]}
     assert DOMAIN in ingresses[0]["spec"]["rules"][0]["host"]
+
+
+def test_a_chart_error_is_one_line_without_the_secrets(render: RenderFn, tmp_path: Path) -> None:
+    """helm's error text is scrubbed of the demo's credentials before it is shown (or logged)."""
+    from demo_orchestrator.providers.kubernetes.credentials import demo_credentials
+    from tests.kubernetes.conftest import SECRET_KEY
+
+    password = demo_credentials(INSTANCE, SECRET_KEY).postgres_password
+    values = tmp_path / "breaks-the-chart.yaml"
+    values.write_text(f"routes:\n  kind: {password}\n")  # the chart's error quotes the value
+    result = render("--id", INSTANCE, "--values", str(values))
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert "routes.kind must be httproute or ingress" in result.stderr
+    assert password not in result.stderr and "***" in result.stderr
+
+
+def test_a_missing_helm_is_named(render: RenderFn) -> None:
+    result = render("--id", INSTANCE, env={"DEMO_KUBERNETES_HELM": "/nonexistent/helm"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: helm not found (/nonexistent/helm): install helm 4 or set DEMO_KUBERNETES_HELM"
+    )
