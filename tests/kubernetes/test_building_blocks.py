@@ -61,6 +61,11 @@ def test_a_host_name_outside_the_cluster_needs_explicit_cidrs() -> None:
     }
 
 
+def test_egress_cidrs_must_be_cidr_blocks() -> None:
+    with pytest.raises(ValueError, match="not a CIDR block"):
+        settings(egress_cidrs=["db.example.net"])
+
+
 def test_supabase_demos_need_cidrs_and_get_only_its_ports() -> None:
     supabase = servers(DEMO_DATABASE_PROVIDER="supabase")
     with pytest.raises(PermanentError, match="supabase"):

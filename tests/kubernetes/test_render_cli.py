@@ -223,12 +223,22 @@ def test_a_chart_error_is_one_line_without_the_secrets(render: RenderFn, tmp_pat
 
     password = demo_credentials(INSTANCE, SECRET_KEY).postgres_password
     values = tmp_path / "breaks-the-chart.yaml"
-    values.write_text(f"routes:\n  kind: {password}\n")  # the chart's error quotes the value
+    # The chart's values schema refuses the variable name and quotes it in its error.
+    values.write_text(f"secretEnv:\n  {password}-NOT-A-NAME: x\n")
     result = render("--id", INSTANCE, "--values", str(values))
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.count("\n") == 1
-    assert "routes.kind must be httproute or ingress" in result.stderr
-    assert password not in result.stderr and "***" in result.stderr
+    assert "values don't meet the specifications of the schema" in result.stderr
+    assert "'***-NOT-A-NAME' does not match pattern" in result.stderr
+    assert password not in result.stderr
+
+
+def test_a_typo_in_a_values_file_is_refused(render: RenderFn, tmp_path: Path) -> None:
+    values = tmp_path / "typo.yaml"
+    values.write_text("routes:\n  knd: ingress\n")
+    result = render("--id", INSTANCE, "--values", str(values))
+    assert result.returncode == 1
+    assert "at '/routes': additional properties 'knd' not allowed" in result.stderr
 
 
 def test_a_missing_helm_is_named(render: RenderFn) -> None:

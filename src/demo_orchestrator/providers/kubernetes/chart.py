@@ -200,11 +200,10 @@ def helm_template(
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise PermanentError(f"helm template failed: {scrub(str(exc), *secrets)}") from exc
     if result.returncode != 0:
-        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        message = next((line for line in lines if "Error" in line), lines[-1] if lines else "")
-        raise PermanentError(
-            f"helm template of {chart.name} failed: {scrub(message, *secrets) or 'no output'}"
-        )
+        text = result.stderr.decode("utf-8", "replace")
+        message = " ".join(line.strip() for line in text.splitlines() if line.strip())
+        message = message.removeprefix("Error: ")[:600] or "no output"
+        raise PermanentError(f"helm template of {chart.name} failed: {scrub(message, *secrets)}")
     try:
         documents = list(yaml.load_all(result.stdout, Loader=YAML_LOADER))
     except yaml.YAMLError as exc:

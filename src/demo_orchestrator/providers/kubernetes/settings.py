@@ -9,6 +9,7 @@ variables by name (`DEMO_DATABASE_PROVIDER`, `DEMO_POSTGRES_ADMIN_URL`, `DEMO_RE
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
@@ -97,6 +98,16 @@ class KubernetesSettings(ProviderSettings):
     def _namespaced_name(cls, value: str) -> str:
         if not re.fullmatch(rf"{_DNS_LABEL}/{_DNS_LABEL}", value):
             raise ValueError("must be <namespace>/<name> of the Gateway, e.g. gateway-system/demos")
+        return value
+
+    @field_validator("egress_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError as exc:
+                raise ValueError(f"{cidr!r} is not a CIDR block: {exc}") from exc
         return value
 
     @property
