@@ -6,7 +6,7 @@ the providers read it, nothing here does I/O except `load_blueprint`, which only
 Command templates are lists of strings; these placeholders are filled in by the runtime:
 `{python}` (the orchestrator's interpreter), `{port}` (the service's allocated port),
 `{scenario}`, `{seed}` (the scenario's seed), `{manifest}` (where a seed command writes its
-manifest JSON), `{instance_id}`.
+manifest JSON), `{instance_id}`. On Kubernetes `{python}` is the image's `python`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,24 @@ class Service(_Model):
     health_path: str = "/healthz"
     routes: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+    # Memory limit (MB): the local runtime's cap and the container's limit on Kubernetes.
     memory_mb: int = Field(default=256, gt=0)
+    # Kubernetes only (the local runtime allocates loopback ports and shares the machine):
+    # the container port, the command in the image (its own entrypoint when unset; placeholders
+    # {port}, {scenario}, {seed}, {instance_id}), and the container's requests and CPU limit.
+    port: int = Field(default=8080, gt=0, lt=65536)
+    container_command: list[str] | None = None
+    memory_request_mb: int = Field(default=128, gt=0)
+    cpu_request_m: int = Field(default=100, gt=0)
+    cpu_limit_m: int = Field(default=1000, gt=0)
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Service:
+        if self.memory_request_mb > self.memory_mb:
+            raise ValueError(f"service {self.name}: memory_request_mb exceeds memory_mb")
+        if self.cpu_request_m > self.cpu_limit_m:
+            raise ValueError(f"service {self.name}: cpu_request_m exceeds cpu_limit_m")
+        return self
 
 
 class DataPlan(_Model):
@@ -49,6 +66,30 @@ class DataPlan(_Model):
     # Python packages or files (relative to the blueprint file) whose content keys the seeded
     # template: change the migrations or the seed code and the template is rebuilt.
     fingerprint: list[str] = Field(default_factory=list)
+
+
+class DemoSizes(_Model):
+    """What one demo may use on a cluster: its namespace's ResourceQuota and LimitRange.
+
+    The defaults fit the reference stack with its in-namespace PostgreSQL, Redis, RabbitMQ and
+    migrate-and-seed Job, plus one surge pod of a rolling update.
+    """
+
+    requests_cpu_m: int = Field(default=1500, gt=0)
+    limits_cpu_m: int = Field(default=6000, gt=0)
+    requests_memory_mb: int = Field(default=1536, gt=0)
+    limits_memory_mb: int = Field(default=3072, gt=0)
+    pods: int = Field(default=12, gt=0)
+    services: int = Field(default=8, ge=0)
+    persistent_volume_claims: int = Field(default=3, ge=0)
+    storage_gb: int = Field(default=6, ge=0)
+    # LimitRange: a container without its own sizes gets the defaults; none may exceed the max.
+    container_default_cpu_m: int = Field(default=500, gt=0)
+    container_default_memory_mb: int = Field(default=256, gt=0)
+    container_default_request_cpu_m: int = Field(default=50, gt=0)
+    container_default_request_memory_mb: int = Field(default=64, gt=0)
+    container_max_cpu_m: int = Field(default=2000, gt=0)
+    container_max_memory_mb: int = Field(default=1024, gt=0)
 
 
 class Persona(_Model):
@@ -104,7 +145,10 @@ class Blueprint(_Model):
     cost: CostRates = Field(default_factory=CostRates)
     default_scenario: str
     scenarios: list[Scenario] = Field(min_length=1)
+    # The Helm chart of the demo (Kubernetes runtime): a folder name under the charts directory
+    # (DEMO_KUBERNETES_CHARTS, else `charts/` beside the blueprints folder).
     chart: str | None = None
+    sizes: DemoSizes = Field(default_factory=DemoSizes)
     source: str = ""
 
     @field_validator("routes")

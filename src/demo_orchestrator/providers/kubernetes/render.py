@@ -1,0 +1,84 @@
+"""Every object of one demo, in the order the runtime applies them: the fence, then the chart.
+
+`render_demo` is pure apart from running `helm template`: no cluster, no store, no server. The
+runtime provider (part 2) applies its result with server-side apply; `democtl render` prints it
+(redacted) as the operator's dry run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from demo_orchestrator.domain.blueprint import Blueprint, Scenario
+from demo_orchestrator.providers.kubernetes.chart import chart_path, chart_values, helm_template
+from demo_orchestrator.providers.kubernetes.credentials import DemoCredentials
+from demo_orchestrator.providers.kubernetes.fence import fence_objects
+from demo_orchestrator.providers.kubernetes.settings import KubernetesSettings, SharedDataServers
+
+YAML_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+@dataclass(frozen=True)
+class DemoRequest:
+    """The demo to render: which blueprint and scenario, its id, domain, owner and expiry."""
+
+    instance_id: str
+    blueprint: Blueprint
+    scenario: Scenario
+    base_domain: str
+    owner: str
+    expires_at: datetime
+    extra_values: list[Path] = field(default_factory=list)
+
+
+def render_demo(
+    request: DemoRequest,
+    *,
+    settings: KubernetesSettings,
+    servers: SharedDataServers,
+    credentials: DemoCredentials,
+) -> list[dict[str, Any]]:
+    fence = fence_objects(
+        request.blueprint,
+        request.instance_id,
+        request.owner,
+        request.expires_at,
+        settings,
+        servers,
+    )
+    values = chart_values(
+        blueprint=request.blueprint,
+        scenario=request.scenario,
+        instance_id=request.instance_id,
+        base_domain=request.base_domain,
+        settings=settings,
+        servers=servers,
+        credentials=credentials,
+    )
+    chart = helm_template(
+        chart_path(request.blueprint, settings),
+        release=request.instance_id,
+        namespace=request.instance_id,
+        values=values,
+        extra_values=request.extra_values,
+        settings=settings,
+        secrets=credentials.values(),
+    )
+    return [*fence, *chart]
+
+
+def to_yaml(objects: list[dict[str, Any]]) -> str:
+    """Multi-document YAML, one document per object, keys in the order they were built."""
+    return yaml.dump_all(
+        objects,
+        Dumper=YAML_DUMPER,
+        explicit_start=True,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+    )
