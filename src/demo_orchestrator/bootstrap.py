@@ -14,7 +14,7 @@ from demo_orchestrator.engine.accounts import Accounts
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.reconciler import Reconciler
 from demo_orchestrator.engine.service import InstanceService
-from demo_orchestrator.providers.registry import load_blueprints, load_provider
+from demo_orchestrator.providers.registry import load_blueprints, load_slots
 from demo_orchestrator.settings import Settings
 from demo_orchestrator.store.crypto import SecretBox, load_or_create_key
 from demo_orchestrator.store.database import Database
@@ -54,20 +54,16 @@ class Orchestrator:
 
 def bootstrap(settings: Settings) -> Orchestrator:
     settings.home.mkdir(parents=True, exist_ok=True)
+    slots = load_slots(settings)  # every slot by name; cache and broker on by configuration
     ctx = Context(
         settings=settings,
         db=Database(settings.resolved_store_url()),
         box=SecretBox(load_or_create_key(settings.home, settings.secret_key)),
         blueprints=load_blueprints(settings),
-        runtime=load_provider(settings.runtime, kind="runtime", settings=settings),
-        database=load_provider(settings.database_provider, kind="database", settings=settings),
-        # Data services switch on by configuration; without them a demo runs with none.
-        cache=load_provider("redis", kind="cache", settings=settings)
-        if settings.redis_url
-        else None,
-        broker=load_provider("rabbitmq", kind="broker", settings=settings)
-        if settings.rabbitmq_url
-        else None,
+        runtime=slots["runtime"],
+        database=slots["database"],
+        cache=slots["cache"],
+        broker=slots["broker"],
     )
     reconciler = Reconciler(ctx)
     return Orchestrator(

@@ -10,13 +10,22 @@ another team's `demo-*` vhosts. Deleting the vhost closes its connections and dr
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from demo_orchestrator.domain.errors import PermanentError, ProviderError
-from demo_orchestrator.providers.base import Health, InstanceSpec, Outputs, Provider
+from demo_orchestrator.providers.base import (
+    Health,
+    InstanceSpec,
+    Outputs,
+    Provider,
+    ProviderSettings,
+    own_settings,
+)
 from demo_orchestrator.providers.ownership import (
     INSTANCE_ID,
     Passwords,
@@ -31,9 +40,42 @@ from demo_orchestrator.settings import Settings
 log = logging.getLogger(__name__)
 
 
+class RabbitSettings(ProviderSettings):
+    model_config = SettingsConfigDict(env_prefix="DEMO_RABBITMQ_")
+
+    url: str | None = Field(
+        default=None,
+        repr=False,  # holds a password
+        description="amqp://user:password@host:5672/ of the broker demos connect to; no default: "
+        "when set, each demo gets a vhost and a user of its own.",
+    )
+    management_url: str | None = Field(
+        default=None,
+        repr=False,
+        description="http://admin:password@host:15672 of the management API (administrator "
+        "tag); unset: DEMO_RABBITMQ_URL's host and credentials on port 15672, the default port.",
+    )
+    max_connections: int = Field(
+        default=20,
+        gt=0,
+        description="max-connections limit of each demo's vhost (connections); enough for a "
+        "demo's services, low enough that one demo cannot exhaust the broker.",
+    )
+    max_queues: int = Field(
+        default=50,
+        gt=0,
+        description="max-queues limit of each demo's vhost (queues); a demo declares a handful, "
+        "so a runaway declare loop stops early.",
+    )
+
+    def missing_fields(self) -> list[str]:
+        return [] if self.url else ["url"]
+
+
 class RabbitBroker(Provider):
     kind = "broker"
     name = "rabbitmq"
+    settings_model = RabbitSettings
 
     def __init__(
         self,
@@ -71,16 +113,16 @@ class RabbitBroker(Provider):
         self.max_queues = max_queues
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RabbitBroker:
-        if not settings.rabbitmq_url:
-            raise PermanentError("the rabbitmq broker provider needs DEMO_RABBITMQ_URL")
+    def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
+        config = own_settings(cls.name, RabbitSettings, own)
+        assert config.url is not None  # own_settings refuses incomplete settings
         return cls(
-            amqp_url=settings.rabbitmq_url,
-            management_url=settings.rabbitmq_management_url,
+            amqp_url=config.url,
+            management_url=config.management_url,
             owner=owner_of(settings),
             passwords=Passwords.from_settings(settings),
-            max_connections=settings.rabbitmq_max_connections,
-            max_queues=settings.rabbitmq_max_queues,
+            max_connections=config.max_connections,
+            max_queues=config.max_queues,
             timeout=settings.data_service_timeout_seconds,
         )
 

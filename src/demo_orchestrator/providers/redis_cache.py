@@ -15,12 +15,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+from typing import Any, Self
 
 import redis
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from demo_orchestrator.domain.errors import PermanentError, ProviderError
-from demo_orchestrator.providers.base import Health, InstanceSpec, Outputs, Provider
+from demo_orchestrator.providers.base import (
+    Health,
+    InstanceSpec,
+    Outputs,
+    Provider,
+    ProviderSettings,
+    own_settings,
+)
 from demo_orchestrator.providers.ownership import (
     INSTANCE_ID,
     Passwords,
@@ -38,9 +47,24 @@ log = logging.getLogger(__name__)
 DENIED = ("-@dangerous", "-scan", "-randomkey", "-keys")
 
 
+class RedisSettings(ProviderSettings):
+    model_config = SettingsConfigDict(env_prefix="DEMO_REDIS_")
+
+    url: str | None = Field(
+        default=None,
+        repr=False,  # holds a password
+        description="redis://admin:password@host:6379/0 of a user allowed the ACL commands; no "
+        "default: when set, each demo gets an ACL user and a key prefix of its own.",
+    )
+
+    def missing_fields(self) -> list[str]:
+        return [] if self.url else ["url"]
+
+
 class RedisCache(Provider):
     kind = "cache"
     name = "redis"
+    settings_model = RedisSettings
 
     def __init__(self, *, url: str, owner: str, passwords: Passwords, timeout: float = 5.0) -> None:
         self._parts = split_url(url, schemes=("redis", "rediss"), setting="DEMO_REDIS_URL")
@@ -53,11 +77,11 @@ class RedisCache(Provider):
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RedisCache:
-        if not settings.redis_url:
-            raise PermanentError("the redis cache provider needs DEMO_REDIS_URL")
+    def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
+        config = own_settings(cls.name, RedisSettings, own)
+        assert config.url is not None  # own_settings refuses incomplete settings
         return cls(
-            url=settings.redis_url,
+            url=config.url,
             owner=owner_of(settings),
             passwords=Passwords.from_settings(settings),
             timeout=settings.data_service_timeout_seconds,

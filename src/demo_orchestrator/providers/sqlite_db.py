@@ -14,10 +14,16 @@ import os
 import shutil
 import threading
 from pathlib import Path
+from typing import Self
 
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
 from demo_orchestrator.domain.errors import PermanentError
-from demo_orchestrator.providers.base import DatabaseProvider, InstanceSpec, Outputs
+from demo_orchestrator.providers.base import (
+    DatabaseProvider,
+    InstanceSpec,
+    Outputs,
+    ProviderSettings,
+)
 from demo_orchestrator.providers.fingerprint import template_fingerprint
 from demo_orchestrator.providers.seeding import run_data_commands
 from demo_orchestrator.settings import Settings
@@ -25,6 +31,7 @@ from demo_orchestrator.settings import Settings
 
 class SqliteDatabase(DatabaseProvider):
     name = "sqlite"
+    # No settings of its own: its files live under DEMO_HOME.
 
     def __init__(self, *, home: Path) -> None:
         self.home = home.resolve()
@@ -36,7 +43,7 @@ class SqliteDatabase(DatabaseProvider):
         self._locks_guard = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SqliteDatabase:
+    def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
         return cls(home=settings.home)
 
     def ensure(self, *, spec: InstanceSpec) -> Outputs:

@@ -20,10 +20,20 @@ import logging
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from demo_orchestrator.domain.errors import PermanentError, ProviderError, TemporaryError
-from demo_orchestrator.providers.base import DatabaseProvider, Health, InstanceSpec, Outputs
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from demo_orchestrator.domain.errors import ProviderError, TemporaryError
+from demo_orchestrator.providers.base import (
+    DatabaseProvider,
+    Health,
+    InstanceSpec,
+    Outputs,
+    ProviderSettings,
+    own_settings,
+)
 from demo_orchestrator.providers.fingerprint import template_fingerprint
 from demo_orchestrator.providers.ownership import Passwords, Unreachable, owner_of
 from demo_orchestrator.providers.seeding import run_data_commands
@@ -40,8 +50,50 @@ SEED_STATE = (
 )
 
 
+class SupabaseSettings(ProviderSettings):
+    model_config = SettingsConfigDict(env_prefix="DEMO_SUPABASE_")
+
+    access_token: str | None = Field(
+        default=None,
+        repr=False,  # a secret
+        description="Management API token (sbp_...); no default: it may create and delete "
+        "projects of the organization.",
+    )
+    organization: str | None = Field(
+        default=None,
+        description="Organization slug demo projects are created in; not needed when demos are "
+        "branches of DEMO_SUPABASE_PARENT_PROJECT.",
+    )
+    region: str = Field(
+        default="us-east-1",
+        description="Region of new demo projects; us-east-1 is Supabase's own default.",
+    )
+    api_url: str = Field(
+        default="https://api.supabase.com",
+        description="Base URL of the Management API: the public one (a local stand-in in tests).",
+    )
+    parent_project: str | None = Field(
+        default=None,
+        description="Project ref; when set each demo is a branch of it instead of a project "
+        "(cheaper and quicker to make).",
+    )
+    ready_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a new project may take to become ACTIVE_HEALTHY (s) before the "
+        "wait counts as a failed attempt; projects usually take one to three minutes.",
+    )
+
+    def missing_fields(self) -> list[str]:
+        missing = [] if self.access_token else ["access_token"]
+        if not self.organization and not self.parent_project:
+            missing.append("organization")
+        return missing
+
+
 class SupabaseDatabase(DatabaseProvider):
     name = "supabase"
+    settings_model = SupabaseSettings
 
     def __init__(
         self,
@@ -66,27 +118,21 @@ class SupabaseDatabase(DatabaseProvider):
         self._name = re.compile(rf"^(demo-[a-z0-9]{{6}})-{re.escape(owner)}$")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SupabaseDatabase:
-        missing = [
-            f"DEMO_SUPABASE_{n.upper()}"
-            for n in ("access_token", "organization")
-            if not getattr(settings, f"supabase_{n}")
-        ]
-        if missing and not (settings.supabase_access_token and settings.supabase_parent_project):
-            raise PermanentError(f"DEMO_DATABASE_PROVIDER=supabase needs {', '.join(missing)}")
+    def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
+        config = own_settings(cls.name, SupabaseSettings, own)
         return cls(
             api=SupabaseApi(
-                base_url=settings.supabase_api_url,
-                token=settings.supabase_access_token or "",
+                base_url=config.api_url,
+                token=config.access_token or "",
                 timeout=max(settings.data_service_timeout_seconds, 10.0),
             ),
-            organization=settings.supabase_organization or "",
-            region=settings.supabase_region,
+            organization=config.organization or "",
+            region=config.region,
             owner=owner_of(settings),
             passwords=Passwords.from_settings(settings),
             home=settings.home,
-            parent_project=settings.supabase_parent_project,
-            ready_timeout=settings.supabase_ready_timeout_seconds,
+            parent_project=config.parent_project,
+            ready_timeout=config.ready_timeout_seconds,
         )
 
     def close(self) -> None:
