@@ -36,7 +36,6 @@ from demo_orchestrator.providers.base import (
 from demo_orchestrator.settings import Settings
 
 MARKER = "DEMO_ORCHESTRATOR_HOME"
-PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "VIRTUAL_ENV")
 
 
 class LocalSettings(ProviderSettings):
@@ -194,7 +193,7 @@ class LocalRuntime(RuntimeProvider):
     def _env(
         self, spec: InstanceSpec, port: int, folder: Path, extra: dict[str, str]
     ) -> dict[str, str]:
-        env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
+        env = {k: os.environ[k] for k in processes.PASSED_THROUGH if k in os.environ}
         env.update(extra)
         env.update(spec.env)
         env.update(

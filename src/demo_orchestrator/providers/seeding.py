@@ -16,8 +16,8 @@ from pathlib import Path
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
 from demo_orchestrator.domain.errors import PermanentError
 from demo_orchestrator.providers.base import InstanceSpec
-from demo_orchestrator.providers.local_runtime import PASSED_THROUGH
 from demo_orchestrator.providers.ownership import scrub
+from demo_orchestrator.providers.processes import PASSED_THROUGH
 
 SEED_TIMEOUT_SECONDS = 600
 
