@@ -22,7 +22,9 @@ import psycopg
 import redis
 from psycopg import sql
 
+from demo_orchestrator.domain.errors import NotReady
 from demo_orchestrator.providers import processes
+from demo_orchestrator.providers.base import DatabaseProvider, InstanceSpec, Outputs, Provider
 from demo_orchestrator.providers.ownership import Passwords, marker
 from demo_orchestrator.providers.postgres import PostgresDatabase
 from demo_orchestrator.providers.rabbitmq import RabbitBroker
@@ -54,6 +56,28 @@ def service_env(owner: str) -> dict[str, str]:
         "DEMO_RABBITMQ_MANAGEMENT_URL": MANAGEMENT_URL,
         "DEMO_RESOURCE_OWNER": owner,
     }
+
+
+def provision(provider: Provider, spec: InstanceSpec, *, timeout: float = 60) -> Outputs:
+    """What the engine does with one provider: `ensure` again after each `NotReady` (waiting its
+    delay), then `seed` when the database is not a seeded clone. Returns what `ensure` gave."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            out = provider.ensure(spec=spec)
+            break
+        except NotReady as exc:
+            assert time.monotonic() < deadline, f"still not ready after {timeout}s: {exc.detail}"
+            time.sleep(min(exc.delay, 1.0))
+    if isinstance(provider, DatabaseProvider) and not provider.clones_seeded_template:
+        seeded = InstanceSpec(
+            instance_id=spec.instance_id,
+            blueprint=spec.blueprint,
+            scenario=spec.scenario,
+            env={**spec.env, **out.env},
+        )
+        provider.seed(spec=seeded)
+    return out
 
 
 def postgres(owner: str, home: Path, **extra: Any) -> PostgresDatabase:
