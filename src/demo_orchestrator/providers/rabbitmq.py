@@ -4,7 +4,8 @@ A vhost is RabbitMQ's unit of isolation: its exchanges and queues are invisible 
 vhost, and the demo's user has permissions on its own vhost only. Vhost limits (max connections,
 max queues) keep one demo from exhausting the broker. The vhost carries a description and a tag,
 the user a tag, both naming this orchestrator, so `owned()` and the orphan sweep never touch
-another team's `demo-*` vhosts. Deleting the vhost closes its connections and drops its queues.
+another team's `demo-*` vhosts. Deleting the vhost closes its connections and drops its queues;
+reset purges every queue of the vhost and keeps the vhost, its user and its limits.
 """
 
 from __future__ import annotations
@@ -169,6 +170,18 @@ class RabbitBroker(Provider):
             self._send("DELETE", f"/vhosts/{name}", None)
         if user is not None and self.tag in _tags(user):
             self._send("DELETE", f"/users/{name}", None)
+
+    def reset(self, *, instance_id: str) -> None:
+        """Pristine: every queue of the demo's vhost is purged (its messages are gone); the
+        vhost, its user, limits and declared queues stay, so the demo's credentials keep working."""
+        name = _q(instance_id)
+        vhost = self._get(f"/vhosts/{name}")
+        if vhost is None or self.tag not in _tags(vhost):
+            return  # gone (ensure makes it again), or not ours: never touch it
+        queues = self._send("GET", f"/queues/{name}?columns=name", None)
+        for queue in queues if isinstance(queues, list) else []:
+            if queue.get("name"):  # a queue deleted meanwhile answers 404: nothing to purge
+                self._send("DELETE", f"/queues/{name}/{_q(str(queue['name']))}/contents", None)
 
     def probe(self, *, instance_id: str) -> Health:
         if self._get(f"/vhosts/{_q(instance_id)}") is None:

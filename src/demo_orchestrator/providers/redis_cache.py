@@ -8,7 +8,10 @@ reaches the demo as `REDIS_PREFIX`.
 The ownership marker lives in the ACL rule itself: a read-only pattern on a key that never exists
 (`%R~demo-orchestrator:managed-by:<owner>`). It is set in the same `ACL SETUSER` that creates
 the user, so there is no moment where a user exists unmarked, and `owned()` is just `ACL LIST`.
-Teardown deletes the user first (Redis disconnects its clients), then SCAN+UNLINKs the prefix.
+Keys carry no marker, so they are only ever deleted under a user that bears ours: teardown
+switches the user off (marker kept) and disconnects its clients, SCAN+UNLINKs the prefix, and
+only then deletes the user, so a crash half-way leaves a marked user the orphan sweep finishes.
+Reset deletes the keys and keeps the user, so the demo's credentials stay valid.
 """
 
 from __future__ import annotations
@@ -93,14 +96,15 @@ class RedisCache(Provider):
         user = spec.instance_id
         password = self.passwords.of("redis", self.owner, user)
         existing = self._rules(user)
-        if existing is not None and self.tag not in existing:
+        if existing is not None and not self._marked(existing):
             raise PermanentError(
                 f"Redis already has an ACL user {user} not managed by this orchestrator; "
                 "refusing to touch it"
             )
         env = {"REDIS_URL": self.url_for(user, password), "REDIS_PREFIX": user}
         state = {"user": user, "prefix": f"{user}:"}
-        if existing is not None and f"#{hashlib.sha256(password.encode()).hexdigest()}" in existing:
+        digest = f"#{hashlib.sha256(password.encode()).hexdigest()}"
+        if existing is not None and {"on", digest} <= set(existing.split()):
             return Outputs(env=env, state=state, message="exists")  # unchanged: keep its clients
         rules = [
             "reset",
@@ -122,15 +126,18 @@ class RedisCache(Provider):
             log.warning("%s; the orphan sweep removes %s once it answers", exc.detail, instance_id)
 
     def _destroy(self, instance_id: str) -> None:
-        rules = self._rules(instance_id)
-        if rules is not None:
-            if self.tag not in rules:
-                return  # not ours: never touch it
-            self._call(f"delete ACL user {instance_id}", "ACL", "DELUSER", instance_id)
-        elif not INSTANCE_ID.match(instance_id):
-            return
-        # Keys go after the user: the demo can no longer write new ones meanwhile.
-        self.delete_keys(instance_id)
+        if not self._ours(instance_id):
+            return  # gone, or not ours: never touch it nor its keys
+        user = instance_id
+        self._call(f"switch off ACL user {user}", "ACL", "SETUSER", user, "off")
+        self._call(f"disconnect the clients of {user}", "CLIENT", "KILL", "USER", user)
+        self.delete_keys(user)  # nobody can write new ones meanwhile
+        self._call(f"delete ACL user {user}", "ACL", "DELUSER", user)
+
+    def reset(self, *, instance_id: str) -> None:
+        """Pristine: the demo's keys go, its ACL user (and thus its credentials) stays."""
+        if self._ours(instance_id):
+            self.delete_keys(instance_id)
 
     def delete_keys(self, prefix: str) -> int:
         removed = 0
@@ -157,7 +164,7 @@ class RedisCache(Provider):
         found = set()
         for line in self._call("list ACL users", "ACL", "LIST"):
             words = str(line).split()
-            ours = len(words) > 1 and words[0] == "user" and f"%R~{self.tag}" in words
+            ours = len(words) > 1 and words[0] == "user" and self._marked(str(line))
             if ours and INSTANCE_ID.match(words[1]):
                 found.add(words[1])
         return found
@@ -173,6 +180,13 @@ class RedisCache(Provider):
         database = self._parts.path.lstrip("/") or "0"
         query = f"?{self._parts.query}" if self._parts.query else ""
         return f"{self._parts.scheme}://{user}:{password}@{host}:{port}/{database}{query}"
+
+    def _ours(self, user: str) -> bool:
+        rules = self._rules(user)
+        return rules is not None and self._marked(rules)
+
+    def _marked(self, rules: str) -> bool:
+        return f"%R~{self.tag}" in rules.split()
 
     def _rules(self, user: str) -> str | None:
         """The user's ACL line, or None when there is no such user."""

@@ -20,6 +20,7 @@ from demo_orchestrator.domain.blueprint import Blueprint, Scenario
 from demo_orchestrator.domain.errors import PermanentError
 from demo_orchestrator.providers.base import (
     DatabaseProvider,
+    Health,
     InstanceSpec,
     Outputs,
     ProviderSettings,
@@ -65,6 +66,12 @@ class SqliteDatabase(DatabaseProvider):
         base = self.path_of(instance_id)
         for suffix in ("", "-wal", "-shm", "-journal", ".partial"):
             Path(str(base) + suffix).unlink(missing_ok=True)
+
+    def probe(self, *, instance_id: str) -> Health:
+        target = self.path_of(instance_id)
+        if target.is_file() and target.stat().st_size > 0:
+            return Health(True, f"database file {target.name} exists")
+        return Health(False, f"no database file {target.name}")
 
     def owned(self) -> set[str]:
         return {p.name.split(".", 1)[0] for p in self.root.glob("demo-*.db*")}
