@@ -101,6 +101,13 @@ class RedisCache(Provider):
                 f"Redis already has an ACL user {user} not managed by this orchestrator; "
                 "refusing to touch it"
             )
+        if existing is None and self._any_key(user):
+            # Our keys never outlive our user (teardown deletes the user last), so these are
+            # someone else's: a user of ours would let teardown delete them.
+            raise PermanentError(
+                f"Redis already has keys {user}:* not managed by this orchestrator; "
+                "refusing to touch them"
+            )
         env = {"REDIS_URL": self.url_for(user, password), "REDIS_PREFIX": user}
         state = {"user": user, "prefix": f"{user}:"}
         digest = f"#{hashlib.sha256(password.encode()).hexdigest()}"
@@ -153,6 +160,14 @@ class RedisCache(Provider):
         except redis.RedisError as exc:
             raise self._wrap(f"delete keys {prefix}:*", exc) from exc
         return removed
+
+    def _any_key(self, prefix: str) -> bool:
+        try:
+            for _ in self._client.scan_iter(match=f"{_escape(prefix)}:*", count=1000):
+                return True
+        except redis.RedisError as exc:
+            raise self._wrap(f"look for keys {prefix}:*", exc) from exc
+        return False
 
     def probe(self, *, instance_id: str) -> Health:
         rules = self._rules(instance_id)

@@ -49,17 +49,16 @@ class SqliteDatabase(DatabaseProvider):
 
     def ensure(self, *, spec: InstanceSpec) -> Outputs:
         target = self.path_of(spec.instance_id)
-        if target.is_file() and target.stat().st_size > 0:
-            return Outputs(env=self._env(target), state={"file": target.name}, message="exists")
         template = self.template_path(spec.blueprint, spec.scenario)
+        state = {"file": target.name, "template": template.name}  # the same on every call
+        if target.is_file() and target.stat().st_size > 0:
+            return Outputs(env=self._env(target), state=state, message="exists")
         self.prepare_template(blueprint=spec.blueprint, scenario=spec.scenario)
         tmp = target.with_name(target.name + ".partial")
         shutil.copyfile(template, tmp)
         os.replace(tmp, target)
         return Outputs(
-            env=self._env(target),
-            state={"file": target.name, "template": template.name},
-            message=f"cloned from template {template.name}",
+            env=self._env(target), state=state, message=f"cloned from template {template.name}"
         )
 
     def destroy(self, *, instance_id: str) -> None:
