@@ -15,10 +15,16 @@ from demo_orchestrator.domain.blueprint import load_blueprint
 from demo_orchestrator.providers.base import InstanceSpec
 from demo_orchestrator.providers.ownership import Passwords
 from demo_orchestrator.providers.rabbitmq import RabbitBroker
-from tests.fakes.data_services import MANAGEMENT, rabbit
+from tests.fakes.data_services import MANAGEMENT, fresh_owner, rabbit
 
 TINY_CACHE = Path(__file__).resolve().parents[1] / "blueprints" / "tiny_cache.yaml"
 pytestmark = pytest.mark.rabbitmq
+
+
+@pytest.fixture
+def owner(tmp_path: Path) -> Iterator[str]:
+    """A fresh owner marker; only this server is cleaned up and checked afterwards."""
+    yield from fresh_owner(tmp_path, only="rabbitmq")
 
 
 def _spec(instance_id: str) -> InstanceSpec:

@@ -14,10 +14,16 @@ import redis
 
 from demo_orchestrator.domain.blueprint import load_blueprint
 from demo_orchestrator.providers.base import InstanceSpec
-from tests.fakes.data_services import REDIS_URL, redis_cache
+from tests.fakes.data_services import REDIS_URL, fresh_owner, redis_cache
 
 TINY_CACHE = Path(__file__).resolve().parents[1] / "blueprints" / "tiny_cache.yaml"
 pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def owner(tmp_path: Path) -> Iterator[str]:
+    """A fresh owner marker; only this server is cleaned up and checked afterwards."""
+    yield from fresh_owner(tmp_path, only="redis")
 
 
 def _spec(instance_id: str) -> InstanceSpec:
