@@ -55,6 +55,9 @@ class Slot:
     optional: bool  # may stay empty (`none`, or nothing configured)
 
 
+# What the engine calls on a slot's provider beyond the Provider protocol.
+BASES: dict[str, type[Provider]] = {"runtime": RuntimeProvider, "database": DatabaseProvider}
+
 SLOTS = (
     Slot("runtime", "DEMO_RUNTIME", "runtime", optional=False),
     Slot("database", "DEMO_DATABASE_PROVIDER", "database_provider", optional=False),
@@ -122,7 +125,7 @@ def choose(
             raise PermanentError(f"{slot.variable} cannot be none: every demo needs a {slot.name}")
         return None
     if not wanted:
-        return _configured_one(slot, of_kind, classes, installed)
+        return _configured_one(slot, of_kind, classes)
     if wanted in broken:
         raise PermanentError(
             f"{slot.variable}={wanted}: the provider is installed but does not load "
@@ -135,6 +138,11 @@ def choose(
         raise PermanentError(
             f"{slot.variable}={wanted} is a {cls.kind} provider, not a {slot.name} one; {installed}"
         )
+    base = BASES.get(slot.name, Provider)
+    if not issubclass(cls, base):
+        raise PermanentError(
+            f"{slot.variable}={wanted}: {cls.__name__} must subclass {base.__name__}"
+        )
     own = read_own_settings(wanted, cls)
     if own is not None and own.missing_fields():
         raise PermanentError(f"{slot.variable}={wanted} needs {own.what_is_missing()}")
@@ -142,7 +150,7 @@ def choose(
 
 
 def _configured_one(
-    slot: Slot, of_kind: list[str], classes: dict[str, type[Provider]], installed: str
+    slot: Slot, of_kind: list[str], classes: dict[str, type[Provider]]
 ) -> tuple[str, type[Provider], ProviderSettings | None] | None:
     """An unset optional slot: the one provider of its kind whose settings are set, if any."""
     found = []
