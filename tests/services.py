@@ -22,9 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 RABBITMQ_MANAGEMENT_URL = os.environ.get(
@@ -57,9 +55,7 @@ def _postgres() -> None:
 def _redis() -> None:
     import redis
 
-    client = redis.Redis.from_url(
-        REDIS_URL, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
-    )
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT)
     try:
         client.ping()
     finally:
@@ -154,6 +150,10 @@ class ServiceChecks:
         for item in items:
             for fixture, services in FIXTURES.items():
                 unmarked = set(services) - needs(item)
+                info = getattr(item, "_fixtureinfo", None)
+                defs = info.name2fixturedefs.get(fixture) if info is not None else None
+                if defs and defs[-1].func.__module__ != "tests.conftest":
+                    continue  # a module's own fixture of that name cleans up what it says
                 if fixture in getattr(item, "fixturenames", ()) and unmarked:
                     raise pytest.UsageError(
                         f"{item.nodeid} uses the `{fixture}` fixture, which needs "

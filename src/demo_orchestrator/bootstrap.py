@@ -29,7 +29,7 @@ from demo_orchestrator.engine.routing import RouteTable
 from demo_orchestrator.engine.runner import Runner
 from demo_orchestrator.engine.service import InstanceService
 from demo_orchestrator.providers.base import DatabaseProvider, Provider, RuntimeProvider
-from demo_orchestrator.providers.registry import load_blueprints, load_provider
+from demo_orchestrator.providers.registry import load_blueprints, load_named, load_slots
 from demo_orchestrator.settings import Settings
 from demo_orchestrator.store.crypto import SecretBox, load_or_create_key
 from demo_orchestrator.store.database import Database
@@ -71,6 +71,29 @@ class Orchestrator:
                 log.exception("building the template of scenario %s failed", scenario.name)
 
 
+def _providers(
+    settings: Settings,
+    runtime: RuntimeProvider | None,
+    database: DatabaseProvider | None,
+    cache: Provider | None,
+    broker: Provider | None,
+) -> tuple[RuntimeProvider, DatabaseProvider, Provider | None, Provider | None]:
+    """Every slot by name from settings (cache and broker on by configuration), unless handed in."""
+    if runtime is not None and database is not None and cache is not None and broker is not None:
+        return runtime, database, cache, broker
+    slots = load_slots(settings)
+    chosen = (
+        runtime or slots["runtime"],
+        database or slots["database"],
+        cache if cache is not None else slots["cache"],
+        broker if broker is not None else slots["broker"],
+    )
+    for loaded in slots.values():
+        if isinstance(loaded, Provider) and all(loaded is not c for c in chosen):
+            loaded.close()  # built from settings, then replaced by the one handed in
+    return chosen
+
+
 def bootstrap(
     settings: Settings,
     *,
@@ -86,28 +109,19 @@ def bootstrap(
 ) -> Orchestrator:
     """Build the orchestrator; each keyword replaces what settings would have chosen."""
     settings.home.mkdir(parents=True, exist_ok=True)
+    runtime, database, cache, broker = _providers(settings, runtime, database, cache, broker)
     ctx = Context(
         settings=settings,
         db=Database(settings.resolved_store_url()),
         box=SecretBox(load_or_create_key(settings.home, settings.secret_key)),
         blueprints=blueprints if blueprints is not None else load_blueprints(settings),
-        runtime=runtime or load_provider(settings.runtime, kind="runtime", settings=settings),
-        database=database
-        or load_provider(settings.database_provider, kind="database", settings=settings),
-        # Data services switch on by configuration; without them a demo runs with none.
-        cache=cache
-        or (
-            load_provider("redis", kind="cache", settings=settings) if settings.redis_url else None
-        ),
-        broker=broker
-        or (
-            load_provider("rabbitmq", kind="broker", settings=settings)
-            if settings.rabbitmq_url
-            else None
-        ),
+        runtime=runtime,
+        database=database,
+        cache=cache,
+        broker=broker,
         clock=clock or utcnow,
         random=rng or random.Random(),
-        loader=lambda slot, name: load_provider(name, kind=slot, settings=settings),
+        loader=lambda slot, name: load_named(slot, name, settings),
     )
     plans = Plans(ctx, BUILTIN_STEPS if steps is None else steps)
     feed = ChangeFeed(ctx.db, poll_seconds=settings.feed_poll_seconds)

@@ -1,8 +1,11 @@
-"""One settings root for the whole orchestrator, read from `DEMO_*` environment variables.
+"""The core settings of the orchestrator, read from `DEMO_*` environment variables.
 
-Every field has a one-line description (unit and why this default); a test checks that each one is
-documented in the README. Secrets have no default outside the embedded mode, and placeholder
-values are refused at start.
+Only what belongs to no single provider lives here (home, store, secret key, resource owner,
+quotas, engine timings, which provider fills each slot); each provider declares its own settings
+model read from `DEMO_<ENTRY POINT>_*` (see `providers/base.py`), so a third-party provider needs
+nothing added here. Every field has a one-line description (unit and why this default); a test
+checks that each one, core or provider, is documented in the README. Secrets have no default
+outside the embedded mode, and placeholder values are refused at start.
 """
 
 from __future__ import annotations
@@ -46,10 +49,21 @@ class Settings(BaseSettings):
         default="localhost",
         description="Demo hosts are demo-<id>.<route>.<base domain>; browsers resolve *.localhost.",
     )
+    # -- provider slots: each names a registered provider (entry point); see providers/registry
     runtime: str = Field(default="local", description="Runtime provider: local (processes).")
     database_provider: str = Field(
         default="sqlite",
         description="Database provider: sqlite (file per demo), postgres, supabase.",
+    )
+    cache_provider: str | None = Field(
+        default=None,
+        description="Cache provider; unset: the installed one whose settings are set (redis when "
+        "DEMO_REDIS_URL is), else none; `none`: no cache even when one is configured.",
+    )
+    broker_provider: str | None = Field(
+        default=None,
+        description="Broker provider; unset: the installed one whose settings are set (rabbitmq "
+        "when DEMO_RABBITMQ_URL is), else none; `none`: no broker.",
     )
     blueprint: str = Field(
         default="splits-network", description="Blueprint demos are made from by default."
@@ -103,11 +117,6 @@ class Settings(BaseSettings):
     health_timeout_seconds: float = Field(
         default=60.0, gt=0, description="How long the health gate waits for every service (s)."
     )
-    stop_grace_seconds: float = Field(
-        default=3.0,
-        ge=0,
-        description="SIGTERM to SIGKILL grace when stopping a demo's processes (s).",
-    )
     engine: bool = Field(
         default=True,
         description="Run the reconciler in this process; false for an API-only replica.",
@@ -140,63 +149,11 @@ class Settings(BaseSettings):
         description="Testing aid: `step:count` pairs (e.g. deploy:2) failing a step count times; "
         "count `always` fails it every time.",
     )
-    # -- data services (issue 4): each switches on when its URL or token is set ------------------
-    postgres_admin_url: str | None = Field(
-        default=None,
-        description="postgresql:// URL of a role with CREATEDB+CREATEROLE; used when "
-        "DEMO_DATABASE_PROVIDER=postgres (a role and a database per demo).",
-    )
-    postgres_connection_limit: int = Field(
-        default=20, gt=0, description="CONNECTION LIMIT of each demo's PostgreSQL role."
-    )
-    redis_url: str | None = Field(
-        default=None,
-        description="redis:// URL of an ACL admin; when set each demo gets its own ACL user and "
-        "key prefix.",
-    )
-    rabbitmq_url: str | None = Field(
-        default=None,
-        description="amqp:// URL of the broker demos connect to; when set each demo gets a vhost "
-        "and a user.",
-    )
-    rabbitmq_management_url: str | None = Field(
-        default=None,
-        description="http://user:pass@host:15672 of the management API; "
-        "DEMO_RABBITMQ_URL's host on 15672 when unset.",
-    )
-    rabbitmq_max_connections: int = Field(
-        default=20, gt=0, description="max-connections limit of each demo's RabbitMQ vhost."
-    )
-    rabbitmq_max_queues: int = Field(
-        default=50, gt=0, description="max-queues limit of each demo's RabbitMQ vhost."
-    )
-    supabase_access_token: str | None = Field(
-        default=None,
-        description="Supabase Management API token; needed for DEMO_DATABASE_PROVIDER=supabase.",
-    )
-    supabase_organization: str | None = Field(
-        default=None, description="Supabase organization slug new demo projects are created in."
-    )
-    supabase_region: str = Field(
-        default="us-east-1", description="Region of new Supabase demo projects."
-    )
-    supabase_api_url: str = Field(
-        default="https://api.supabase.com",
-        description="Base URL of the Supabase Management API (a local fake in tests).",
-    )
-    supabase_parent_project: str | None = Field(
-        default=None,
-        description="When set, each demo is a branch of this Supabase project, not a project.",
-    )
-    supabase_ready_timeout_seconds: float = Field(
-        default=600.0,
-        gt=0,
-        description="How long to wait for a new Supabase project to become ACTIVE_HEALTHY (s).",
-    )
     data_service_timeout_seconds: float = Field(
         default=5.0,
         gt=0,
-        description="Connect and request time-out towards PostgreSQL, Redis, RabbitMQ, Supabase (s).",
+        description="Connect and request time-out towards every data service's server (s); short, "
+        "so a server that is down fails a step fast and the engine retries it later.",
     )
     resource_owner: str | None = Field(
         default=None,

@@ -31,10 +31,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
     seed(engine, "agency", 42)
     engine.dispose()
     stack = StackProcess(f"sqlite:///{folder / 'agency.db'}", log_path=folder / "stack.log")
-    stack.env = {"DEMO_INSTANCE_ID": "demo-e2e001", "DEMO_LOGIN_SECRET": "browser-secret",
-                 "DEMO_URL_PORTAL": stack.url("portal", "demo-e2e001"),
-                 "DEMO_URL_CANDIDATE": stack.url("candidate", "demo-e2e001"),
-                 "DEMO_PROSPECT_COMPANY": "Acme Robotics", "DEMO_PROSPECT_INDUSTRY": "Robotics"}
+    stack.env = {
+        "DEMO_INSTANCE_ID": "demo-e2e001",
+        "DEMO_LOGIN_SECRET": "browser-secret",
+        "DEMO_URL_PORTAL": stack.url("portal", "demo-e2e001"),
+        "DEMO_URL_CANDIDATE": stack.url("candidate", "demo-e2e001"),
+        "DEMO_PROSPECT_COMPANY": "Acme Robotics",
+        "DEMO_PROSPECT_INDUSTRY": "Robotics",
+    }
     stack.start()
     yield stack
     stack.stop()
@@ -46,8 +50,10 @@ def browser() -> Iterator[Any]:
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        chrome = pw.chromium.launch(executable_path=str(CHROMIUM),
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        chrome = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield chrome
         chrome.close()
 
@@ -60,7 +66,9 @@ def _persona_page(browser: Any, demo: StackProcess) -> Any:
     return page
 
 
-def test_sign_in_through_a_persona_link_and_drag_a_pipeline_card(browser: Any, demo: StackProcess) -> None:
+def test_sign_in_through_a_persona_link_and_drag_a_pipeline_card(
+    browser: Any, demo: StackProcess
+) -> None:
     page = _persona_page(browser, demo)
     page.click('a[data-persona="jordan.reyes@northbridge.example"]')
     page.wait_for_url(re.compile(r"\.portal\.localhost:\d+/$"))
@@ -69,19 +77,25 @@ def test_sign_in_through_a_persona_link_and_drag_a_pipeline_card(browser: Any, d
     page.screenshot(path=str(SHOTS / "stack-portal-dashboard.png"), full_page=True)
 
     page.goto(demo.env["DEMO_URL_PORTAL"] + "/jobs/1")
-    card = page.locator('.column[data-stage="applied"] .kcard, .column[data-stage="screening"] .kcard').first
+    card = page.locator(
+        '.column[data-stage="applied"] .kcard, .column[data-stage="screening"] .kcard'
+    ).first
     app_id = card.get_attribute("data-app")
     interview = page.locator('.column[data-stage="interview"]')
     before = int(interview.locator(".count").text_content() or "0")
     card.drag_to(interview.locator(".cards"))
     page.wait_for_selector(f'.column[data-stage="interview"] .kcard[data-app="{app_id}"]')
-    page.wait_for_function(f"document.querySelector('.column[data-stage=\"interview\"] .count').textContent == '{before + 1}'")
+    page.wait_for_function(
+        f"document.querySelector('.column[data-stage=\"interview\"] .count').textContent == '{before + 1}'"
+    )
     page.screenshot(path=str(SHOTS / "stack-pipeline-after-drag.png"), full_page=True)
     page.reload()  # persisted, not just moved in the DOM
     assert page.locator(f'.column[data-stage="interview"] .kcard[data-app="{app_id}"]').count() == 1
 
     page.goto(demo.env["DEMO_URL_PORTAL"] + "/jobs/1")
-    first = page.locator('.column[data-stage="applied"] .kcard, .column[data-stage="screening"] .kcard').first
+    first = page.locator(
+        '.column[data-stage="applied"] .kcard, .column[data-stage="screening"] .kcard'
+    ).first
     other = first.get_attribute("data-app")
     first.locator("select").select_option("offer")
     first.locator("button").click()
@@ -89,7 +103,9 @@ def test_sign_in_through_a_persona_link_and_drag_a_pipeline_card(browser: Any, d
     page.context.close()
 
 
-def test_apply_as_candidate_then_see_it_in_the_portal_and_the_outbox(browser: Any, demo: StackProcess) -> None:
+def test_apply_as_candidate_then_see_it_in_the_portal_and_the_outbox(
+    browser: Any, demo: StackProcess
+) -> None:
     page = _persona_page(browser, demo)
     page.click('a[data-persona="sam.carter@mail.example"]')
     page.wait_for_url(re.compile(r"\.candidate\.localhost:\d+/applications$"))
@@ -99,7 +115,11 @@ def test_apply_as_candidate_then_see_it_in_the_portal_and_the_outbox(browser: An
     page.click("text=Search")
     jobs = page.locator("a[data-job]")
     assert jobs.count() == 10
-    target = next(jobs.nth(i) for i in range(jobs.count()) if "Applied" not in (jobs.nth(i).text_content() or ""))
+    target = next(
+        jobs.nth(i)
+        for i in range(jobs.count())
+        if "Applied" not in (jobs.nth(i).text_content() or "")
+    )
     job_id = target.get_attribute("data-job")
     title = (target.locator("strong").first.text_content() or "").strip()
     target.click()
@@ -143,9 +163,12 @@ def test_enterprise_approvals_and_reports_in_the_browser(browser: Any, tmp_path:
     seed(engine, "enterprise", 7)
     engine.dispose()
     stack = StackProcess(f"sqlite:///{tmp_path / 'enterprise.db'}", log_path=tmp_path / "stack.log")
-    stack.env = {"DEMO_INSTANCE_ID": "demo-e2e002", "DEMO_LOGIN_SECRET": "browser-secret",
-                 "DEMO_URL_PORTAL": stack.url("portal", "demo-e2e002"),
-                 "DEMO_URL_CANDIDATE": stack.url("candidate", "demo-e2e002")}
+    stack.env = {
+        "DEMO_INSTANCE_ID": "demo-e2e002",
+        "DEMO_LOGIN_SECRET": "browser-secret",
+        "DEMO_URL_PORTAL": stack.url("portal", "demo-e2e002"),
+        "DEMO_URL_CANDIDATE": stack.url("candidate", "demo-e2e002"),
+    }
     stack.start()
     try:
         page = _persona_page(browser, stack)

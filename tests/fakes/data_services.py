@@ -22,7 +22,9 @@ import psycopg
 import redis
 from psycopg import sql
 
+from demo_orchestrator.domain.errors import NotReady
 from demo_orchestrator.providers import processes
+from demo_orchestrator.providers.base import DatabaseProvider, InstanceSpec, Outputs, Provider
 from demo_orchestrator.providers.ownership import Passwords, marker
 from demo_orchestrator.providers.postgres import PostgresDatabase
 from demo_orchestrator.providers.rabbitmq import RabbitBroker
@@ -56,6 +58,28 @@ def service_env(owner: str) -> dict[str, str]:
     }
 
 
+def provision(provider: Provider, spec: InstanceSpec, *, timeout: float = 60) -> Outputs:
+    """What the engine does with one provider: `ensure` again after each `NotReady` (waiting its
+    delay), then `seed` when the database is not a seeded clone. Returns what `ensure` gave."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            out = provider.ensure(spec=spec)
+            break
+        except NotReady as exc:
+            assert time.monotonic() < deadline, f"still not ready after {timeout}s: {exc.detail}"
+            time.sleep(min(exc.delay, 1.0))
+    if isinstance(provider, DatabaseProvider) and not provider.clones_seeded_template:
+        seeded = InstanceSpec(
+            instance_id=spec.instance_id,
+            blueprint=spec.blueprint,
+            scenario=spec.scenario,
+            env={**spec.env, **out.env},
+        )
+        provider.seed(spec=seeded)
+    return out
+
+
 def postgres(owner: str, home: Path, **extra: Any) -> PostgresDatabase:
     return PostgresDatabase(
         admin_url=PG_ADMIN, home=home, owner=owner, passwords=Passwords(KEY), **extra
@@ -76,12 +100,11 @@ def _mgmt() -> httpx.Client:
     return httpx.Client(base_url=f"{MANAGEMENT}/api", auth=("guest", "guest"), trust_env=False)
 
 
-def leftovers(owner: str, prefixes: tuple[str, ...] = ()) -> dict[str, list[str]]:
-    """Everything on the three servers that carries this owner's marker (or a given key prefix)."""
-    found: dict[str, list[str]] = {}
+def postgres_leftovers(owner: str) -> dict[str, list[str]]:
+    """Databases and roles on PostgreSQL that carry this owner's marker (or template names)."""
     mark = marker(owner)
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        found["databases"] = [
+        databases = [
             r[0]
             for r in conn.execute(
                 "SELECT datname FROM pg_database WHERE "
@@ -90,7 +113,7 @@ def leftovers(owner: str, prefixes: tuple[str, ...] = ()) -> dict[str, list[str]
                 [mark, f"demo_tpl_{owner}_%"],
             )
         ]
-        found["roles"] = [
+        roles = [
             r[0]
             for r in conn.execute(
                 "SELECT rolname FROM pg_roles WHERE "
@@ -98,39 +121,68 @@ def leftovers(owner: str, prefixes: tuple[str, ...] = ()) -> dict[str, list[str]
                 [mark],
             )
         ]
+    return {k: v for k, v in {"databases": databases, "roles": roles}.items() if v}
+
+
+def redis_leftovers(owner: str, prefixes: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """ACL users on Redis that carry this owner's marker, and keys under the given prefixes."""
     client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     try:
         tag = f"%R~demo-orchestrator:managed-by:{owner}"
-        found["redis_users"] = [
+        users = [
             line.split()[1] for line in client.execute_command("ACL", "LIST") if tag in line.split()
         ]
-        found["redis_keys"] = [k for p in prefixes for k in client.scan_iter(match=f"{p}:*")]
+        keys = [k for p in prefixes for k in client.scan_iter(match=f"{p}:*")]
     finally:
         client.close()
+    return {k: v for k, v in {"redis_users": users, "redis_keys": keys}.items() if v}
+
+
+def rabbit_leftovers(owner: str) -> dict[str, list[str]]:
+    """Vhosts and users on RabbitMQ that carry this owner's tag."""
+    tag = f"demo-orchestrator-{owner}"
     with _mgmt() as http:
-        tag = f"demo-orchestrator-{owner}"
-        found["vhosts"] = [
-            v["name"] for v in http.get("/vhosts").json() if tag in v.get("tags", [])
-        ]
-        found["rabbit_users"] = [u["name"] for u in http.get("/users").json() if tag in u["tags"]]
-    return {k: v for k, v in found.items() if v}
+        vhosts = [v["name"] for v in http.get("/vhosts").json() if tag in v.get("tags", [])]
+        users = [u["name"] for u in http.get("/users").json() if tag in u["tags"]]
+    return {k: v for k, v in {"vhosts": vhosts, "rabbit_users": users}.items() if v}
 
 
-def purge(owner: str, home: Path, prefixes: tuple[str, ...] = ()) -> None:
-    """Remove whatever a test left behind under its owner (best effort, then assert nothing)."""
+def leftovers(owner: str, prefixes: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """Everything on the three servers that carries this owner's marker (or a given key prefix)."""
+    return {
+        **postgres_leftovers(owner),
+        **redis_leftovers(owner, prefixes),
+        **rabbit_leftovers(owner),
+    }
+
+
+def purge_postgres(owner: str, home: Path) -> None:
     db = postgres(owner, home)
     for instance_id in db.owned():
         db.destroy(instance_id=instance_id)
     db.remove_templates()
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:  # a role whose database never came
-        for role in leftovers(owner).get("roles", []):
+        for role in postgres_leftovers(owner).get("roles", []):
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def purge_redis(owner: str, prefixes: tuple[str, ...] = ()) -> None:
     cache = redis_cache(owner)
     try:
-        for instance_id in cache.owned() | set(prefixes):
+        for instance_id in cache.owned():
             cache.destroy(instance_id=instance_id)
     finally:
         cache.close()
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        for prefix in prefixes:  # keys a test wrote under a prefix with no user left
+            for key in client.scan_iter(match=f"{prefix}:*"):
+                client.unlink(key)
+    finally:
+        client.close()
+
+
+def purge_rabbit(owner: str) -> None:
     broker = rabbit(owner)
     try:
         for instance_id in broker.owned():
@@ -139,13 +191,28 @@ def purge(owner: str, home: Path, prefixes: tuple[str, ...] = ()) -> None:
         broker.close()
 
 
-def fresh_owner(tmp_path: Path) -> Iterator[str]:
+def purge(owner: str, home: Path, prefixes: tuple[str, ...] = ()) -> None:
+    """Remove whatever a test left behind under its owner (best effort, then assert nothing)."""
+    purge_postgres(owner, home)
+    purge_redis(owner, prefixes)
+    purge_rabbit(owner)
+
+
+def fresh_owner(tmp_path: Path, only: str | None = None) -> Iterator[str]:
     """Body of each module's `owner` fixture: a fresh owner id; whatever carries it is removed
-    after the test, and the test fails if anything is left."""
+    after the test, and the test fails if anything is left. `only` ("redis", "rabbitmq") limits
+    the clean-up to that one server, for tests that need no other."""
     name = new_owner()
     yield name
-    purge(name, tmp_path)
-    left = leftovers(name)
+    if only == "redis":
+        purge_redis(name)
+        left = redis_leftovers(name)
+    elif only == "rabbitmq":
+        purge_rabbit(name)
+        left = rabbit_leftovers(name)
+    else:
+        purge(name, tmp_path)
+        left = leftovers(name)
     assert left == {}, f"left behind on the servers: {left}"
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +21,14 @@ import psycopg
 import pytest
 import redis
 
-from demo_orchestrator.domain.blueprint import load_blueprint
 from demo_orchestrator.providers import processes
-from demo_orchestrator.providers.base import InstanceSpec, Provider
 from demo_orchestrator.providers.ownership import Passwords
-from demo_orchestrator.providers.supabase import SupabaseDatabase
-from demo_orchestrator.providers.supabase_api import SupabaseApi
 from tests.conftest import Server
 from tests.fakes.data_services import (
     MANAGEMENT,
     PG_ADMIN,
     REDIS_URL,
-    SUPABASE_TOKEN,
-    FakeSupabase,
     leftovers,
-    postgres,
-    rabbit,
-    redis_cache,
-    running_fake_supabase,
     service_env,
 )
 
@@ -125,7 +114,6 @@ def test_ready_on_real_servers_then_delete_and_expiry_remove_everything(
     print(f"create->ready on postgres+redis+rabbitmq (cold template): {took:.2f}s")
 
 
-
 def test_kill_mid_provisioning_then_restart_leaves_no_orphan_anywhere(
     owner: str, make_server: Any, tmp_path: Path
 ) -> None:
@@ -193,55 +181,3 @@ def test_a_server_that_is_down_fails_clearly_and_leaves_nothing(
     assert again.get(instance_id)["status"] == "failed"
     assert _on_servers(instance_id) == NOTHING
     assert set(leftovers(owner)) <= {"databases", "roles"}  # only the seeded templates remain
-
-
-# --- the provider contract, run against every data-service provider ----------------------------
-
-
-@pytest.fixture(scope="module")
-def fake_supabase() -> Iterator[FakeSupabase]:
-    yield from running_fake_supabase()
-
-
-def _data_provider(kind: str, owner: str, home: Path, request: pytest.FixtureRequest) -> Provider:
-    if kind == "postgres":
-        return postgres(owner, home)
-    if kind == "redis":
-        return redis_cache(owner)
-    if kind == "rabbitmq":
-        return rabbit(owner)
-    fake: FakeSupabase = request.getfixturevalue("fake_supabase")
-    api = SupabaseApi(base_url=fake.url, token=SUPABASE_TOKEN, timeout=10)
-    return SupabaseDatabase(
-        api=api,
-        organization="acme-org",
-        region="eu-west-1",
-        owner=owner,
-        passwords=Passwords(b"k" * 32),
-        home=home,
-    )
-
-
-@pytest.mark.parametrize("kind", ["postgres", "redis", "rabbitmq", "supabase"])
-def test_contract_ensure_twice_destroy_twice_owned_tells_the_truth(
-    kind: str, owner: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    provider = _data_provider(kind, owner, tmp_path, request)
-    blueprint = load_blueprint(TINY_CACHE)
-    spec = InstanceSpec(
-        instance_id="demo-ctr001", blueprint=blueprint, scenario=blueprint.scenarios[0]
-    )
-    try:
-        provider.destroy(instance_id="demo-ctr001")  # never made: success
-        first = provider.ensure(spec=spec)
-        second = provider.ensure(spec=spec)
-        assert first.env == second.env and first.state == second.state
-        assert first.env and all("pass" not in str(v) for v in first.state.values())
-        assert provider.owned() == {"demo-ctr001"}
-        assert provider.probe(instance_id="demo-ctr001").healthy
-        provider.destroy(instance_id="demo-ctr001")
-        provider.destroy(instance_id="demo-ctr001")  # already gone: success
-        assert provider.owned() == set()
-        assert not provider.probe(instance_id="demo-ctr001").healthy
-    finally:
-        provider.close()

@@ -26,7 +26,6 @@ from tests.fakes.data_services import (
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.rabbitmq]
 
 
-
 def test_the_reference_stack_runs_on_its_own_database_prefix_and_vhost(
     owner: str, make_server: Any, tmp_path: Path
 ) -> None:

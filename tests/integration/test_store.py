@@ -221,8 +221,15 @@ def test_add_instance_creates_the_seven_steps_in_order(db: Database) -> None:
 
 
 def test_instance_fields_round_trip(db: Database) -> None:
-    add(db, row("demo-fields", prospect={"company": "Acme", "seats": 3}, outputs={"port": 8001},
-                notes="hello"))
+    add(
+        db,
+        row(
+            "demo-fields",
+            prospect={"company": "Acme", "seats": 3},
+            outputs={"port": 8001},
+            notes="hello",
+        ),
+    )
     with db.read() as session:
         got = repo.get_instance(session, "demo-fields")
     assert got is not None
@@ -274,8 +281,11 @@ def test_list_instances_filters(db: Database) -> None:
 def _many_rows() -> list[InstanceRow]:
     """25 rows over 9 distinct creation times: most times are shared by three rows."""
     return [
-        row(f"demo-p{i:04d}", created_at=NOW - timedelta(minutes=i // 3),
-            scenario="agency" if i % 2 else "startup")
+        row(
+            f"demo-p{i:04d}",
+            created_at=NOW - timedelta(minutes=i // 3),
+            scenario="agency" if i % 2 else "startup",
+        )
         for i in range(25)
     ]
 
@@ -333,8 +343,14 @@ def _b64(raw: bytes) -> str:
 
 @pytest.mark.parametrize(
     "cursor",
-    ["!!!not base64!!!", "a", _b64(b"no separator"), _b64(b"not a date|demo-aaaaaa"),
-     _b64(b"\xff\xfe\xfd|demo-aaaaaa"), ""],
+    [
+        "!!!not base64!!!",
+        "a",
+        _b64(b"no separator"),
+        _b64(b"not a date|demo-aaaaaa"),
+        _b64(b"\xff\xfe\xfd|demo-aaaaaa"),
+        "",
+    ],
 )
 def test_decode_cursor_rejects_garbage(cursor: str) -> None:
     with pytest.raises(BadRequest, match="cursor is not valid; pass the next_cursor"):
@@ -406,8 +422,11 @@ def test_needing_work(db: Database) -> None:
 def test_count_live_per_owner(db: Database) -> None:
     statuses = list(Status)
     add(db, *[row(f"demo-a{n:02d}", owner="alice", status=s.value) for n, s in enumerate(statuses)])
-    add(db, row("demo-b01", owner="bob", status="ready"), row("demo-b02", owner="bob",
-                                                             status="deleted"))
+    add(
+        db,
+        row("demo-b01", owner="bob", status="ready"),
+        row("demo-b02", owner="bob", status="deleted"),
+    )
     with db.read() as session:
         assert repo.count_live(session, owner="alice") == len(LIVE) == 5
         assert repo.count_live(session, owner="bob") == 1
@@ -503,8 +522,13 @@ def test_events_after_and_latest_event_id(db: Database) -> None:
     with db.write() as session:
         for n in range(6):
             instance_id = "demo-ev1" if n % 2 == 0 else "demo-ev2"
-            repo.add_event(session, instance_id, "step", {"n": n, "nested": {"ok": True}},
-                           NOW + timedelta(seconds=n))
+            repo.add_event(
+                session,
+                instance_id,
+                "step",
+                {"n": n, "nested": {"ok": True}},
+                NOW + timedelta(seconds=n),
+            )
     with db.read() as session:
         first = repo.events_after(session, "demo-ev1", 0)
         assert [e.data["n"] for e in first] == [0, 2, 4]
@@ -525,18 +549,35 @@ def test_events_after_and_latest_event_id(db: Database) -> None:
 
 def test_audit(db: Database) -> None:
     with db.write() as session:
-        repo.add_audit(session, at=NOW, actor="alice", action="create", instance_id="demo-au1",
-                       source="api", detail={"scenario": "agency"})
-        repo.add_audit(session, at=NOW, actor="system", action="login", instance_id=None,
-                       source=None)
-        repo.add_audit(session, at=NOW + timedelta(seconds=1), actor="bob", action="extend",
-                       instance_id="demo-au1", source="web")
-        repo.add_audit(session, at=NOW, actor="bob", action="delete", instance_id="demo-au2",
-                       source="cli")
+        repo.add_audit(
+            session,
+            at=NOW,
+            actor="alice",
+            action="create",
+            instance_id="demo-au1",
+            source="api",
+            detail={"scenario": "agency"},
+        )
+        repo.add_audit(
+            session, at=NOW, actor="system", action="login", instance_id=None, source=None
+        )
+        repo.add_audit(
+            session,
+            at=NOW + timedelta(seconds=1),
+            actor="bob",
+            action="extend",
+            instance_id="demo-au1",
+            source="web",
+        )
+        repo.add_audit(
+            session, at=NOW, actor="bob", action="delete", instance_id="demo-au2", source="cli"
+        )
     with db.read() as session:
         trail = repo.audit_of(session, "demo-au1")
     assert [(a.actor, a.action, a.source) for a in trail] == [
-        ("alice", "create", "api"), ("bob", "extend", "web")]
+        ("alice", "create", "api"),
+        ("bob", "extend", "web"),
+    ]
     assert trail[0].detail == {"scenario": "agency"} and trail[1].detail == {}
     assert trail[0].at == NOW
 
@@ -588,8 +629,15 @@ def test_the_same_token_cannot_be_issued_twice(db: Database) -> None:
 def test_times_come_back_aware_utc(db: Database) -> None:
     paris = timezone(timedelta(hours=2))
     created = datetime(2026, 6, 1, 14, 30, 15, 654321, tzinfo=paris)
-    add(db, row("demo-tz0001", created_at=created, started_at=created,
-                expires_at=created + timedelta(hours=1)))
+    add(
+        db,
+        row(
+            "demo-tz0001",
+            created_at=created,
+            started_at=created,
+            expires_at=created + timedelta(hours=1),
+        ),
+    )
     with db.read() as session:
         got = repo.get_instance(session, "demo-tz0001")
     assert got is not None
@@ -610,7 +658,8 @@ def test_naive_times_are_refused(db: Database) -> None:
 def test_utc_datetime_type_directly() -> None:
     kind = UTCDateTime()
     assert kind.process_result_value(datetime(2026, 1, 1, 12), None) == datetime(
-        2026, 1, 1, 12, tzinfo=UTC)
+        2026, 1, 1, 12, tzinfo=UTC
+    )
     shifted = datetime(2026, 1, 1, 14, tzinfo=timezone(timedelta(hours=2)))
     assert kind.process_bind_param(shifted, None) == datetime(2026, 1, 1, 12, tzinfo=UTC)
     result = kind.process_result_value(shifted, None)

@@ -1,11 +1,15 @@
 """The `supabase` provider against a local Management API backed by real PostgreSQL databases
-(tests/fakes/supabase_api.py), and, opt-in, against the real API when a token is configured."""
+(tests/fakes/supabase_api.py), and, opt-in, against the real API when a token is configured.
+
+What every provider keeps (ensure twice, destroy twice, owned, foreign projects, an unreachable
+API, reset) is proven in test_provider_contract.py; here is what is Supabase's own: a project is
+not ready at first and `ensure` says so instead of waiting, `seed` migrates and seeds it once,
+branches, rate limits, time-outs, a refused token, and a project left half-seeded by a crash."""
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,14 +18,15 @@ import psycopg
 import pytest
 
 from demo_orchestrator.domain.blueprint import load_blueprint
-from demo_orchestrator.domain.errors import PermanentError, ProviderError, TemporaryError
+from demo_orchestrator.domain.errors import NotReady, PermanentError, ProviderError, TemporaryError
 from demo_orchestrator.providers.base import InstanceSpec
 from demo_orchestrator.providers.ownership import Passwords
-from demo_orchestrator.providers.supabase import SupabaseDatabase
+from demo_orchestrator.providers.supabase import SupabaseDatabase, SupabaseSettings
 from demo_orchestrator.providers.supabase_api import SupabaseApi
+from demo_orchestrator.settings import Settings
 from tests.conftest import Server
 from tests.fakes.data_services import SUPABASE_TOKEN as TOKEN
-from tests.fakes.data_services import FakeSupabase, running_fake_supabase
+from tests.fakes.data_services import FakeSupabase, provision, running_fake_supabase
 
 TINY_CACHE = Path(__file__).resolve().parents[1] / "blueprints" / "tiny_cache.yaml"
 
@@ -34,10 +39,7 @@ def fake() -> Iterator[FakeSupabase]:
 
 def _provider(fake: FakeSupabase, tmp_path: Path, **extra: Any) -> SupabaseDatabase:
     api = SupabaseApi(
-        base_url=fake.url,
-        token=extra.pop("token", TOKEN),
-        timeout=extra.pop("timeout", 10.0),
-        sleep=extra.pop("sleep", time.sleep),
+        base_url=fake.url, token=extra.pop("token", TOKEN), timeout=extra.pop("timeout", 10.0)
     )
     return SupabaseDatabase(
         api=api,
@@ -46,36 +48,54 @@ def _provider(fake: FakeSupabase, tmp_path: Path, **extra: Any) -> SupabaseDatab
         owner=extra.pop("owner", "tsb"),
         passwords=Passwords(b"k" * 32),
         home=tmp_path,
+        poll=extra.pop("poll", 0.05),
         **extra,
     )
 
 
-def _spec(instance_id: str) -> InstanceSpec:
+def _spec(instance_id: str, env: dict[str, str] | None = None) -> InstanceSpec:
     blueprint = load_blueprint(TINY_CACHE)
     return InstanceSpec(
-        instance_id=instance_id, blueprint=blueprint, scenario=blueprint.scenarios[0]
+        instance_id=instance_id,
+        blueprint=blueprint,
+        scenario=blueprint.scenarios[0],
+        env=env or {},
     )
 
 
-@pytest.mark.postgres
-def test_project_is_created_seeded_and_deleted(fake: FakeSupabase, tmp_path: Path) -> None:
-    provider = _provider(fake, tmp_path)
+def _items(url: str) -> int | None:
+    with psycopg.connect(url) as conn:
+        if conn.execute("SELECT to_regclass('public.items')").fetchone() == (None,):
+            return None
+        row = conn.execute("SELECT count(*) FROM items").fetchone()
+        return int(row[0]) if row else None
+
+
+def test_ensure_says_not_ready_instead_of_waiting_and_seed_seeds_once(
+    fake: FakeSupabase, tmp_path: Path
+) -> None:
+    provider = _provider(fake, tmp_path, ready_timeout=123)
     try:
+        with pytest.raises(NotReady, match="coming up") as caught:
+            provider.ensure(spec=_spec("demo-sb0001"))  # created; its first look is COMING_UP
+        assert caught.value.delay == 0.05 and caught.value.timeout == 123
+        assert [p["name"] for p in fake.projects()] == ["demo-sb0001-tsb"]  # made once
         out = provider.ensure(spec=_spec("demo-sb0001"))
-        assert out.state["project"] == "demo-sb0001-tsb"
+        assert out.state["project"] == "demo-sb0001-tsb" and "to be seeded" in out.message
         assert out.env["SUPABASE_ANON_KEY"].startswith("anon-")
         assert out.env["SUPABASE_SERVICE_ROLE_KEY"].startswith("service-")
-        with psycopg.connect(out.env["DATABASE_URL"]) as conn:
-            assert conn.execute("SELECT count(*) FROM items").fetchone() == (5,)
-        again = provider.ensure(spec=_spec("demo-sb0001"))
-        assert again.env == out.env and again.message == "exists"
-        assert provider.owned() == {"demo-sb0001"}
-        assert provider.probe(instance_id="demo-sb0001").healthy
-        provider.destroy(instance_id="demo-sb0001")
-        provider.destroy(instance_id="demo-sb0001")
-        assert provider.owned() == set() and fake.projects() == [] and fake.databases() == []
+        assert _items(out.env["DATABASE_URL"]) is None  # ensure never seeds: the engine calls seed
+        assert not provider.clones_seeded_template
+        seeded = provider.seed(spec=_spec("demo-sb0001", out.env))
+        assert "migrated and seeded" in seeded.message
+        assert _items(out.env["DATABASE_URL"]) == 5
+        assert "already seeded" in provider.seed(spec=_spec("demo-sb0001", out.env)).message
+        assert provider.ensure(spec=_spec("demo-sb0001")).message == "exists, seeded"
+        assert _items(out.env["DATABASE_URL"]) == 5
     finally:
+        provider.destroy(instance_id="demo-sb0001")
         provider.close()
+    assert fake.projects() == [] and fake.databases() == []
 
 
 @pytest.mark.postgres
@@ -91,11 +111,11 @@ def test_a_branch_of_a_parent_project(fake: FakeSupabase, tmp_path: Path) -> Non
     ).json()["ref"]
     provider = _provider(fake, tmp_path, parent_project=parent)
     try:
-        out = provider.ensure(spec=_spec("demo-sb0002"))
+        out = provision(provider, _spec("demo-sb0002"))
         assert out.state["branch"] == "demo-sb0002-tsb"
-        with psycopg.connect(out.env["DATABASE_URL"]) as conn:
-            assert conn.execute("SELECT count(*) FROM items").fetchone() == (5,)
+        assert _items(out.env["DATABASE_URL"]) == 5
         assert provider.owned() == {"demo-sb0002"}
+        assert provider.probe(instance_id="demo-sb0002").healthy
         provider.destroy(instance_id="demo-sb0002")
         assert provider.owned() == set()
     finally:
@@ -104,18 +124,17 @@ def test_a_branch_of_a_parent_project(fake: FakeSupabase, tmp_path: Path) -> Non
     assert fake.databases() == []
 
 
-@pytest.mark.postgres
-def test_rate_limits_are_honoured(fake: FakeSupabase, tmp_path: Path) -> None:
-    waits: list[float] = []
-    provider = _provider(fake, tmp_path, sleep=waits.append)
+def test_a_rate_limit_is_not_ready_for_as_long_as_the_api_says(
+    fake: FakeSupabase, tmp_path: Path
+) -> None:
+    provider = _provider(fake, tmp_path)
     try:
-        fake.http.post("/_fake/throttle", json={"count": 2, "reset": 0.25})
-        assert provider.owned() == set()
-        assert waits == [0.25, 0.25]
-        fake.http.post("/_fake/throttle", json={"count": 1, "reset": 90})
-        with pytest.raises(ProviderError, match="rate-limited") as caught:
-            provider.owned()  # too long to wait inside a step: the engine retries later
-        assert caught.value.delay == 90
+        for reset in (0.25, 90):
+            fake.http.post("/_fake/throttle", json={"count": 1, "reset": reset})
+            with pytest.raises(NotReady, match="rate-limited") as caught:
+                provider.owned()  # no worker sleeps through it: the engine asks again later
+            assert caught.value.delay == reset
+        assert provider.owned() == set()  # the window has passed
     finally:
         fake.http.post("/_fake/throttle", json={"count": 0})
         provider.close()
@@ -145,7 +164,7 @@ def test_time_outs_and_a_refused_token_say_what_happened(
 def test_a_half_seeded_project_is_made_again(fake: FakeSupabase, tmp_path: Path) -> None:
     provider = _provider(fake, tmp_path)
     try:
-        first = provider.ensure(spec=_spec("demo-sb0004"))
+        first = provision(provider, _spec("demo-sb0004"))
         ref = first.state["ref"]
         # As if the orchestrator died during the seed: seeding started, never finished.
         fake.http.post(
@@ -154,10 +173,9 @@ def test_a_half_seeded_project_is_made_again(fake: FakeSupabase, tmp_path: Path)
         )
         with pytest.raises(TemporaryError, match="half-seeded"):
             provider.ensure(spec=_spec("demo-sb0004"))
-        again = provider.ensure(spec=_spec("demo-sb0004"))
+        again = provision(provider, _spec("demo-sb0004"))
         assert again.state["ref"] != ref
-        with psycopg.connect(again.env["DATABASE_URL"]) as conn:
-            assert conn.execute("SELECT count(*) FROM items").fetchone() == (5,)
+        assert _items(again.env["DATABASE_URL"]) == 5
         provider.destroy(instance_id="demo-sb0004")
     finally:
         provider.close()
@@ -176,19 +194,24 @@ def test_the_orchestrator_on_supabase_end_to_end(
         DEMO_SUPABASE_API_URL=fake.url,
         DEMO_SUPABASE_ACCESS_TOKEN=TOKEN,
         DEMO_SUPABASE_ORGANIZATION="acme-org",
+        DEMO_SUPABASE_POLL_SECONDS="0.1",
         DEMO_RESOURCE_OWNER="tsbe2e",
     ).start()
-    instance_id = server.create()["id"]
-    ready = server.wait_status(instance_id, "ready", "failed", timeout=60)
-    assert ready["status"] == "ready", ready
-    report = server.demo(instance_id, "portal", "/api/report").json()
-    assert report["database"].startswith(fake.prefix) and len(report["items"]) == 5
-    assert report["cache"] is None and report["broker"] is None  # none configured: skipped
-    assert [p["name"] for p in fake.projects()] == [f"{instance_id}-tsbe2e"]
-    server.http.delete(f"/api/v1/demo-instances/{instance_id}")
-    server.wait_status(instance_id, "deleted", timeout=30)
-    assert fake.projects() == [] and fake.databases() == []
-    assert TOKEN not in (server.home / "server.log").read_text()
+    try:
+        instance_id = server.create()["id"]
+        ready = server.wait_status(instance_id, "ready", "failed", timeout=60)
+        assert ready["status"] == "ready", ready["error"]
+        report = server.demo(instance_id, "portal", "/api/report").json()
+        assert report["database"].startswith(fake.prefix) and len(report["items"]) == 5
+        assert report["cache"] is None and report["broker"] is None  # none configured: skipped
+        assert [p["name"] for p in fake.projects()] == [f"{instance_id}-tsbe2e"]
+        server.http.delete(f"/api/v1/demo-instances/{instance_id}")
+        server.wait_status(instance_id, "deleted", timeout=30)
+        assert fake.projects() == [] and fake.databases() == []
+        assert TOKEN not in (server.home / "server.log").read_text()
+    finally:
+        for project in fake.projects():  # a failed run must not leave projects for the next test
+            fake.http.delete(f"/v1/projects/{project['ref']}")
 
 
 @pytest.mark.skipif(
@@ -197,12 +220,10 @@ def test_the_orchestrator_on_supabase_end_to_end(
     "against the real Supabase Management API (creates and deletes one project)",
 )
 def test_the_real_management_api(tmp_path: Path) -> None:
-    from demo_orchestrator.settings import Settings
-
-    settings = Settings(home=tmp_path, supabase_ready_timeout_seconds=900)
-    provider = SupabaseDatabase.from_settings(settings)
+    own = SupabaseSettings(ready_timeout_seconds=900)  # the rest from DEMO_SUPABASE_*
+    provider = SupabaseDatabase.from_settings(Settings(home=tmp_path), own)
     try:
-        out = provider.ensure(spec=_spec("demo-sbreal"))
+        out = provision(provider, _spec("demo-sbreal"), timeout=900)
         with psycopg.connect(out.env["DATABASE_URL"], connect_timeout=30) as conn:
             assert conn.execute("SELECT count(*) FROM items").fetchone() == (5,)
     finally:

@@ -73,8 +73,11 @@ def pg_url() -> Iterator[Callable[[], str]]:
 
 
 @pytest.fixture(scope="session")
-def stacks(templates: dict[str, Path], tmp_path_factory: pytest.TempPathFactory,
-           request: pytest.FixtureRequest) -> Iterator[Callable[..., StackProcess]]:
+def stacks(
+    templates: dict[str, Path],
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[Callable[..., StackProcess]]:
     """`stacks(scenario, backend="sqlite", **env)`: a running stack, shared per arguments."""
     running: dict[tuple[Any, ...], StackProcess] = {}
     folder = tmp_path_factory.mktemp("stacks")
@@ -92,7 +95,11 @@ def stacks(templates: dict[str, Path], tmp_path_factory: pytest.TempPathFactory,
                 engine = make_engine(url.replace("postgresql://", "postgresql+psycopg://"))
                 seed(engine, scenario, scenario_seed(scenario))
                 engine.dispose()
-            env = {"DEMO_INSTANCE_ID": f"demo-{uuid.uuid4().hex[:6]}", "DEMO_LOGIN_SECRET": "test-secret", **env}
+            env = {
+                "DEMO_INSTANCE_ID": f"demo-{uuid.uuid4().hex[:6]}",
+                "DEMO_LOGIN_SECRET": "test-secret",
+                **env,
+            }
             running[key] = StackProcess(url, env=env, log_path=folder / f"{tag}.log").start()
         return running[key]
 
@@ -106,7 +113,9 @@ def stacks(templates: dict[str, Path], tmp_path_factory: pytest.TempPathFactory,
 
 def client(stack: StackProcess, site: str = "portal") -> httpx.Client:
     host = f"{stack.env.get('DEMO_INSTANCE_ID', 'demo-test')}.{site}.localhost:{stack.port}"
-    return httpx.Client(base_url=stack.base, headers={"Host": host}, timeout=10, follow_redirects=False)
+    return httpx.Client(
+        base_url=stack.base, headers={"Host": host}, timeout=10, follow_redirects=False
+    )
 
 
 @contextmanager
@@ -115,6 +124,8 @@ def sign_in(stack: StackProcess, email: str, site: str = "portal") -> Iterator[h
     from splits_stack.services.identity import login_token
 
     with client(stack, site) as http:
-        resp = http.get("/auth/demo-login", params={"email": email, "token": login_token("test-secret", email)})
+        resp = http.get(
+            "/auth/demo-login", params={"email": email, "token": login_token("test-secret", email)}
+        )
         assert resp.status_code == 303, resp.text
         yield http

@@ -8,12 +8,16 @@ JOB = JobSpec(1, "Senior Data Engineer", ["Python", "Spark", "Airflow", "dbt"], 
 
 
 def _profile(cid: int, skills: list[str], years: int = 6, resume: str = "") -> Profile:
-    return Profile(cid, f"C{cid}", "", years, skills, resume or "Data engineer. " + ", ".join(skills))
+    return Profile(
+        cid, f"C{cid}", "", years, skills, resume or "Data engineer. " + ", ".join(skills)
+    )
 
 
 def test_holding_the_required_skills_ranks_above_lacking_them() -> None:
     strong = _profile(1, ["Python", "Spark", "Airflow", "dbt"])
-    weak = _profile(2, ["Excel", "Tableau", "Budgeting"], resume="Data data data engineer engineer senior " * 20)
+    weak = _profile(
+        2, ["Excel", "Tableau", "Budgeting"], resume="Data data data engineer engineer senior " * 20
+    )
     ranked = rank(JOB, [weak, strong])
     assert [r["candidate_id"] for r in ranked] == [1, 2]
     assert ranked[0]["reasons"]["matched_required"] == ["Python", "Spark", "Airflow", "dbt"]
@@ -32,6 +36,10 @@ def test_more_required_skills_and_enough_experience_score_higher() -> None:
 
 
 def test_skills_mentioned_only_in_the_resume_count() -> None:
-    listed = _profile(1, [], resume="Built pipelines with Python and Spark, scheduled in Airflow, modelled in dbt.")
+    listed = _profile(
+        1,
+        [],
+        resume="Built pipelines with Python and Spark, scheduled in Airflow, modelled in dbt.",
+    )
     ranked = rank(JOB, [listed])
     assert ranked[0]["reasons"]["matched_required"] == ["Python", "Spark", "Airflow", "dbt"]

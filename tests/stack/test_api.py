@@ -10,7 +10,11 @@ import pytest
 
 from tests.stack.conftest import SCENARIOS, blueprint, client
 
-ROLE_COUNTS = {"company_admins": "company_admin", "hiring_managers": "hiring_manager", "founders": "founder"}
+ROLE_COUNTS = {
+    "company_admins": "company_admin",
+    "hiring_managers": "hiring_manager",
+    "founders": "founder",
+}
 
 
 def _total(http: httpx.Client, path: str, **params: Any) -> int:
@@ -34,7 +38,9 @@ def _count(http: httpx.Client, key: str) -> int:
     return _total(http, f"/api/{key}")
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_blueprint_counts_hold_through_the_api(stacks: Any, scenario: str, backend: str) -> None:
     stack = stacks(scenario, backend)
@@ -50,7 +56,9 @@ def test_scenario_minimums_of_the_issue(stacks: Any) -> None:
         assert len(jobs) == 10 and len({j["company_id"] for j in jobs}) >= 3
         recs = http.get("/api/recruiters").json()["items"]
         assert len({tuple(r["specialisations"]) for r in recs}) == 3
-        stages = {a["stage"] for a in http.get("/api/applications", params={"limit": 500}).json()["items"]}
+        stages = {
+            a["stage"] for a in http.get("/api/applications", params={"limit": 500}).json()["items"]
+        }
         assert {"applied", "screening", "interview", "offer", "hired", "rejected"} <= stages
         cands = http.get("/api/candidates", params={"limit": 500}).json()["items"]
         assert all(c["skills"] for c in cands)
@@ -86,7 +94,9 @@ def test_limit_and_offset_page_through_the_items(stacks: Any) -> None:
         first = http.get("/api/candidates", params={"limit": 500}).json()
         page = http.get("/api/candidates", params={"limit": 7, "offset": 10}).json()
     assert first["total"] == 240 and len(first["items"]) == 240
-    assert page["total"] == 240 and [c["id"] for c in page["items"]] == [c["id"] for c in first["items"][10:17]]
+    assert page["total"] == 240 and [c["id"] for c in page["items"]] == [
+        c["id"] for c in first["items"][10:17]
+    ]
 
 
 def test_every_user_has_one_of_the_five_roles(stacks: Any) -> None:

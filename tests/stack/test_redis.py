@@ -35,8 +35,10 @@ def test_sessions_and_cache_keys_stay_under_the_prefix(stacks: Any, redis_client
             # cached entries carry a generation, bumped to clear them (the ACL denies SCAN)
             assert any(re.fullmatch(rf"{prefix}:cache:\d+:matches:2", k) for k in keys), keys
             http.get("/auth/logout")
-            assert not any(k.startswith(f"{prefix}:session:") for k in
-                           (k.decode() for k in redis_client.scan_iter(match=f"{prefix}:*")))
+            assert not any(
+                k.startswith(f"{prefix}:session:")
+                for k in (k.decode() for k in redis_client.scan_iter(match=f"{prefix}:*"))
+            )
         with client(stack) as anon:
             assert anon.get("/").status_code == 303
     finally:

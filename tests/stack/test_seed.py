@@ -20,8 +20,17 @@ from splits_stack.seed.run import seed
 from splits_stack.services.freshen import freshen
 from tests.stack.conftest import BLUEPRINT, SCENARIOS, blueprint, scenario_seed
 
-TIME_FREE = [t.companies, t.users, t.jobs, t.candidates, t.resumes, t.applications, t.recruiters,
-             t.placements, t.emails]
+TIME_FREE = [
+    t.companies,
+    t.users,
+    t.jobs,
+    t.candidates,
+    t.resumes,
+    t.applications,
+    t.recruiters,
+    t.placements,
+    t.emails,
+]
 
 
 def _snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -35,7 +44,9 @@ def _snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def _seeded(tmp_path: Path, scenario: str, value: int, name: str, now: datetime | None = None) -> Path:
+def _seeded(
+    tmp_path: Path, scenario: str, value: int, name: str, now: datetime | None = None
+) -> Path:
     path = tmp_path / f"{name}.db"
     engine = make_engine(f"sqlite:///{path}")
     seed(engine, scenario, value, now=now)
@@ -57,7 +68,11 @@ def test_blueprint_validates_against_the_orchestrator_model() -> None:
     from demo_orchestrator.domain.blueprint import load_blueprint
 
     bp = load_blueprint(BLUEPRINT)
-    assert bp.name == "splits-network" and bp.routes == ["portal", "candidate"] and bp.login_route == "portal"
+    assert (
+        bp.name == "splits-network"
+        and bp.routes == ["portal", "candidate"]
+        and bp.login_route == "portal"
+    )
     assert [s.name for s in bp.services] == ["app"] and bp.default_scenario == "agency"
     assert {s.name for s in bp.scenarios} == set(SCENARIOS)
     assert all(s.personas and s.tour and s.counts for s in bp.scenarios)
@@ -90,13 +105,26 @@ def test_cli_migrate_is_idempotent_and_seed_prints_json(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     env = {"DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-m", "splits_stack", "migrate"], env=env, capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "splits_stack", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
     engine = make_engine(url)
-    assert {"jobs", "applications", "alembic_version", "meta"} <= set(inspect(engine).get_table_names())
+    assert {"jobs", "applications", "alembic_version", "meta"} <= set(
+        inspect(engine).get_table_names()
+    )
     engine.dispose()
-    done = subprocess.run([sys.executable, "-m", "splits_stack", "seed", "--scenario", "startup", "--seed", "3"],
-                          env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "splits_stack", "seed", "--scenario", "startup", "--seed", "3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["rows"]["candidates"] == 20 and report["scenario"] == "startup"
@@ -127,14 +155,18 @@ def test_freshen_shifts_dates_once_and_weaves_in_the_prospect(tmp_path: Path) ->
     assert second == {"shifted_s": 0, "prospect": None} and newest() == after
     with engine.connect() as conn:
         names = [r.name for r in conn.execute(select(t.companies).where(t.companies.c.is_prospect))]
-        industry = conn.execute(select(t.companies.c.industry).where(t.companies.c.is_prospect)).scalar()
+        industry = conn.execute(
+            select(t.companies.c.industry).where(t.companies.c.is_prospect)
+        ).scalar()
         total = conn.execute(select(t.companies)).all()
     assert names == ["Acme Robotics"] and industry == "Robotics" and len(total) == 4
     assert read_meta(engine)["prospect"] == "Acme Robotics|Robotics"
     engine.dispose()
 
 
-def test_freshen_is_fast_on_the_largest_scenario(templates: dict[str, Path], tmp_path: Path) -> None:
+def test_freshen_is_fast_on_the_largest_scenario(
+    templates: dict[str, Path], tmp_path: Path
+) -> None:
     copy = tmp_path / "ent.db"
     shutil.copyfile(templates["enterprise"], copy)
     engine = make_engine(f"sqlite:///{copy}")
@@ -160,9 +192,14 @@ def test_seed_and_freshen_on_postgresql(pg_url: Any) -> None:
     with engine.connect() as conn:
         after = conn.execute(select(func.max(t.applications.c.updated_at))).scalar_one()
         company = conn.execute(select(t.companies.c.name, t.companies.c.industry)).one()
-        new_id = conn.execute(t.meta.insert().values(key="probe", value="x"))  # sequences still work
+        new_id = conn.execute(
+            t.meta.insert().values(key="probe", value="x")
+        )  # sequences still work
         del new_id
     assert abs(done["shifted_s"] - 2 * 86400) < 120 and timedelta(days=1.9) < after - before
     assert tuple(company) == ("Globex", "Energy")
-    assert freshen(engine, company="Globex", industry="Energy") == {"shifted_s": 0, "prospect": None}
+    assert freshen(engine, company="Globex", industry="Energy") == {
+        "shifted_s": 0,
+        "prospect": None,
+    }
     engine.dispose()

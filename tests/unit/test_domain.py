@@ -68,8 +68,18 @@ def test_ids_do_not_come_from_the_seedable_random_module() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["demo-ABCDEF", "demo-abcde", "demo-abcdefg", "dem0-abcdef", "demo_abcdef", "demo-abc-ef",
-     "demo-abcdef\n", " demo-abcdef", "", "demo-"],
+    [
+        "demo-ABCDEF",
+        "demo-abcde",
+        "demo-abcdefg",
+        "dem0-abcdef",
+        "demo_abcdef",
+        "demo-abc-ef",
+        "demo-abcdef\n",
+        " demo-abcdef",
+        "",
+        "demo-",
+    ],
 )
 def test_is_instance_id_refuses_anything_else(value: str) -> None:
     assert not is_instance_id(value)
@@ -223,15 +233,19 @@ def test_cost_accrues_until_now_while_running() -> None:
 
 def test_cost_stops_at_the_end() -> None:
     cost = cost_of(
-        hourly_usd=0.16, started_at=T0, ended_at=T0 + timedelta(hours=1),
+        hourly_usd=0.16,
+        started_at=T0,
+        ended_at=T0 + timedelta(hours=1),
         now=T0 + timedelta(hours=10),
     )
     assert cost.accrued_usd == pytest.approx(0.16)
 
 
 def test_cost_never_negative_and_rounded_to_four_places() -> None:
-    assert cost_of(hourly_usd=1, started_at=T0, ended_at=None, now=T0 - timedelta(hours=1)) \
-        .accrued_usd == 0.0
+    assert (
+        cost_of(hourly_usd=1, started_at=T0, ended_at=None, now=T0 - timedelta(hours=1)).accrued_usd
+        == 0.0
+    )
     cost = cost_of(hourly_usd=0.1, started_at=T0, ended_at=None, now=T0 + timedelta(seconds=7))
     assert cost.accrued_usd == round(7 / 3600 * 0.1, 4) == 0.0002
 
@@ -290,20 +304,25 @@ INVALID: dict[str, tuple[dict[str, Any], str]] = {
         r"no service serves route\(s\) \['admin'\]",
     ),
     "route served twice": (
-        _with(services=[
-            {"name": "web", "command": ["run"], "routes": ["portal", "admin"]},
-            {"name": "back", "command": ["run"], "routes": ["admin"]},
-        ]),
+        _with(
+            services=[
+                {"name": "web", "command": ["run"], "routes": ["portal", "admin"]},
+                {"name": "back", "command": ["run"], "routes": ["admin"]},
+            ]
+        ),
         "route 'admin' is served by two services",
     ),
     "service serves an unknown route": (
-        _with(services=[
-            {"name": "web", "command": ["run"], "routes": ["portal", "admin", "extra"]},
-        ]),
+        _with(
+            services=[
+                {"name": "web", "command": ["run"], "routes": ["portal", "admin", "extra"]},
+            ]
+        ),
         "service 'web' serves unknown route 'extra'",
     ),
     "unknown default_scenario": (
-        _with(default_scenario="nope"), "default_scenario 'nope' is not a scenario"
+        _with(default_scenario="nope"),
+        "default_scenario 'nope' is not a scenario",
     ),
     "duplicate scenario names": (
         _with(scenarios=[{"name": "basic", "title": "A"}, {"name": "basic", "title": "B"}]),
@@ -317,10 +336,12 @@ INVALID: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "bad blueprint name": (_with(name="My_Shop"), "shop.yaml: name: String should match pattern"),
     "bad service name": (
-        _with(services=[
-            {"name": "Web", "command": ["run"], "routes": ["portal"]},
-            {"name": "back", "command": ["run"], "routes": ["admin"]},
-        ]),
+        _with(
+            services=[
+                {"name": "Web", "command": ["run"], "routes": ["portal"]},
+                {"name": "back", "command": ["run"], "routes": ["admin"]},
+            ]
+        ),
         r"services\.0\.name: String should match pattern",
     ),
     "bad scenario name": (
@@ -331,10 +352,12 @@ INVALID: dict[str, tuple[dict[str, Any], str]] = {
     "no routes": (_with(routes=[]), "routes: List should have at least 1 item"),
     "no scenarios": (_with(scenarios=[]), "scenarios: List should have at least 1 item"),
     "empty command": (
-        _with(services=[
-            {"name": "web", "command": [], "routes": ["portal"]},
-            {"name": "back", "command": ["run"], "routes": ["admin"]},
-        ]),
+        _with(
+            services=[
+                {"name": "web", "command": [], "routes": ["portal"]},
+                {"name": "back", "command": ["run"], "routes": ["admin"]},
+            ]
+        ),
         r"services\.0\.command",
     ),
     "missing default_scenario": (
@@ -393,10 +416,17 @@ def test_non_utf8_file_refused_as_invalid_blueprint(tmp_path: Path) -> None:
 
 
 def test_persona_route_must_be_a_route() -> None:
-    raw = _with(scenarios=[{
-        "name": "basic", "title": "Basic",
-        "personas": [{"name": "Ann", "role": "admin", "email": "a@x.test", "route": "nope"}],
-    }])
+    raw = _with(
+        scenarios=[
+            {
+                "name": "basic",
+                "title": "Basic",
+                "personas": [
+                    {"name": "Ann", "role": "admin", "email": "a@x.test", "route": "nope"}
+                ],
+            }
+        ]
+    )
     with pytest.raises(InvalidBlueprint, match="nope"):
         parse_blueprint(raw, source="shop.yaml")
 
@@ -452,8 +482,10 @@ def test_fault_count_is_exact_under_concurrency() -> None:
     assert sum(results) == 25
 
 
-@pytest.mark.parametrize("spec", ["deploy", "deploy:", "deploy:-1", "deploy:two", "deploy:1.5",
-                                  "deploy:2,health:sometimes"])
+@pytest.mark.parametrize(
+    "spec",
+    ["deploy", "deploy:", "deploy:-1", "deploy:two", "deploy:1.5", "deploy:2,health:sometimes"],
+)
 def test_bad_fault_spec_refused(spec: str) -> None:
     with pytest.raises(BadRequest, match="must be step:count or step:always"):
         FaultInjector(spec)

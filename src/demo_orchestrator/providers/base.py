@@ -17,11 +17,14 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self, TypeVar
 
+from pydantic import AliasChoices
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
+from demo_orchestrator.domain.errors import PermanentError
+from demo_orchestrator.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,6 @@ class InstanceSpec:
         try:
             return [part.format(**values) for part in template]
         except (KeyError, IndexError) as exc:
-            from demo_orchestrator.domain.errors import PermanentError
-
             raise PermanentError(
                 f"blueprint {self.blueprint.name}: command {template} uses an unknown placeholder "
                 f"{exc}; known: {sorted(values)}"
@@ -77,13 +78,53 @@ class ProviderSettings(BaseSettings):
 
     `configured()` says whether the settings are complete enough for the provider to be chosen
     for its slot when the slot's `DEMO_*_PROVIDER` variable is unset (the redis cache when
-    `DEMO_REDIS_URL` is set, say).
+    `DEMO_REDIS_URL` is set, say); `missing_fields()` says what is still to set, so naming an
+    incomplete provider fails at start with the variable to set rather than at the first demo.
     """
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", validate_by_name=True)
+
+    def missing_fields(self) -> list[str]:
+        """Names of the fields still to set before the provider can work (none by default)."""
+        return []
 
     def configured(self) -> bool:
-        return True
+        return not self.missing_fields()
+
+    @classmethod
+    def env_name(cls, field_name: str) -> str:
+        """The environment variable a field is read from: its alias, else prefix + NAME."""
+        alias = cls.model_fields[field_name].validation_alias
+        if isinstance(alias, str):
+            return alias.upper()
+        if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+            return alias.choices[0].upper()
+        return f"{cls.model_config.get('env_prefix', '')}{field_name}".upper()
+
+    def what_is_missing(self) -> str:
+        """One line naming each variable still to set and what it is for; empty when complete."""
+        return "; ".join(
+            f"{self.env_name(name)} ({type(self).model_fields[name].description})"
+            for name in self.missing_fields()
+        )
+
+    def require(self, provider: str) -> None:
+        """Refuse settings that are not complete, naming the variables to set."""
+        if self.missing_fields():
+            raise PermanentError(f"the {provider} provider needs {self.what_is_missing()}")
+
+
+S = TypeVar("S", bound=ProviderSettings)
+
+
+def own_settings(provider: str, model: type[S], given: ProviderSettings | None) -> S:
+    """A provider's own settings: `given` (read and checked by the registry), else read from the
+    environment now; refused when incomplete."""
+    own = model() if given is None else given
+    if not isinstance(own, model):
+        raise TypeError(f"the {provider} provider takes {model.__name__}, not {type(own).__name__}")
+    own.require(provider)
+    return own
 
 
 class Provider:
@@ -93,6 +134,12 @@ class Provider:
     name: ClassVar[str] = ""
     # The provider's own settings (documented in the README like every other); None: it has none.
     settings_model: ClassVar[type[ProviderSettings] | None] = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
+        """Build the provider from the core settings (home, owner, secret key, time-outs) and its
+        own `settings_model` (`own`, else read from the environment). Connects to nothing."""
+        raise NotImplementedError(f"provider {cls.name!r} does not say how to build itself")
 
     def ensure(self, *, spec: InstanceSpec) -> Outputs:
         raise NotImplementedError
@@ -129,7 +176,6 @@ class DatabaseProvider(Provider):
         `spec.env` holds what `ensure` returned (`DATABASE_URL`). By default the blueprint's
         migrate and seed commands run against it.
         """
-        from demo_orchestrator.domain.errors import PermanentError
         from demo_orchestrator.providers.seeding import run_data_commands
 
         url = spec.env.get("DATABASE_URL")
@@ -170,8 +216,6 @@ class RuntimeProvider(Provider):
     def wait_healthy(self, *, instance_id: str, timeout: float) -> Health:
         """Poll `check_ready` until healthy (for tools and tests; the engine never blocks)."""
         import time
-
-        from demo_orchestrator.domain.errors import PermanentError
 
         deadline = time.monotonic() + timeout
         delay = 0.01

@@ -16,9 +16,11 @@ import shutil
 import subprocess
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
 
 from demo_orchestrator.domain.errors import NotFound, PermanentError, TemporaryError
 from demo_orchestrator.providers import processes
@@ -27,15 +29,31 @@ from demo_orchestrator.providers.base import (
     Health,
     InstanceSpec,
     Outputs,
+    ProviderSettings,
     RuntimeProvider,
+    own_settings,
 )
 from demo_orchestrator.settings import Settings
 
 MARKER = "DEMO_ORCHESTRATOR_HOME"
 
 
+class LocalSettings(ProviderSettings):
+    model_config = SettingsConfigDict(env_prefix="DEMO_LOCAL_")
+
+    stop_grace_seconds: float = Field(
+        default=3.0,
+        ge=0,
+        # Documented before providers had their own settings; documented names never change.
+        validation_alias=AliasChoices("DEMO_STOP_GRACE_SECONDS"),
+        description="SIGTERM to SIGKILL grace when stopping a demo's processes (s); a few "
+        "seconds lets services flush and close their connections.",
+    )
+
+
 class LocalRuntime(RuntimeProvider):
     name = "local"
+    settings_model = LocalSettings
 
     def __init__(self, *, home: Path, stop_grace: float = 3.0) -> None:
         self.home = home.resolve()
@@ -47,8 +65,9 @@ class LocalRuntime(RuntimeProvider):
         self._http = httpx.Client(timeout=httpx.Timeout(2.0, connect=0.5), trust_env=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LocalRuntime:
-        return cls(home=settings.home, stop_grace=settings.stop_grace_seconds)
+    def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
+        local = own_settings(cls.name, LocalSettings, own)
+        return cls(home=settings.home, stop_grace=local.stop_grace_seconds)
 
     # -- protocol ------------------------------------------------------------------------------
 

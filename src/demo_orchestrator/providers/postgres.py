@@ -21,15 +21,24 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
 from demo_orchestrator.domain.errors import PermanentError
-from demo_orchestrator.providers.base import DatabaseProvider, Health, InstanceSpec, Outputs
+from demo_orchestrator.providers.base import (
+    DatabaseProvider,
+    Health,
+    InstanceSpec,
+    Outputs,
+    ProviderSettings,
+    own_settings,
+)
 from demo_orchestrator.providers.ownership import (
     Passwords,
     Unreachable,
@@ -46,12 +55,33 @@ log = logging.getLogger(__name__)
 _INSTANCE_DB = re.compile(r"^demo_[a-z0-9]{6}$")
 
 
+class PostgresSettings(ProviderSettings):
+    model_config = SettingsConfigDict(env_prefix="DEMO_POSTGRES_")
+
+    admin_url: str | None = Field(
+        default=None,
+        repr=False,  # holds a password
+        description="postgresql://admin:password@host:5432/postgres of a role with CREATEDB and "
+        "CREATEROLE; no default: the provider makes a role and a database per demo on it.",
+    )
+    connection_limit: int = Field(
+        default=20,
+        gt=0,
+        description="CONNECTION LIMIT of each demo's role (connections); enough for a demo's "
+        "pools, low enough that one demo cannot exhaust the server.",
+    )
+
+    def missing_fields(self) -> list[str]:
+        return [] if self.admin_url else ["admin_url"]
+
+
 def database_name(instance_id: str) -> str:
     return instance_id.replace("-", "_")
 
 
 class PostgresDatabase(DatabaseProvider):
     name = "postgres"
+    settings_model = PostgresSettings
 
     def __init__(
         self,
@@ -81,18 +111,15 @@ class PostgresDatabase(DatabaseProvider):
         self._store_hardened = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PostgresDatabase:
-        if not settings.postgres_admin_url:
-            raise PermanentError(
-                "DEMO_DATABASE_PROVIDER=postgres needs DEMO_POSTGRES_ADMIN_URL "
-                "(postgresql://admin:password@host:5432/postgres, a role with CREATEDB and CREATEROLE)"
-            )
+    def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
+        postgres = own_settings(cls.name, PostgresSettings, own)
+        assert postgres.admin_url is not None  # own_settings refuses incomplete settings
         return cls(
-            admin_url=settings.postgres_admin_url,
+            admin_url=postgres.admin_url,
             home=settings.home,
             owner=owner_of(settings),
             passwords=Passwords.from_settings(settings),
-            connection_limit=settings.postgres_connection_limit,
+            connection_limit=postgres.connection_limit,
             timeout=settings.data_service_timeout_seconds,
             store_url=settings.store_url,
         )

@@ -1,6 +1,6 @@
 """Linux process facts the local runtime needs: liveness that survives pid reuse, the marker
-environment that lets the orchestrator find its own processes after a crash, and stopping a
-process group with SIGTERM then SIGKILL."""
+environment that lets the orchestrator find its own processes after a crash, the little of our
+own environment a child may see, and stopping a process group with SIGTERM then SIGKILL."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ def minimal_env() -> dict[str, str]:
 
 
 PROC = Path("/proc")
+# All a demo's process (or a seed command) sees of the orchestrator's environment, which may hold
+# its tokens and store URL.
+PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "VIRTUAL_ENV")
 
 
 def start_time(pid: int) -> int | None:

@@ -4,19 +4,29 @@ A vhost is RabbitMQ's unit of isolation: its exchanges and queues are invisible 
 vhost, and the demo's user has permissions on its own vhost only. Vhost limits (max connections,
 max queues) keep one demo from exhausting the broker. The vhost carries a description and a tag,
 the user a tag, both naming this orchestrator, so `owned()` and the orphan sweep never touch
-another team's `demo-*` vhosts. Deleting the vhost closes its connections and drops its queues.
+another team's `demo-*` vhosts. Deleting the vhost closes its connections and drops its queues;
+reset purges every queue of the vhost and keeps the vhost, its user and its limits.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from demo_orchestrator.domain.errors import PermanentError, ProviderError
-from demo_orchestrator.providers.base import Health, InstanceSpec, Outputs, Provider
+from demo_orchestrator.providers.base import (
+    Health,
+    InstanceSpec,
+    Outputs,
+    Provider,
+    ProviderSettings,
+    own_settings,
+)
 from demo_orchestrator.providers.ownership import (
     INSTANCE_ID,
     Passwords,
@@ -31,9 +41,42 @@ from demo_orchestrator.settings import Settings
 log = logging.getLogger(__name__)
 
 
+class RabbitSettings(ProviderSettings):
+    model_config = SettingsConfigDict(env_prefix="DEMO_RABBITMQ_")
+
+    url: str | None = Field(
+        default=None,
+        repr=False,  # holds a password
+        description="amqp://user:password@host:5672/ of the broker demos connect to; no default: "
+        "when set, each demo gets a vhost and a user of its own.",
+    )
+    management_url: str | None = Field(
+        default=None,
+        repr=False,
+        description="http://admin:password@host:15672 of the management API (administrator "
+        "tag); unset: DEMO_RABBITMQ_URL's host and credentials on port 15672, the default port.",
+    )
+    max_connections: int = Field(
+        default=20,
+        gt=0,
+        description="max-connections limit of each demo's vhost (connections); enough for a "
+        "demo's services, low enough that one demo cannot exhaust the broker.",
+    )
+    max_queues: int = Field(
+        default=50,
+        gt=0,
+        description="max-queues limit of each demo's vhost (queues); a demo declares a handful, "
+        "so a runaway declare loop stops early.",
+    )
+
+    def missing_fields(self) -> list[str]:
+        return [] if self.url else ["url"]
+
+
 class RabbitBroker(Provider):
     kind = "broker"
     name = "rabbitmq"
+    settings_model = RabbitSettings
 
     def __init__(
         self,
@@ -71,16 +114,16 @@ class RabbitBroker(Provider):
         self.max_queues = max_queues
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RabbitBroker:
-        if not settings.rabbitmq_url:
-            raise PermanentError("the rabbitmq broker provider needs DEMO_RABBITMQ_URL")
+    def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
+        config = own_settings(cls.name, RabbitSettings, own)
+        assert config.url is not None  # own_settings refuses incomplete settings
         return cls(
-            amqp_url=settings.rabbitmq_url,
-            management_url=settings.rabbitmq_management_url,
+            amqp_url=config.url,
+            management_url=config.management_url,
             owner=owner_of(settings),
             passwords=Passwords.from_settings(settings),
-            max_connections=settings.rabbitmq_max_connections,
-            max_queues=settings.rabbitmq_max_queues,
+            max_connections=config.max_connections,
+            max_queues=config.max_queues,
             timeout=settings.data_service_timeout_seconds,
         )
 
@@ -127,6 +170,18 @@ class RabbitBroker(Provider):
             self._send("DELETE", f"/vhosts/{name}", None)
         if user is not None and self.tag in _tags(user):
             self._send("DELETE", f"/users/{name}", None)
+
+    def reset(self, *, instance_id: str) -> None:
+        """Pristine: every queue of the demo's vhost is purged (its messages are gone); the
+        vhost, its user, limits and declared queues stay, so the demo's credentials keep working."""
+        name = _q(instance_id)
+        vhost = self._get(f"/vhosts/{name}")
+        if vhost is None or self.tag not in _tags(vhost):
+            return  # gone (ensure makes it again), or not ours: never touch it
+        queues = self._send("GET", f"/queues/{name}?columns=name", None)
+        for queue in queues if isinstance(queues, list) else []:
+            if queue.get("name"):  # a queue deleted meanwhile answers 404: nothing to purge
+                self._send("DELETE", f"/queues/{name}/{_q(str(queue['name']))}/contents", None)
 
     def probe(self, *, instance_id: str) -> Health:
         if self._get(f"/vhosts/{_q(instance_id)}") is None:

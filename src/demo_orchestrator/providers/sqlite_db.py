@@ -14,10 +14,17 @@ import os
 import shutil
 import threading
 from pathlib import Path
+from typing import Self
 
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
 from demo_orchestrator.domain.errors import PermanentError
-from demo_orchestrator.providers.base import DatabaseProvider, InstanceSpec, Outputs
+from demo_orchestrator.providers.base import (
+    DatabaseProvider,
+    Health,
+    InstanceSpec,
+    Outputs,
+    ProviderSettings,
+)
 from demo_orchestrator.providers.fingerprint import template_fingerprint
 from demo_orchestrator.providers.seeding import run_data_commands
 from demo_orchestrator.settings import Settings
@@ -25,6 +32,7 @@ from demo_orchestrator.settings import Settings
 
 class SqliteDatabase(DatabaseProvider):
     name = "sqlite"
+    # No settings of its own: its files live under DEMO_HOME.
 
     def __init__(self, *, home: Path) -> None:
         self.home = home.resolve()
@@ -36,28 +44,33 @@ class SqliteDatabase(DatabaseProvider):
         self._locks_guard = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SqliteDatabase:
+    def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
         return cls(home=settings.home)
 
     def ensure(self, *, spec: InstanceSpec) -> Outputs:
         target = self.path_of(spec.instance_id)
-        if target.is_file() and target.stat().st_size > 0:
-            return Outputs(env=self._env(target), state={"file": target.name}, message="exists")
         template = self.template_path(spec.blueprint, spec.scenario)
+        state = {"file": target.name, "template": template.name}  # the same on every call
+        if target.is_file() and target.stat().st_size > 0:
+            return Outputs(env=self._env(target), state=state, message="exists")
         self.prepare_template(blueprint=spec.blueprint, scenario=spec.scenario)
         tmp = target.with_name(target.name + ".partial")
         shutil.copyfile(template, tmp)
         os.replace(tmp, target)
         return Outputs(
-            env=self._env(target),
-            state={"file": target.name, "template": template.name},
-            message=f"cloned from template {template.name}",
+            env=self._env(target), state=state, message=f"cloned from template {template.name}"
         )
 
     def destroy(self, *, instance_id: str) -> None:
         base = self.path_of(instance_id)
         for suffix in ("", "-wal", "-shm", "-journal", ".partial"):
             Path(str(base) + suffix).unlink(missing_ok=True)
+
+    def probe(self, *, instance_id: str) -> Health:
+        target = self.path_of(instance_id)
+        if target.is_file() and target.stat().st_size > 0:
+            return Health(True, f"database file {target.name} exists")
+        return Health(False, f"no database file {target.name}")
 
     def owned(self) -> set[str]:
         return {p.name.split(".", 1)[0] for p in self.root.glob("demo-*.db*")}

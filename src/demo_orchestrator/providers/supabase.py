@@ -1,15 +1,17 @@
 """The `supabase` database provider: a Supabase project (or a branch of one) per demo.
 
-Through the Management API: create the project (`POST /v1/projects` with the organization slug,
-a derived database password and the region), poll `GET /v1/projects/{ref}/health` until every
-service is ACTIVE_HEALTHY, run the blueprint's migrate and seed commands against the project's
-database, fetch its API keys, and `DELETE /v1/projects/{ref}` on teardown. With
-`DEMO_SUPABASE_PARENT_PROJECT` set, each demo is a branch of that project instead (cheaper and
-quicker), through `/v1/projects/{parent}/branches` and `/v1/branches/{id}`.
+Through the Management API: `ensure` finds or creates the project (`POST /v1/projects` with the
+organization slug, a derived database password and the region) and looks once at
+`GET /v1/projects/{ref}/health`; while a service is not ACTIVE_HEALTHY it raises `NotReady`, so
+no worker sleeps through the minute or two a project takes to come up: the engine asks again
+later. Once healthy it returns the database URL and the API keys. `DELETE /v1/projects/{ref}` on
+teardown. With `DEMO_SUPABASE_PARENT_PROJECT` set, each demo is a branch of that project instead
+(cheaper and quicker), through `/v1/projects/{parent}/branches` and `/v1/branches/{id}`.
 
-Projects cannot be cloned from a seeded template, so each is seeded once after creation; progress
-is recorded inside the project (`demo_orchestrator.seeding` then `.seeded`), so `ensure` after a
-crash knows whether seeding finished. A project found half-seeded is deleted and made again,
+Projects cannot be cloned from a seeded template (`clones_seeded_template = False`), so the
+engine calls `seed`, which runs the blueprint's migrate and seed commands once. Progress is
+recorded inside the project (`demo_orchestrator.seeding` then `.seeded`), so after a crash
+`ensure` knows whether seeding finished; a project found half-seeded is deleted and made again,
 since blueprint migrations are not required to be re-runnable. The Management API has no tags,
 so the marker is the name: `demo-ab12cd-<owner>`; `owned()` only reads names of that shape.
 """
@@ -18,12 +20,22 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
+from urllib.parse import urlsplit
 
-from demo_orchestrator.domain.errors import PermanentError, ProviderError, TemporaryError
-from demo_orchestrator.providers.base import DatabaseProvider, Health, InstanceSpec, Outputs
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from demo_orchestrator.domain.errors import NotReady, ProviderError, TemporaryError
+from demo_orchestrator.providers.base import (
+    DatabaseProvider,
+    Health,
+    InstanceSpec,
+    Outputs,
+    ProviderSettings,
+    own_settings,
+)
 from demo_orchestrator.providers.fingerprint import template_fingerprint
 from demo_orchestrator.providers.ownership import Passwords, Unreachable, owner_of
 from demo_orchestrator.providers.seeding import run_data_commands
@@ -40,8 +52,57 @@ SEED_STATE = (
 )
 
 
+class SupabaseSettings(ProviderSettings):
+    model_config = SettingsConfigDict(env_prefix="DEMO_SUPABASE_")
+
+    access_token: str | None = Field(
+        default=None,
+        repr=False,  # a secret
+        description="Management API token (sbp_...); no default: it may create and delete "
+        "projects of the organization.",
+    )
+    organization: str | None = Field(
+        default=None,
+        description="Organization slug demo projects are created in; not needed when demos are "
+        "branches of DEMO_SUPABASE_PARENT_PROJECT.",
+    )
+    region: str = Field(
+        default="us-east-1",
+        description="Region of new demo projects; us-east-1 is Supabase's own default.",
+    )
+    api_url: str = Field(
+        default="https://api.supabase.com",
+        description="Base URL of the Management API: the public one (a local stand-in in tests).",
+    )
+    parent_project: str | None = Field(
+        default=None,
+        description="Project ref; when set each demo is a branch of it instead of a project "
+        "(cheaper and quicker to make).",
+    )
+    ready_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a new project may take to become ACTIVE_HEALTHY (s) before the "
+        "wait counts as a failed attempt; projects usually take one to three minutes.",
+    )
+    poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the engine looks again at a project still coming up (s); each "
+        "look costs API calls of the ~120 a minute the Management API allows.",
+    )
+
+    def missing_fields(self) -> list[str]:
+        missing = [] if self.access_token else ["access_token"]
+        if not self.organization and not self.parent_project:
+            missing.append("organization")
+        return missing
+
+
 class SupabaseDatabase(DatabaseProvider):
     name = "supabase"
+    settings_model = SupabaseSettings
+    clones_seeded_template = False
 
     def __init__(
         self,
@@ -54,6 +115,7 @@ class SupabaseDatabase(DatabaseProvider):
         home: Path,
         parent_project: str | None = None,
         ready_timeout: float = 600.0,
+        poll: float = 5.0,
     ) -> None:
         self.api = api
         self.organization = organization
@@ -62,31 +124,28 @@ class SupabaseDatabase(DatabaseProvider):
         self.passwords = passwords
         self.parent = parent_project
         self.ready_timeout = ready_timeout
+        self.poll = poll
+        self.kind_of_project = "branch" if parent_project else "project"
         self.workdir = home.resolve() / "templates" / "supabase"
         self._name = re.compile(rf"^(demo-[a-z0-9]{{6}})-{re.escape(owner)}$")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SupabaseDatabase:
-        missing = [
-            f"DEMO_SUPABASE_{n.upper()}"
-            for n in ("access_token", "organization")
-            if not getattr(settings, f"supabase_{n}")
-        ]
-        if missing and not (settings.supabase_access_token and settings.supabase_parent_project):
-            raise PermanentError(f"DEMO_DATABASE_PROVIDER=supabase needs {', '.join(missing)}")
+    def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
+        config = own_settings(cls.name, SupabaseSettings, own)
         return cls(
             api=SupabaseApi(
-                base_url=settings.supabase_api_url,
-                token=settings.supabase_access_token or "",
+                base_url=config.api_url,
+                token=config.access_token or "",
                 timeout=max(settings.data_service_timeout_seconds, 10.0),
             ),
-            organization=settings.supabase_organization or "",
-            region=settings.supabase_region,
+            organization=config.organization or "",
+            region=config.region,
             owner=owner_of(settings),
             passwords=Passwords.from_settings(settings),
             home=settings.home,
-            parent_project=settings.supabase_parent_project,
-            ready_timeout=settings.supabase_ready_timeout_seconds,
+            parent_project=config.parent_project,
+            ready_timeout=config.ready_timeout_seconds,
+            poll=config.poll_seconds,
         )
 
     def close(self) -> None:
@@ -97,42 +156,89 @@ class SupabaseDatabase(DatabaseProvider):
     def ensure(self, *, spec: InstanceSpec) -> Outputs:
         name = self.project_name(spec.instance_id)
         password = self.passwords.of("supabase", self.owner, name)
-        found = self._find(name)
-        if found is None:
-            found = self._create(name, password)
-        ref, db = self._wait_healthy(found)
+        found = self._find(name) or self._create(name, password)
+        ref = str(found["ref"])
+        healthy, status = self._status(found)
+        if not healthy:
+            raise NotReady(
+                f"Supabase {self.kind_of_project} {ref} is coming up ({status})",
+                delay=self.poll,
+                timeout=self.ready_timeout,
+            )
+        seeding = self._seed_state(ref)
+        if seeding == "interrupted":
+            self._delete(found)
+            raise TemporaryError(
+                f"Supabase {ref} was left half-seeded (a crash?); deleted it, making it again",
+                delay=self.poll,
+            )
+        db = self._database(found)
         url = (
             f"postgresql://{db['user']}:{db['password'] or password}@{db['host']}:{db['port']}"
             f"/{db['name']}"
         )
-        message = self._seed(spec, ref, url, db["password"] or password)
         keys = {
             k.get("name"): k.get("api_key")
             for k in self.api.get(f"/v1/projects/{ref}/api-keys") or []
         }
         env = {"DATABASE_URL": url, "SUPABASE_URL": db["endpoint"]}
         env.update({f"SUPABASE_{k.upper()}_KEY": str(v) for k, v in keys.items() if k and v})
-        kind = "branch" if self.parent else "project"
-        return Outputs(env=env, state={kind: name, "ref": ref}, message=message)
+        message = "exists, seeded" if seeding == "done" else f"{ref} is healthy, to be seeded"
+        return Outputs(env=env, state={self.kind_of_project: name, "ref": ref}, message=message)
+
+    def seed(self, *, spec: InstanceSpec) -> Outputs:
+        """Migrate and seed the project `ensure` made, once, with progress markers inside it."""
+        name = self.project_name(spec.instance_id)
+        url = spec.env.get("DATABASE_URL")
+        found = self._find(name)
+        if found is None or not url:
+            raise TemporaryError(f"Supabase {name} is not there to seed; ensure it first")
+        ref = str(found["ref"])
+        seeding = self._seed_state(ref)
+        if seeding == "done":
+            return Outputs(message=f"{ref} is already seeded")
+        if seeding == "interrupted":
+            self._delete(found)
+            raise TemporaryError(
+                f"Supabase {ref} was left half-seeded (a crash?); deleted it, making it again",
+                delay=self.poll,
+            )
+        self._query(
+            ref,
+            "CREATE SCHEMA IF NOT EXISTS demo_orchestrator; "
+            "CREATE TABLE demo_orchestrator.seeding (at timestamptz DEFAULT now())",
+        )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        run_data_commands(
+            spec.blueprint,
+            spec.scenario,
+            database_url=url,
+            cwd=self.workdir,
+            secret=urlsplit(url).password,
+            instance_id=spec.instance_id,
+        )
+        key = template_fingerprint(spec.blueprint, spec.scenario)
+        self._query(
+            ref,
+            "CREATE TABLE demo_orchestrator.seeded (fingerprint text NOT NULL); "
+            f"INSERT INTO demo_orchestrator.seeded VALUES ('{key}')",
+        )
+        return Outputs(message=f"migrated and seeded {ref}")
 
     def destroy(self, *, instance_id: str) -> None:
         name = self.project_name(instance_id)
         try:
             found = self._find(name)
-            if found is None:
-                return
-            if self.parent:
-                self.api.request("DELETE", f"/v1/branches/{found['id']}")
-            else:
-                self.api.request("DELETE", f"/v1/projects/{found['ref']}")
+            if found is not None:
+                self._delete(found)
         except Unreachable as exc:
             log.warning("%s; the orphan sweep removes %s once it answers", exc.detail, name)
 
     def probe(self, *, instance_id: str) -> Health:
         found = self._find(self.project_name(instance_id))
         if found is None:
-            return Health(False, "no such Supabase project")
-        return Health(str(found.get("status")) == HEALTHY, str(found.get("status")))
+            return Health(False, f"no such Supabase {self.kind_of_project}")
+        return Health(*self._status(found))
 
     def owned(self) -> set[str]:
         return {m.group(1) for item in self._list() if (m := self._name.match(str(item["name"])))}
@@ -170,35 +276,33 @@ class SupabaseDatabase(DatabaseProvider):
             }
             made = self.api.request("POST", "/v1/projects", json=body)
             ref = made.get("ref") or made.get("id")
-        log.info("created Supabase %s %s (%s)", "branch" if self.parent else "project", name, ref)
+        log.info("created Supabase %s %s (%s)", self.kind_of_project, name, ref)
         return {**made, "ref": ref}
 
-    def _wait_healthy(self, found: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Poll until healthy; returns the project ref and how to reach its database."""
-        deadline = time.monotonic() + self.ready_timeout
-        pause = 0.2
-        ref = str(found["ref"])
-        while True:
-            if self.parent:
-                branch = self.api.get(f"/v1/branches/{found['id']}") or {}
-                status = str(branch.get("status", ""))
-                healthy = status == HEALTHY
-            else:
-                checks = self.api.get(f"/v1/projects/{ref}/health", services=list(SERVICES)) or []
-                statuses = {str(c.get("name")): str(c.get("status")) for c in checks}
-                healthy = bool(statuses) and all(s == HEALTHY for s in statuses.values())
-                status = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
-            if healthy:
-                break
-            if time.monotonic() > deadline:
-                raise TemporaryError(
-                    f"Supabase {ref} is not {HEALTHY} after {self.ready_timeout:g}s ({status})",
-                    delay=5.0,
-                )
-            time.sleep(pause)
-            pause = min(pause * 1.5, 5.0)
+    def _delete(self, found: dict[str, Any]) -> None:
         if self.parent:
-            return ref, {
+            self.api.request("DELETE", f"/v1/branches/{found['id']}")
+        else:
+            self.api.request("DELETE", f"/v1/projects/{found['ref']}")
+
+    def _status(self, found: dict[str, Any]) -> tuple[bool, str]:
+        """One look: (every service ACTIVE_HEALTHY, what the API says)."""
+        if self.parent:
+            branch = self.api.get(f"/v1/branches/{found['id']}") or {}
+            status = str(branch.get("status", ""))
+            return status == HEALTHY, status or "no status"
+        ref = found["ref"]
+        checks = self.api.get(f"/v1/projects/{ref}/health", services=list(SERVICES)) or []
+        statuses = {str(c.get("name")): str(c.get("status")) for c in checks}
+        healthy = bool(statuses) and all(s == HEALTHY for s in statuses.values())
+        return healthy, ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())) or "no status"
+
+    def _database(self, found: dict[str, Any]) -> dict[str, Any]:
+        """How to reach the (healthy) project's database."""
+        ref = str(found["ref"])
+        if self.parent:
+            branch = self.api.get(f"/v1/branches/{found['id']}") or {}
+            return {
                 "host": branch["db_host"],
                 "port": branch.get("db_port", 5432),
                 "user": branch.get("db_user", "postgres"),
@@ -208,7 +312,7 @@ class SupabaseDatabase(DatabaseProvider):
             }
         project = self.api.get(f"/v1/projects/{ref}") or {}
         database = project.get("database") or {}
-        return ref, {
+        return {
             # `port`, `user`, `name` and `endpoint` are absent from the real API (5432, postgres,
             # postgres, https://<ref>.supabase.co); the local stand-in in tests sets them.
             "host": database.get("host") or f"db.{ref}.supabase.co",
@@ -223,33 +327,9 @@ class SupabaseDatabase(DatabaseProvider):
         rows = self.api.request("POST", f"/v1/projects/{ref}/database/query", json={"query": query})
         return rows if isinstance(rows, list) else []
 
-    def _seed(self, spec: InstanceSpec, ref: str, url: str, password: str) -> str:
+    def _seed_state(self, ref: str) -> str:
+        """`none` (never seeded), `interrupted` (started, never finished) or `done`."""
         state = (self._query(ref, SEED_STATE) or [{}])[0]
         if state.get("done"):
-            return "exists"
-        if state.get("started"):
-            self.destroy(instance_id=spec.instance_id)
-            raise TemporaryError(
-                f"Supabase {ref} was left half-seeded (a crash?); deleted it, making it again"
-            )
-        self._query(
-            ref,
-            "CREATE SCHEMA IF NOT EXISTS demo_orchestrator; "
-            "CREATE TABLE demo_orchestrator.seeding (at timestamptz DEFAULT now())",
-        )
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        run_data_commands(
-            spec.blueprint,
-            spec.scenario,
-            database_url=url,
-            cwd=self.workdir,
-            secret=password,
-            instance_id=spec.instance_id,
-        )
-        key = template_fingerprint(spec.blueprint, spec.scenario)
-        self._query(
-            ref,
-            "CREATE TABLE demo_orchestrator.seeded (fingerprint text NOT NULL); "
-            f"INSERT INTO demo_orchestrator.seeded VALUES ('{key}')",
-        )
-        return f"created, migrated and seeded {ref}"
+            return "done"
+        return "interrupted" if state.get("started") else "none"

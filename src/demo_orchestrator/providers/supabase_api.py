@@ -3,38 +3,26 @@
 It exists so the provider reads as a sequence of steps while the awkward parts live here once:
 the bearer token (never logged: it only travels in a header), time-outs with errors that say
 which call did not answer, rate limits (the API allows about 120 requests a minute per scope and
-answers 429 with `Retry-After` or `X-RateLimit-Reset`, seconds until the window resets; we wait
-that long when it is short and otherwise hand the engine a TemporaryError with that delay), and
-the mapping of statuses onto our error hierarchy (401/403: a configuration problem; 5xx: retry).
+answers 429 with `Retry-After` or `X-RateLimit-Reset`, seconds until the window resets; nothing
+is wrong then, so the engine gets a `NotReady` with that delay and asks again once the window
+has reset, rather than a worker sleeping here), and the mapping of statuses onto our error
+hierarchy (401/403: a configuration problem; 5xx: retry).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from demo_orchestrator.domain.errors import PermanentError, ProviderError
+from demo_orchestrator.domain.errors import NotReady, PermanentError, ProviderError
 from demo_orchestrator.providers.ownership import Unreachable, redact
-
-MAX_RATE_LIMIT_WAIT_SECONDS = 30.0
-RATE_LIMIT_ATTEMPTS = 4
 
 
 class SupabaseApi:
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        token: str,
-        timeout: float,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, *, base_url: str, token: str, timeout: float) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._sleep = sleep
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
@@ -60,25 +48,20 @@ class SupabaseApi:
         """The decoded JSON answer; None for a 404 when `missing_ok`."""
         call = f"{method} {path}"
         where = f"Supabase Management API at {redact(self.base_url)}"
-        for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
-            try:
-                response = self._http.request(method, path, json=json, params=params)
-            except httpx.TimeoutException as exc:
-                raise ProviderError(
-                    f"{where} did not answer {call} within {self.timeout:g}s", delay=1.0
-                ) from exc
-            except httpx.TransportError as exc:
-                raise Unreachable(f"{where} is unreachable ({type(exc).__name__})") from exc
-            if response.status_code == 429:
-                wait = retry_after(response)
-                if wait <= MAX_RATE_LIMIT_WAIT_SECONDS and attempt < RATE_LIMIT_ATTEMPTS:
-                    self._sleep(wait)
-                    continue
-                raise ProviderError(
-                    f"{where} rate-limited {call}; the limit resets in {wait:g}s", delay=wait
-                )
-            return self._decode(response, call, where, missing_ok)
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            response = self._http.request(method, path, json=json, params=params)
+        except httpx.TimeoutException as exc:
+            raise ProviderError(
+                f"{where} did not answer {call} within {self.timeout:g}s", delay=1.0
+            ) from exc
+        except httpx.TransportError as exc:
+            raise Unreachable(f"{where} is unreachable ({type(exc).__name__})") from exc
+        if response.status_code == 429:
+            wait = retry_after(response)
+            raise NotReady(
+                f"{where} rate-limited {call}; the limit resets in {wait:g}s", delay=wait
+            )
+        return self._decode(response, call, where, missing_ok)
 
     @staticmethod
     def _decode(response: httpx.Response, call: str, where: str, missing_ok: bool) -> Any:
