@@ -181,3 +181,55 @@ def test_a_server_that_is_down_fails_clearly_and_leaves_nothing(
     assert again.get(instance_id)["status"] == "failed"
     assert _on_servers(instance_id) == NOTHING
     assert set(leftovers(owner)) <= {"databases", "roles"}  # only the seeded templates remain
+
+
+def test_reset_restores_the_data_empties_the_cache_keys_and_purges_the_queues(
+    owner: str, make_server: Any, tmp_path: Path
+) -> None:
+    server = _server(make_server, tmp_path / "home", owner).start()
+    instance_id = server.create()["id"]
+    assert server.wait_status(instance_id, "ready", "failed", timeout=60)["status"] == "ready"
+    for _ in range(3):
+        report = server.demo(instance_id, "portal", "/api/report").json()
+    assert report["cache"]["hits"] == 3 and report["broker"]["events"] == 1
+    # The demo is used: rows added, keys written, messages left on its queue.
+    name = instance_id.replace("-", "_")
+    with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", autocommit=True) as conn:
+        conn.execute("INSERT INTO items (name) VALUES ('added during the demo')")
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.set(f"{instance_id}:cart", "3 items")
+    finally:
+        client.close()
+    with httpx.Client(base_url=f"{MANAGEMENT}/api", auth=("guest", "guest"), trust_env=False) as m:
+        for n in range(4):
+            published = m.post(
+                f"/exchanges/{instance_id}/amq.default/publish",
+                json={
+                    "properties": {},
+                    "routing_key": "events",
+                    "payload": f"left {n}",
+                    "payload_encoding": "string",
+                },
+            )
+            assert published.json()["routed"] is True
+    used = server.demo(instance_id, "portal", "/api/report").json()
+    assert len(used["items"]) == 6 and used["broker"]["events"] == 5
+
+    before = server.get(instance_id)
+    assert server.http.post(f"/api/v1/demo-instances/{instance_id}/reset").status_code == 202
+    after = server.wait_status(instance_id, "ready", "failed", timeout=60)
+    assert after["status"] == "ready" and after["urls"] == before["urls"]
+    assert after["expires_at"] == before["expires_at"]
+    fresh = server.demo(instance_id, "portal", "/api/report").json()
+    assert len(fresh["items"]) == 5 and "added during the demo" not in fresh["items"]
+    assert fresh["cache"] == {"boot": instance_id, "hits": 1}  # only what a fresh start writes
+    assert fresh["broker"]["events"] == 1  # the four left over were purged; one boot event
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        assert client.get(f"{instance_id}:cart") is None
+    finally:
+        client.close()
+    server.http.delete(f"/api/v1/demo-instances/{instance_id}")
+    server.wait_status(instance_id, "deleted", timeout=30)
+    assert _on_servers(instance_id) == NOTHING
