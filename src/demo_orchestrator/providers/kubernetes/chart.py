@@ -10,7 +10,9 @@ error text is scrubbed of them.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -151,6 +153,15 @@ def chart_values(
     }
 
 
+def helm_binary(configured: str) -> str:
+    """The helm to run: the configured path or name on PATH, else the one `make install` put
+    beside this Python (`.venv/bin/helm`), so `.venv/bin/democtl render` works unactivated."""
+    if os.sep in configured or shutil.which(configured):
+        return configured
+    beside = Path(sys.executable).parent / configured
+    return str(beside) if beside.is_file() else configured
+
+
 def helm_template(
     chart: Path,
     *,
@@ -163,7 +174,7 @@ def helm_template(
 ) -> list[dict[str, Any]]:
     """`helm template` of one chart; the objects it renders, in helm's install order."""
     command = [
-        settings.helm,
+        helm_binary(settings.helm),
         "template",
         release,
         str(chart),
