@@ -331,3 +331,21 @@ def test_extend_is_a_change_on_the_feed(rig: Rig) -> None:
     expiry = [e for e in events if e["kind"] == "expiry"]
     assert len(expiry) == 1 and expiry[0]["expires_at"] > before
     assert rig.clock() + timedelta(hours=1) < rig.clock() + timedelta(hours=2)
+
+
+def test_delete_while_a_rewound_step_waits_still_undoes_what_it_made(tmp_path: Path) -> None:
+    """The health gate's retry rewinds deploy to pending while its processes still run: a delete
+    then must stop them all the same (pending is not "nothing made")."""
+    rig = Rig(tmp_path, health_timeout_seconds=0.5, step_retries=5, retry_base_seconds=30)
+    try:
+        instance_id = rig.create()
+        rig.runtime.hold.add(instance_id)
+        rig.settle(1.0)
+        assert rig.steps(instance_id)["deploy"] == "pending"  # rewound, waiting for its retry
+        assert instance_id in rig.runtime.owned()
+        rig.service.delete(ADMIN, instance_id)
+        rig.reconciler.run_until_idle()
+        assert rig.get(instance_id)["status"] == "deleted"
+        assert rig.runtime.owned() == set() and rig.database.owned() == set()
+    finally:
+        rig.close()
