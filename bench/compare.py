@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def export(revision: str) -> Path:
     archive = subprocess.run(
-        ["git", "archive", revision, "src"], cwd=ROOT, capture_output=True, check=True
+        ["git", "archive", revision, "src", "blueprints"], cwd=ROOT, capture_output=True, check=True
     ).stdout
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{revision[:8]}-"))
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
