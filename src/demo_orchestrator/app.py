@@ -4,6 +4,7 @@ know nothing of each other; this module is the only place that knows both."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,8 +17,11 @@ from demo_orchestrator import api, web
 from demo_orchestrator.api.errors import demo_error
 from demo_orchestrator.bootstrap import Orchestrator
 from demo_orchestrator.domain.errors import DemoError
+from demo_orchestrator.domain.instance import Status
 from demo_orchestrator.engine.routing import RouteInfo
 from demo_orchestrator.router import HostRouter, RouteDecision, Upstream
+
+WAKE_POLL_SECONDS = 0.02
 
 
 def create_api(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) -> FastAPI:
@@ -56,17 +60,38 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
     """The API wrapped by the host router: one port serves the API and every demo."""
     inner = create_api(orchestrator, manage_lifecycle=manage_lifecycle)
     routes = orchestrator.routes
+    hold = orchestrator.ctx.settings.wake_hold_seconds
 
-    async def resolve(instance_id: str, route: str) -> RouteDecision:
+    async def lookup(instance_id: str, route: str) -> RouteInfo:
         info = routes.cached(instance_id, route)
         if info is None:  # not in memory: one store read, off the event loop
             info = await anyio.to_thread.run_sync(routes.resolve, instance_id, route)
-        return _decision(instance_id, info)
+        return info
 
-    return HostRouter(inner, base_domain=orchestrator.ctx.settings.base_domain, resolve=resolve)
+    async def resolve(instance_id: str, route: str) -> RouteDecision:
+        info = await lookup(instance_id, route)
+        if info.kind != "starting" or info.status != Status.SLEEPING.value:
+            return _decision(instance_id, info)
+        # A request to a sleeping demo wakes it, and is held until the demo answers.
+        started = time.monotonic()
+        await anyio.to_thread.run_sync(orchestrator.instances.wake_for_request, instance_id)
+        while info.kind == "starting" and time.monotonic() - started < hold:
+            await anyio.sleep(WAKE_POLL_SECONDS)
+            info = await lookup(instance_id, route)
+        if info.kind != "proxy":
+            return _decision(instance_id, info)
+        waited = (time.monotonic() - started) * 1000
+        return _decision(instance_id, info, f'wake;dur={waited:.0f};desc="cold start"')
+
+    return HostRouter(
+        inner,
+        base_domain=orchestrator.ctx.settings.base_domain,
+        resolve=resolve,
+        on_proxied=orchestrator.requests.note,
+    )
 
 
-def _decision(instance_id: str, info: RouteInfo) -> RouteDecision:
+def _decision(instance_id: str, info: RouteInfo, server_timing: str | None = None) -> RouteDecision:
     upstream = Upstream(host=info.host, port=info.port) if info.host and info.port else None
     return RouteDecision(
         kind=info.kind,  # type: ignore[arg-type]
@@ -74,4 +99,5 @@ def _decision(instance_id: str, info: RouteInfo) -> RouteDecision:
         upstream=upstream,
         status=info.status,
         message=info.message,
+        server_timing=server_timing,
     )

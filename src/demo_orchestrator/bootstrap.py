@@ -19,6 +19,7 @@ from datetime import datetime
 
 from demo_orchestrator.domain.blueprint import Blueprint
 from demo_orchestrator.engine.accounts import Accounts
+from demo_orchestrator.engine.activity import RequestLog
 from demo_orchestrator.engine.builtin_steps import BUILTIN_STEPS
 from demo_orchestrator.engine.context import Context, utcnow
 from demo_orchestrator.engine.faults import FaultInjector
@@ -43,6 +44,7 @@ class Orchestrator:
     plans: Plans
     feed: ChangeFeed
     routes: RouteTable
+    requests: RequestLog
     reconciler: Reconciler
     instances: InstanceService
     accounts: Accounts
@@ -51,6 +53,7 @@ class Orchestrator:
         self.ctx.db.upgrade()
         self.accounts.bootstrap()
         self.feed.start()
+        self.requests.start()
         if self.ctx.settings.engine:
             self.reconciler.start()
             if self.ctx.settings.prebuild_templates:
@@ -58,6 +61,7 @@ class Orchestrator:
 
     def stop(self) -> None:
         self.reconciler.stop()
+        self.requests.stop()
         self.feed.stop()
         self.ctx.close_providers()
         self.ctx.db.dispose()
@@ -132,6 +136,7 @@ def bootstrap(
         plans=plans,
         feed=feed,
         routes=RouteTable(ctx, feed),
+        requests=RequestLog(ctx),
         reconciler=reconciler,
         instances=InstanceService(ctx, plans, reconciler.wake),
         accounts=Accounts(ctx),

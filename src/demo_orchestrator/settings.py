@@ -131,6 +131,18 @@ class Settings(BaseSettings):
         gt=0,
         description="Safety-net period (s) of the change feed's read; commits and NOTIFY wake it.",
     )
+    idle_minutes: float = Field(
+        default=15.0,
+        ge=0,
+        description="A ready demo with no request through the router for this long sleeps "
+        "(minutes; 0: never); the next request wakes it.",
+    )
+    wake_hold_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long the router holds the first request to a sleeping demo while it "
+        "wakes (s), before answering with a refreshing 'waking up' page instead.",
+    )
     heal_seconds: float = Field(
         default=10.0, gt=0, description="How often ready demos are checked for dead processes (s)."
     )

@@ -300,5 +300,3 @@ def test_scenarios_usage_metrics_and_docs(server: Server) -> None:
     assert httpx.get(f"{server.url}/openapi.json", trust_env=False).json()["paths"][
         "/api/v1/demo-instances"
     ]
-    sleep = server.http.post(f"/api/v1/demo-instances/{instance['id']}/sleep")
-    assert sleep.status_code == 501 and "not available yet" in sleep.json()["detail"]

@@ -15,7 +15,6 @@ from demo_orchestrator.api.schemas import (
     InstancePublic,
     RejectIn,
 )
-from demo_orchestrator.domain.errors import NotImplementedYet
 from demo_orchestrator.domain.instance import as_utc
 from demo_orchestrator.engine.service import CreateInstance, Principal
 from demo_orchestrator.serving.deps import OrchestratorDep, PrincipalDep
@@ -92,6 +91,13 @@ for _path, _method, _name, _summary in (
     ("/{instance_id}", "DELETE", "delete", "Delete the demo: every resource of it is removed."),
     ("/{instance_id}/reset", "POST", "reset", "Back to pristine seed data, same URLs and expiry."),
     ("/{instance_id}/approve", "POST", "approve", "Start a request waiting for approval (admins)."),
+    (
+        "/{instance_id}/sleep",
+        "POST",
+        "sleep",
+        "Stop the demo's processes, keep its data (409 unless ready).",
+    ),
+    ("/{instance_id}/wake", "POST", "wake", "Start a sleeping demo again (409 unless sleeping)."),
 ):
     router.add_api_route(
         _path,
@@ -114,18 +120,6 @@ def reject_instance(
     instance_id: str, body: RejectIn, orchestrator: OrchestratorDep, who: PrincipalDep
 ) -> dict[str, Any]:
     return orchestrator.instances.reject(who, instance_id, body.reason)
-
-
-@router.post("/{instance_id}/sleep", status_code=202)
-def sleep_instance(instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep) -> None:
-    orchestrator.instances.get(who, instance_id)
-    raise NotImplementedYet("sleep is not available yet: it arrives with the instant-demos work")
-
-
-@router.post("/{instance_id}/wake", status_code=202)
-def wake_instance(instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep) -> None:
-    orchestrator.instances.get(who, instance_id)
-    raise NotImplementedYet("wake is not available yet: it arrives with the instant-demos work")
 
 
 @router.get("/{instance_id}/logs", response_class=PlainTextResponse)

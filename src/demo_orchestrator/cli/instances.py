@@ -240,13 +240,13 @@ def reset(
 
 @app.command()
 def sleep(instance_id: str, as_json: JsonOpt = False) -> None:
-    """Stop a demo's processes, keeping its data (not available yet: answers 501)."""
+    """Stop a demo's processes, keeping its data; a request to it or `wake` starts it again."""
     _action(instance_id, "sleep", as_json)
 
 
 @app.command()
 def wake(instance_id: str, as_json: JsonOpt = False) -> None:
-    """Start a sleeping demo again (not available yet: answers 501)."""
+    """Start a sleeping demo again (its data kept)."""
     _action(instance_id, "wake", as_json)
 
 

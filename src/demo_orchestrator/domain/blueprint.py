@@ -122,15 +122,21 @@ class Scenario(_Model):
 
 
 class CostRates(_Model):
-    """Hourly USD rates per component; their sum is an instance-hour."""
+    """Hourly USD rates per component; their sum is an instance-hour. A sleeping demo keeps only
+    its data, so it costs the components listed in `sleeping` (its database by default)."""
 
     hourly_usd: dict[str, float] = Field(
         default_factory=lambda: {"pods": 0.10, "database": 0.05, "network": 0.01}
     )
+    sleeping: list[str] = Field(default_factory=lambda: ["database"])
 
     @property
     def total_hourly_usd(self) -> float:
         return round(sum(self.hourly_usd.values()), 6)
+
+    @property
+    def sleeping_hourly_usd(self) -> float:
+        return round(sum(self.hourly_usd.get(c, 0.0) for c in self.sleeping), 6)
 
 
 class Blueprint(_Model):

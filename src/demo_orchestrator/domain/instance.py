@@ -136,14 +136,27 @@ class Cost:
 
 
 def cost_of(
-    *, hourly_usd: float, started_at: datetime | None, ended_at: datetime | None, now: datetime
+    *,
+    hourly_usd: float,
+    started_at: datetime | None,
+    ended_at: datetime | None,
+    now: datetime,
+    sleeping_hourly_usd: float = 0.0,
+    slept_seconds: float = 0.0,
+    sleeping_since: datetime | None = None,
 ) -> Cost:
-    """Cost accrues from the start of provisioning to deletion (or now)."""
+    """Cost accrues from the start of provisioning to deletion (or now): awake hours at the full
+    rate, sleeping hours (closed sleeps plus the one going on) at the sleeping rate."""
     if started_at is None:
         return Cost(hourly_usd=hourly_usd, accrued_usd=0.0)
     end = ended_at or now
-    hours = max(0.0, (end - started_at).total_seconds() / 3600)
-    return Cost(hourly_usd=hourly_usd, accrued_usd=round(hours * hourly_usd, 4))
+    life = max(0.0, (end - started_at).total_seconds())
+    asleep = slept_seconds
+    if sleeping_since is not None:
+        asleep += max(0.0, (end - sleeping_since).total_seconds())
+    asleep = min(asleep, life)
+    accrued = ((life - asleep) * hourly_usd + asleep * sleeping_hourly_usd) / 3600
+    return Cost(hourly_usd=hourly_usd, accrued_usd=round(accrued, 4))
 
 
 MAX_BACKOFF_SECONDS = 10.0

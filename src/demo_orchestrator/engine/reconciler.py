@@ -30,6 +30,7 @@ from demo_orchestrator.domain.instance import LIVE, Desired, Status
 from demo_orchestrator.engine.changes import SYSTEM, Audit, apply_change
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.runner import GONE, Aborted, Outcome, Runner
+from demo_orchestrator.engine.sleeping import Sleeper
 from demo_orchestrator.providers.processes import is_alive
 from demo_orchestrator.store import repository as repo
 
@@ -54,6 +55,7 @@ class Reconciler:
         self.ctx = ctx
         self.owner = replica_id()
         self.runner = runner
+        self.sleeper = Sleeper(runner)
         self._pool = executor or ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="reconcile"
         )
@@ -238,6 +240,11 @@ class Reconciler:
             if status in {Status.DELETED, Status.REJECTED}:
                 return GONE
             return self.runner.teardown(instance_id, final=Status.DELETED)
+        if desired == Desired.SLEEPING and status == Status.READY and not resetting:
+            return self.sleeper.sleep(instance_id)
+        if desired == Desired.READY and status == Status.SLEEPING:
+            self.sleeper.wake(instance_id)
+            return self.runner.provision(instance_id)
         if status in {Status.PENDING, Status.PROVISIONING} or (
             status == Status.READY and resetting
         ):
@@ -329,6 +336,8 @@ class Reconciler:
                     self.sweep()
                 if heal:
                     self.heal()
+                    if self.sleeper.idle(self.busy()):
+                        self.wake()
             except Exception:
                 log.exception("upkeep failed")
             finally:

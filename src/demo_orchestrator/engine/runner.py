@@ -71,7 +71,7 @@ class Runner:
     # -- provisioning --------------------------------------------------------------------------
 
     def provision(self, instance_id: str) -> Outcome:
-        row, steps = self._load(instance_id)
+        row, steps = self.load(instance_id)
         if row.desired == Desired.DELETED.value:
             raise Aborted(instance_id)
         if (
@@ -81,7 +81,7 @@ class Runner:
             outcome = self._reset(row, steps)
             if outcome is not None:
                 return outcome
-            row, steps = self._load(instance_id)
+            row, steps = self.load(instance_id)
         work = Work(self.ctx, row)
         updates: list[StepUpdate] = []
         index = self._next(steps, 0, work, row.id, updates)
@@ -91,7 +91,7 @@ class Runner:
             start = {"status": Status.PROVISIONING, "started_at": row.started_at or now}
             start["error"] = None
         if updates or start or row.next_attempt_at is not None:
-            row = self._record(instance_id, updates, next_attempt_at=None, **start)
+            row = self.record(instance_id, updates, next_attempt_at=None, **start)
         while index < len(steps):
             step = steps[index]
             result = self._attempt(row, step.name, step.provider, step.retries, steps, work)
@@ -113,7 +113,7 @@ class Runner:
             event = None
             if step_def is not None and step_def.publishes and outputs.state:
                 event = (step_def.publishes, dict(outputs.state))
-            row = self._record(instance_id, updates, event=event, **fields)
+            row = self.record(instance_id, updates, event=event, **fields)
             if index < len(steps) and row.desired == Desired.DELETED.value:
                 raise Aborted(instance_id)
         self.forget(instance_id)
@@ -226,7 +226,7 @@ class Runner:
             return None
         self._polls[(instance_id, name)] = (since, count + 1)
         if count == 0:
-            self._record(instance_id, [(name, {"message": exc.detail})])
+            self.record(instance_id, [(name, {"message": exc.detail})])
         delay = min(exc.delay * 1.5**count, max(exc.delay * 10, 0.1))
         return Outcome("poll", at=now + timedelta(seconds=delay))
 
@@ -260,7 +260,7 @@ class Runner:
                 first, last = names.index(step_def.rewind_to), names.index(step_def.name)
                 for step in steps[first : last + 1]:
                     updates.append((step.name, {"status": StepStatus.PENDING.value}))
-        self._record(row.id, updates, next_attempt_at=at)
+        self.record(row.id, updates, next_attempt_at=at)
         log.info(
             "%s: step %s failed (%s); retry %d in %.2fs",
             row.id,
@@ -279,7 +279,7 @@ class Runner:
             "error": detail,
             "retries": retries,
         }
-        self._record(instance_id, [(name, failed)])
+        self.record(instance_id, [(name, failed)])
         return self.teardown(instance_id, final=Status.FAILED, error=f"{name}: {detail}")
 
     # -- healing -------------------------------------------------------------------------------
@@ -341,7 +341,7 @@ class Runner:
             "started_at": None,
             "finished_at": None,
         }
-        self._record(
+        self.record(
             row.id,
             [(s.name, pristine) for s in steps],
             outputs={"reset": row.generation},
@@ -353,10 +353,10 @@ class Runner:
 
     def teardown(self, instance_id: str, *, final: Status, error: str | None = None) -> Outcome:
         """Undo the stored plan in reverse; `final` is deleted (asked for) or failed."""
-        row, steps = self._load(instance_id)
+        row, steps = self.load(instance_id)
         self.forget(instance_id)
         if final == Status.DELETED and row.status != Status.DELETING.value:
-            self._record(instance_id, [], status=Status.DELETING)
+            self.record(instance_id, [], status=Status.DELETING)
         undone: list[StepUpdate] = []
         for step in reversed(steps):
             if StepStatus(step.status) in NOTHING_TO_UNDO:
@@ -379,7 +379,7 @@ class Runner:
             except TemporaryError as exc:
                 if final == Status.DELETED:
                     # Resources must go: retry for as long as it takes, never give up.
-                    return self._retry_teardown(instance_id, step.name, step.retries, undone, exc)
+                    return self.retry_undo(instance_id, step.name, step.retries, undone, exc)
                 # A failed demo is not live: the orphan sweep removes this once the server
                 # answers again; the demo must not stay `provisioning` and be retried forever.
                 log.warning("%s: %s left for the orphan sweep: %s", row.id, step.name, exc.detail)
@@ -404,10 +404,10 @@ class Runner:
             fields["error"] = error
         if final == Status.DELETED:
             fields["secrets"] = None
-        self._record(instance_id, undone, status=final, **fields)
+        self.record(instance_id, undone, status=final, **fields)
         return GONE if final == Status.DELETED else FAILED
 
-    def _retry_teardown(
+    def retry_undo(
         self,
         instance_id: str,
         name: str,
@@ -424,7 +424,7 @@ class Runner:
         )
         at = self.ctx.clock() + timedelta(seconds=delay)
         failing = (name, {"retries": attempt, "error": f"teardown: {exc.detail}"})
-        self._record(instance_id, [*undone, failing], next_attempt_at=at)
+        self.record(instance_id, [*undone, failing], next_attempt_at=at)
         log.info(
             "%s: teardown of %s failed (%s); retry in %.2fs", instance_id, name, exc.detail, delay
         )
@@ -432,14 +432,14 @@ class Runner:
 
     # -- persistence ---------------------------------------------------------------------------
 
-    def _load(self, instance_id: str) -> tuple[InstanceRow, list[repo.StepRecord]]:
+    def load(self, instance_id: str) -> tuple[InstanceRow, list[repo.StepRecord]]:
         with self.ctx.db.read() as session:
             row = repo.get_instance(session, instance_id)
             if row is None:
                 raise Aborted(instance_id)
             return row, repo.steps_of(session, [instance_id])[instance_id]
 
-    def _record(
+    def record(
         self,
         instance_id: str,
         steps: list[StepUpdate],

@@ -28,11 +28,11 @@ from demo_orchestrator.domain.errors import (
 from demo_orchestrator.domain.instance import (
     Desired,
     Status,
-    extended_expiry,
     is_instance_id,
     new_instance_id,
     validate_duration,
 )
+from demo_orchestrator.engine.actions import InstanceActions, Principal
 from demo_orchestrator.engine.changes import Audit, apply_change
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.plan import Plans
@@ -40,22 +40,7 @@ from demo_orchestrator.engine.views import instance_view
 from demo_orchestrator.store import repository as repo
 from demo_orchestrator.store.models import IdempotencyRow, InstanceRow
 
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is acting: a user name and role (admin, sales, viewer)."""
-
-    name: str
-    role: str
-    source: str | None = None
-
-    @property
-    def can_write(self) -> bool:
-        return self.role in {"admin", "sales"}
-
-    @property
-    def sees_all(self) -> bool:
-        return self.role in {"admin", "viewer"}
+__all__ = ["CreateInstance", "InstanceService", "Principal"]
 
 
 @dataclass(frozen=True)
@@ -70,11 +55,11 @@ class CreateInstance:
     meeting_at: datetime | None = None
 
 
-class InstanceService:
+class InstanceService(InstanceActions):
     def __init__(self, ctx: Context, plans: Plans, wake: Callable[[], None]) -> None:
         self.ctx = ctx
         self.plans = plans
-        self.wake = wake
+        self.nudge = wake  # tells the engine the store changed
         self._opened: dict[str, str] = {}
 
     # -- reads ---------------------------------------------------------------------------------
@@ -264,6 +249,7 @@ class InstanceService:
                     expires_at=now + timedelta(hours=hours),
                     duration_hours=hours,
                     hourly_usd=blueprint.cost.total_hourly_usd,
+                    sleeping_hourly_usd=blueprint.cost.sleeping_hourly_usd,
                     generation=0,
                     applied_generation=0,
                     outputs={"approval": {"reason": waits_for}} if waits_for else {},
@@ -304,117 +290,10 @@ class InstanceService:
                     if replay is not None:
                         return replay, False
             raise
-        self.wake()
+        self.nudge()
         return self.get(who, instance_id), True
 
-    def delete(self, who: Principal, instance_id: str) -> dict[str, Any]:
-        def change(row: InstanceRow, now: datetime) -> dict[str, Any]:
-            if row.status in {Status.DELETED.value, Status.REJECTED.value}:
-                return {}
-            if row.status == Status.PENDING_APPROVAL.value:
-                # Nothing was made for a request still waiting: it is gone at once.
-                return {
-                    "status": Status.DELETED,
-                    "desired": Desired.DELETED.value,
-                    "ended_at": now,
-                    "secrets": None,
-                }
-            return {"desired": Desired.DELETED.value}
-
-        return self._mutate(who, instance_id, "delete", change)
-
-    def extend(self, who: Principal, instance_id: str, hours: float) -> dict[str, Any]:
-        def change(row: InstanceRow, now: datetime) -> dict[str, Any]:
-            self._require_live(row, "extend")
-            expires_at = extended_expiry(
-                created_at=row.created_at,
-                expires_at=row.expires_at,
-                hours=hours,
-                max_hours=self.ctx.settings.max_hours,
-                now=now,
-            )
-            return {
-                "expires_at": expires_at,
-                "event": ("expiry", {"expires_at": expires_at.isoformat()}),
-            }
-
-        return self._mutate(who, instance_id, "extend", change, {"hours": hours})
-
-    def reset(self, who: Principal, instance_id: str) -> dict[str, Any]:
-        def change(row: InstanceRow, now: datetime) -> dict[str, Any]:
-            self._require_live(row, "reset")
-            if row.status != Status.READY.value:
-                raise Conflict(
-                    f"{row.id} is {row.status}; reset works on a ready demo, try again when it is ready"
-                )
-            # Shown at once as provisioning; the engine restores every resource and restarts.
-            return {"status": Status.PROVISIONING, "generation": row.generation + 1}
-
-        return self._mutate(who, instance_id, "reset", change)
-
-    def approve(self, who: Principal, instance_id: str) -> dict[str, Any]:
-        """Start a sales request that waited for approval; its clock starts now."""
-        self._require_admin(who)
-
-        def change(row: InstanceRow, now: datetime) -> dict[str, Any]:
-            if row.status != Status.PENDING_APPROVAL.value:
-                raise Conflict(
-                    f"{row.id} is {row.status}; only a pending_approval request can be approved"
-                )
-            return {
-                "status": Status.PENDING,
-                "expires_at": now + timedelta(hours=row.duration_hours),
-                "outputs": {},
-            }
-
-        return self._mutate(who, instance_id, "approve", change)
-
-    def reject(self, who: Principal, instance_id: str, reason: str) -> dict[str, Any]:
-        self._require_admin(who)
-        reason = reason.strip()
-        if not reason:
-            raise BadRequest("give a reason for the rejection; the requester sees it")
-
-        def change(row: InstanceRow, now: datetime) -> dict[str, Any]:
-            if row.status != Status.PENDING_APPROVAL.value:
-                raise Conflict(
-                    f"{row.id} is {row.status}; only a pending_approval request can be rejected"
-                )
-            return {
-                "status": Status.REJECTED,
-                "desired": Desired.DELETED.value,
-                "error": f"rejected: {reason}",
-                "ended_at": now,
-                "secrets": None,
-            }
-
-        return self._mutate(who, instance_id, "reject", change, {"reason": reason})
-
     # -- helpers -------------------------------------------------------------------------------
-
-    def _mutate(
-        self,
-        who: Principal,
-        instance_id: str,
-        action: str,
-        change: Callable[[InstanceRow, datetime], dict[str, Any]],
-        detail: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Lock the instance, work out the change, and record it the one way (`apply_change`)."""
-        self._require_write(who)
-        now = self.ctx.clock()
-        with self.ctx.db.write() as session:
-            row = self._visible(session, who, instance_id, lock=True)
-            fields = change(row, now)
-            apply_change(
-                session,
-                row,
-                now=now,
-                audit=Audit(who.name, action, source=who.source, detail=detail),
-                **fields,
-            )
-        self.wake()
-        return self.get(who, instance_id)
 
     def _visible(
         self, session: Session, who: Principal, instance_id: str, *, lock: bool = False
@@ -446,32 +325,6 @@ class InstanceService:
         if repo.count_live(session, owner=who.name) >= settings.sales_max_concurrent:
             return f"you already have {settings.sales_max_concurrent} live demos"
         return None
-
-    @staticmethod
-    def _require_admin(who: Principal) -> None:
-        if who.role != "admin":
-            raise Forbidden("only admins can approve or reject requests")
-
-    @staticmethod
-    def _require_write(who: Principal) -> None:
-        if not who.can_write:
-            raise Forbidden(
-                f"role {who.role} is read-only; ask an admin for a sales or admin token"
-            )
-
-    @staticmethod
-    def _require_live(row: InstanceRow, action: str) -> None:
-        if (
-            row.status
-            in {
-                Status.DELETED.value,
-                Status.DELETING.value,
-                Status.REJECTED.value,
-                Status.FAILED.value,
-            }
-            or row.desired == Desired.DELETED.value
-        ):
-            raise Conflict(f"{row.id} is {row.status}; only a live demo can be {action}ed")
 
     def _replay(
         self, session: Session, who: Principal, key: str, request_hash: str

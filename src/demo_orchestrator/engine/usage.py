@@ -1,4 +1,7 @@
-"""Usage and cost over a period, grouped by owner, scenario or day."""
+"""Usage and cost over a period, grouped by owner, scenario or day.
+
+A demo's hours bill at its hourly rate while awake and at its sleeping rate (what it keeps: its
+database) while asleep; the sleeps are stored one row each, so a period sees exactly its part."""
 
 from __future__ import annotations
 
@@ -24,11 +27,12 @@ def usage(
         raise BadRequest("`to` must be after `from`")
     now = ctx.clock()
     buckets: dict[str, dict[str, float]] = defaultdict(
-        lambda: {"demos": 0, "demo_hours": 0.0, "cost_usd": 0.0}
+        lambda: {"demos": 0, "demo_hours": 0.0, "sleeping_hours": 0.0, "cost_usd": 0.0}
     )
     labels: dict[str, dict[str, Any]] = {}
     with ctx.db.read() as session:
         rows = repo.usage_rows(session, start=start, end=end)
+        sleeps = repo.sleeps_of(session, [r.id for r in rows], start=start, end=end)
     for row in rows:
         if not who.sees_all and row.owner != who.name:
             continue
@@ -45,17 +49,21 @@ def usage(
                 "started_at": life_start.isoformat(),
                 "ended_at": life_end.isoformat(),
             }
-        for key, seconds in parts:
-            hours = seconds / 3600
+        for key, part_start, part_end in parts:
+            hours = (part_end - part_start).total_seconds() / 3600
+            asleep = _asleep(sleeps[row.id], part_start, part_end, now) / 3600
             bucket = buckets[key]
             bucket["demo_hours"] += hours
-            bucket["cost_usd"] += hours * row.hourly_usd
+            bucket["sleeping_hours"] += asleep
+            bucket["cost_usd"] += (hours - asleep) * row.hourly_usd
+            bucket["cost_usd"] += asleep * (row.sleeping_hourly_usd or 0.0)
         buckets[parts[0][0]]["demos"] += 1  # a demo counts once, where its life starts
     items: list[dict[str, Any]] = [
         {
             "key": key,
             "demos": int(v["demos"]),
             "demo_hours": round(v["demo_hours"], 4),
+            "sleeping_hours": round(v["sleeping_hours"], 4),
             "cost_usd": round(v["cost_usd"], 4),
             **labels.get(key, {}),
         }
@@ -64,6 +72,7 @@ def usage(
     totals = {
         "demos": sum(int(v["demos"]) for v in buckets.values()),
         "demo_hours": round(sum(v["demo_hours"] for v in buckets.values()), 4),
+        "sleeping_hours": round(sum(v["sleeping_hours"] for v in buckets.values()), 4),
         "cost_usd": round(sum(v["cost_usd"] for v in buckets.values()), 4),
     }
     return {
@@ -75,16 +84,24 @@ def usage(
     }
 
 
+def _asleep(
+    sleeps: list[tuple[datetime, datetime | None]], start: datetime, end: datetime, now: datetime
+) -> float:
+    """Seconds of [start, end) the demo spent asleep."""
+    total = 0.0
+    for slept, woke in sleeps:
+        overlap = (min(end, woke or now) - max(start, slept)).total_seconds()
+        total += max(0.0, overlap)
+    return min(total, (end - start).total_seconds())
+
+
 def _split(
     row: InstanceRow, start: datetime, end: datetime, group_by: str
-) -> list[tuple[str, float]]:
-    owner, scenario = row.owner, row.scenario
-    if group_by == "instance":
-        return [(row.id, (end - start).total_seconds())]
-    if group_by == "owner":
-        return [(owner, (end - start).total_seconds())]
-    if group_by == "scenario":
-        return [(scenario, (end - start).total_seconds())]
+) -> list[tuple[str, datetime, datetime]]:
+    """The parts of [start, end) and the bucket each belongs to (days split at midnight)."""
+    if group_by != "day":
+        key = {"instance": row.id, "owner": row.owner, "scenario": row.scenario}[group_by]
+        return [(key, start, end)]
     parts = []
     cursor = start
     while cursor < end:
@@ -92,6 +109,6 @@ def _split(
             cursor.year, cursor.month, cursor.day, tzinfo=cursor.tzinfo
         ) + timedelta(days=1)
         stop = min(end, next_day)
-        parts.append((cursor.date().isoformat(), (stop - cursor).total_seconds()))
+        parts.append((cursor.date().isoformat(), cursor, stop))
         cursor = stop
     return parts

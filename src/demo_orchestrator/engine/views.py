@@ -91,7 +91,13 @@ def instance_view(
     }
     urls = demo_urls(settings, blueprint, row.id) if blueprint is not None else {}
     cost = cost_of(
-        hourly_usd=row.hourly_usd, started_at=row.started_at, ended_at=row.ended_at, now=now
+        hourly_usd=row.hourly_usd,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        now=now,
+        sleeping_hourly_usd=row.sleeping_hourly_usd or 0.0,
+        slept_seconds=row.slept_seconds or 0.0,
+        sleeping_since=row.sleeping_since,
     )
     return {
         "id": row.id,
@@ -117,7 +123,11 @@ def instance_view(
         if (blueprint is not None and live)
         else [],
         "steps": [step_view(s) for s in steps],
-        "cost": {"hourly_usd": cost.hourly_usd, "accrued_usd": cost.accrued_usd},
+        "cost": {
+            "hourly_usd": cost.hourly_usd,
+            "sleeping_hourly_usd": row.sleeping_hourly_usd or 0.0,
+            "accrued_usd": cost.accrued_usd,
+        },
         "error": row.error,
     }
 

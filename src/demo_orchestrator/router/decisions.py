@@ -33,6 +33,9 @@ class RouteDecision:
     upstream: Upstream | None = None
     status: str | None = None  # the instance status, shown on the pages
     message: str | None = None  # e.g. the error, or "waking up"
+    # A `Server-Timing` value for the response (the first request to a sleeping demo says it
+    # waited for a cold start and how long).
+    server_timing: str | None = None
 
 
 Resolver = Callable[[str, str], Awaitable[RouteDecision]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from demo_orchestrator.router import pages
 from demo_orchestrator.router.decisions import Resolver, RouteDecision
@@ -33,6 +33,18 @@ def problem_for(decision: RouteDecision) -> pages.Problem | None:
     if decision.kind == "failed":
         return pages.failed(iid, decision.status, decision.message)
     return pages.not_found(iid)
+
+
+def _with_header(send: Send, name: bytes, value: str) -> Send:
+    """`send` that adds one header to the response start."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [*message.get("headers", []), (name, value.encode("latin-1"))]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
 
 
 class HostRouter:
@@ -84,6 +96,8 @@ class HostRouter:
                 if scope["type"] == "websocket":
                     await proxy_websocket(scope, receive, send, decision.upstream)
                 else:
+                    if decision.server_timing:
+                        send = _with_header(send, b"server-timing", decision.server_timing)
                     await self._http.forward(scope, receive, send, decision.upstream)
                 return
             except UpstreamUnavailable:

@@ -77,6 +77,12 @@ class InstanceRow(Base):
     # When a step failed for a while (or teardown could not reach a server), the engine tries
     # again at this time, not sooner; None: work on it whenever it needs work.
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Sleep: the rate while asleep, the seconds slept in finished sleeps, the sleep going on.
+    sleeping_hourly_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    slept_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    sleeping_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The last request the router passed to the demo (written at most once a minute): idle sleep.
+    last_request_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class StepRow(Base):
@@ -110,6 +116,17 @@ class EventRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(String(16))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class SleepRow(Base):
+    """One sleep of an instance, for usage over a period (sleeping hours bill at another rate)."""
+
+    __tablename__ = "sleeps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(String(16), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class UserRow(Base):

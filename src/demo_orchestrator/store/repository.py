@@ -23,7 +23,7 @@ from demo_orchestrator.domain.instance import (
     as_utc,
 )
 from demo_orchestrator.domain.plan import PlannedStep
-from demo_orchestrator.store.models import AuditRow, EventRow, InstanceRow, StepRow
+from demo_orchestrator.store.models import AuditRow, EventRow, InstanceRow, SleepRow, StepRow
 
 # Serialises the transactions that add events on PostgreSQL, so events commit in id order and a
 # reader of "every event after id N" never skips one that commits late with a lower id.
@@ -263,6 +263,10 @@ def needing_work(session: Session, *, now: datetime) -> list[Work]:
                 InstanceRow.desired == Desired.DELETED.value,
             ),
             and_(
+                InstanceRow.status == Status.SLEEPING.value,
+                InstanceRow.desired == Desired.READY.value,
+            ),
+            and_(
                 InstanceRow.status.in_([s.value for s in LIVE]),
                 InstanceRow.expires_at <= now,
             ),
@@ -339,3 +343,61 @@ def ready_ids(session: Session) -> list[str]:
 
 def recent_audit(session: Session, limit: int) -> list[AuditRow]:
     return list(session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)))
+
+
+def idle_ids(session: Session, *, quiet_since: datetime) -> list[str]:
+    """Ready demos that nobody asked to keep awake and that got no request since `quiet_since`."""
+    last = func.coalesce(InstanceRow.last_request_at, InstanceRow.ready_at)
+    return list(
+        session.scalars(
+            select(InstanceRow.id).where(
+                InstanceRow.status == Status.READY.value,
+                InstanceRow.desired == Desired.READY.value,
+                last < quiet_since,
+            )
+        )
+    )
+
+
+def record_requests(session: Session, seen: dict[str, datetime]) -> None:
+    """The router's latest request per demo (for idle sleep); never moves a date backwards."""
+    for instance_id, at in seen.items():
+        session.execute(
+            update(InstanceRow)
+            .where(
+                InstanceRow.id == instance_id,
+                or_(InstanceRow.last_request_at.is_(None), InstanceRow.last_request_at < at),
+            )
+            .values(last_request_at=at)
+        )
+
+
+def start_sleep(session: Session, instance_id: str, at: datetime) -> None:
+    session.add(SleepRow(instance_id=instance_id, started_at=at, ended_at=None))
+
+
+def end_sleep(session: Session, instance_id: str, at: datetime) -> None:
+    session.execute(
+        update(SleepRow)
+        .where(SleepRow.instance_id == instance_id, SleepRow.ended_at.is_(None))
+        .values(ended_at=at)
+    )
+
+
+def sleeps_of(
+    session: Session, instance_ids: Sequence[str], *, start: datetime, end: datetime
+) -> dict[str, list[tuple[datetime, datetime | None]]]:
+    """Each instance's sleeps that overlap [start, end)."""
+    out: dict[str, list[tuple[datetime, datetime | None]]] = {i: [] for i in instance_ids}
+    if not instance_ids:
+        return out
+    rows = session.execute(
+        select(SleepRow.instance_id, SleepRow.started_at, SleepRow.ended_at).where(
+            SleepRow.instance_id.in_(list(instance_ids)),
+            SleepRow.started_at < end,
+            or_(SleepRow.ended_at.is_(None), SleepRow.ended_at > start),
+        )
+    )
+    for instance_id, started, ended in rows:
+        out[instance_id].append((started, ended))
+    return out

@@ -336,6 +336,12 @@ def act(
         if action == "delete":
             service.delete(user.principal, instance_id)
             return back(here, notice="Deleting: every resource of this demo is being removed")
+        if action == "sleep":
+            service.sleep(user.principal, instance_id)
+            return back(here, notice="Going to sleep: processes stop, data is kept")
+        if action == "wake":
+            service.wake(user.principal, instance_id)
+            return back(here, notice="Waking up")
         if action == "approve":
             service.approve(user.principal, instance_id)
             return back(here, notice="Approved: the demo is starting")
