@@ -25,6 +25,7 @@ from demo_orchestrator.engine.context import Context, utcnow
 from demo_orchestrator.engine.faults import FaultInjector
 from demo_orchestrator.engine.feed import ChangeFeed
 from demo_orchestrator.engine.plan import Plans, StepDef
+from demo_orchestrator.engine.pool import WarmPool
 from demo_orchestrator.engine.reconciler import Reconciler
 from demo_orchestrator.engine.routing import RouteTable
 from demo_orchestrator.engine.runner import Runner
@@ -45,6 +46,7 @@ class Orchestrator:
     feed: ChangeFeed
     routes: RouteTable
     requests: RequestLog
+    pool: WarmPool
     reconciler: Reconciler
     instances: InstanceService
     accounts: Accounts
@@ -52,6 +54,7 @@ class Orchestrator:
     def start(self) -> None:
         self.ctx.db.upgrade()
         self.accounts.bootstrap()
+        self.pool.seed_targets()
         self.feed.start()
         self.requests.start()
         if self.ctx.settings.engine:
@@ -130,14 +133,18 @@ def bootstrap(
     plans = Plans(ctx, BUILTIN_STEPS if steps is None else steps)
     feed = ChangeFeed(ctx.db, poll_seconds=settings.feed_poll_seconds)
     runner = Runner(ctx, plans, FaultInjector(settings.fault_injection))
-    reconciler = Reconciler(ctx, runner, workers=settings.engine_workers, executor=executor)
+    pool = WarmPool(ctx, plans)
+    reconciler = Reconciler(
+        ctx, runner, workers=settings.engine_workers, executor=executor, pool=pool
+    )
     return Orchestrator(
         ctx=ctx,
         plans=plans,
         feed=feed,
         routes=RouteTable(ctx, feed),
         requests=RequestLog(ctx),
+        pool=pool,
         reconciler=reconciler,
-        instances=InstanceService(ctx, plans, reconciler.wake),
+        instances=InstanceService(ctx, plans, pool, reconciler.wake),
         accounts=Accounts(ctx),
     )

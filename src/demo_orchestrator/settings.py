@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Safety-net period (s) of the change feed's read; commits and NOTIFY wake it.",
     )
+    warm_pool: str = Field(
+        default="",
+        description="Warm-pool targets to start with, `scenario=count` pairs (agency=2,startup=1); "
+        "read while the store holds none, PUT /api/v1/warm-pool/{scenario} sets them after.",
+    )
     idle_minutes: float = Field(
         default=15.0,
         ge=0,

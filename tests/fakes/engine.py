@@ -160,10 +160,12 @@ class FakeRuntime(_Resources, RuntimeProvider):
         self.dead: set[str] = set()
         self.hold: set[str] = set()  # never answers while listed
         self.port_of: dict[str, int] = {}
+        self.envs: dict[str, dict[str, str]] = {}  # the environment each demo last ran with
         self.checks = 0
 
     def ensure(self, *, spec: InstanceSpec) -> Outputs:
         self._call("ensure", spec.instance_id)
+        self.envs[spec.instance_id] = dict(spec.env)
         if spec.instance_id in self.made and spec.instance_id not in self.dead:
             return Outputs(state=self._state(spec.instance_id), message="adopted")
         self.dead.discard(spec.instance_id)

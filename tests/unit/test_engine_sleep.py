@@ -10,7 +10,7 @@ import pytest
 
 from demo_orchestrator.domain.errors import Conflict, TemporaryError
 from demo_orchestrator.engine.usage import usage
-from demo_orchestrator.store import repository as repo
+from demo_orchestrator.store import sleeps
 from tests.fakes.engine import ADMIN, Rig
 
 
@@ -145,13 +145,13 @@ def test_a_request_wakes_a_sleeping_demo_once(rig: Rig) -> None:
     wakes = [a for a in rig.service.audit(ADMIN, instance_id) if a["action"] == "wake"]
     assert len(wakes) == 1 and wakes[0]["actor"] == "system"
     with rig.orchestrator.ctx.db.read() as session:
-        sleeps = repo.sleeps_of(
+        periods = sleeps.sleeps_of(
             session,
             [instance_id],
             start=rig.clock() - timedelta(days=1),
             end=rig.clock() + timedelta(days=1),
         )[instance_id]
-    assert len(sleeps) == 1 and sleeps[0][1] is not None  # one sleep, closed
+    assert len(periods) == 1 and periods[0][1] is not None  # one sleep, closed
 
 
 def test_a_stop_that_fails_for_a_while_is_retried(rig: Rig) -> None:

@@ -96,7 +96,9 @@ class Persona(BaseModel):
 class Cost(BaseModel):
     hourly_usd: float
     sleeping_hourly_usd: float = Field(description="The rate while asleep (data kept only).")
-    accrued_usd: float = Field(description="Awake hours at hourly_usd, asleep at the sleeping rate.")
+    accrued_usd: float = Field(
+        description="Awake hours at hourly_usd, asleep at the sleeping rate."
+    )
 
 
 class InstancePublic(BaseModel):

@@ -12,7 +12,7 @@ import threading
 from datetime import datetime
 
 from demo_orchestrator.engine.context import Context
-from demo_orchestrator.store import repository as repo
+from demo_orchestrator.store import sleeps
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class RequestLog:
             return 0
         try:
             with self.ctx.db.write() as session:
-                repo.record_requests(session, seen)
+                sleeps.record_requests(session, seen)
         except BaseException:
             with self._lock:  # keep them for the next flush; newer notes win
                 self._seen = {**seen, **self._seen}

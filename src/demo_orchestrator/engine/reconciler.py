@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from demo_orchestrator.domain.instance import LIVE, Desired, Status
 from demo_orchestrator.engine.changes import SYSTEM, Audit, apply_change
 from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.pool import WarmPool
 from demo_orchestrator.engine.runner import GONE, Aborted, Outcome, Runner
 from demo_orchestrator.engine.sleeping import Sleeper
 from demo_orchestrator.providers.processes import is_alive
@@ -51,11 +52,15 @@ class Reconciler:
         *,
         workers: int = WORKERS,
         executor: Executor | None = None,
+        pool: WarmPool | None = None,
     ) -> None:
         self.ctx = ctx
         self.owner = replica_id()
         self.runner = runner
         self.sleeper = Sleeper(runner)
+        self.pool = pool
+        self._refilling = False
+        self._last_refill = 0.0
         self._pool = executor or ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="reconcile"
         )
@@ -317,8 +322,27 @@ class Reconciler:
 
     # -- upkeep: sweep and heal ----------------------------------------------------------------
 
+    def _refill_maybe(self) -> None:
+        """Every second, top the warm pool up (in a worker, one round at a time)."""
+        if self.pool is None or self._refilling or time.monotonic() - self._last_refill < 1.0:
+            return
+        self._refilling, self._last_refill = True, time.monotonic()
+        pool = self.pool
+
+        def refill() -> None:
+            try:
+                if pool.refill():
+                    self.wake()
+            except Exception:
+                log.exception("refilling the warm pool failed")
+            finally:
+                self._refilling = False
+
+        self._pool.submit(refill)
+
     def _maintain_maybe(self) -> None:
         """Start the sweep or the healing round in a worker when due (one at a time)."""
+        self._refill_maybe()
         settings = self.ctx.settings
         sweep = time.monotonic() - self._last_sweep >= settings.sweep_seconds
         heal = time.monotonic() - self._last_heal >= settings.heal_seconds

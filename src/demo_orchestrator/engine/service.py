@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -26,16 +25,16 @@ from demo_orchestrator.domain.errors import (
     QuotaExceeded,
 )
 from demo_orchestrator.domain.instance import (
-    Desired,
     Status,
     is_instance_id,
-    new_instance_id,
     validate_duration,
 )
 from demo_orchestrator.engine.actions import InstanceActions, Principal
 from demo_orchestrator.engine.changes import Audit, apply_change
 from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.making import insert_instance
 from demo_orchestrator.engine.plan import Plans
+from demo_orchestrator.engine.pool import WarmPool
 from demo_orchestrator.engine.views import instance_view
 from demo_orchestrator.store import repository as repo
 from demo_orchestrator.store.models import IdempotencyRow, InstanceRow
@@ -56,9 +55,12 @@ class CreateInstance:
 
 
 class InstanceService(InstanceActions):
-    def __init__(self, ctx: Context, plans: Plans, wake: Callable[[], None]) -> None:
+    def __init__(
+        self, ctx: Context, plans: Plans, pool: WarmPool, wake: Callable[[], None]
+    ) -> None:
         self.ctx = ctx
         self.plans = plans
+        self.pool = pool
         self.nudge = wake  # tells the engine the store changed
         self._opened: dict[str, str] = {}
 
@@ -231,32 +233,38 @@ class InstanceService(InstanceActions):
                         "delete one first"
                     )
                 waits_for = self._outside_policy(session, who, hours)
-                instance_id = new_instance_id()
-                while repo.id_exists(session, instance_id):
-                    instance_id = new_instance_id()
-                row = InstanceRow(
-                    id=instance_id,
-                    blueprint=blueprint.name,
-                    scenario=scenario.name,
-                    owner=who.name,
-                    name=command.name or f"{scenario.title} demo",
-                    prospect=command.prospect,
-                    notes=command.notes,
-                    status=(Status.PENDING_APPROVAL if waits_for else Status.PENDING).value,
-                    desired=Desired.READY.value,
-                    meeting_at=command.meeting_at,
-                    created_at=now,
-                    expires_at=now + timedelta(hours=hours),
-                    duration_hours=hours,
-                    hourly_usd=blueprint.cost.total_hourly_usd,
-                    sleeping_hourly_usd=blueprint.cost.sleeping_hourly_usd,
-                    generation=0,
-                    applied_generation=0,
-                    outputs={"approval": {"reason": waits_for}} if waits_for else {},
-                    version=0,
-                    secrets=self.ctx.box.seal({"login_secret": secrets.token_hex(32)}),
-                )
-                repo.add_instance(session, row, self.plans.build(blueprint))
+                claimed = None if waits_for else self.pool.claim(session, blueprint, scenario)
+                if claimed is not None:
+                    row = claimed
+                    self.pool.hand_over(
+                        session,
+                        row,
+                        owner=who.name,
+                        hours=hours,
+                        now=now,
+                        name=command.name or f"{scenario.title} demo",
+                        prospect=command.prospect,
+                        notes=command.notes,
+                        meeting_at=command.meeting_at,
+                    )
+                else:
+                    row = insert_instance(
+                        session,
+                        self.ctx,
+                        self.plans,
+                        blueprint=blueprint,
+                        scenario=scenario,
+                        owner=who.name,
+                        hours=hours,
+                        now=now,
+                        status=Status.PENDING_APPROVAL if waits_for else Status.PENDING,
+                        name=command.name or f"{scenario.title} demo",
+                        prospect=command.prospect,
+                        notes=command.notes,
+                        meeting_at=command.meeting_at,
+                        outputs={"approval": {"reason": waits_for}} if waits_for else {},
+                    )
+                instance_id = row.id
                 if command.idempotency_key:
                     session.add(
                         IdempotencyRow(
@@ -280,6 +288,7 @@ class InstanceService(InstanceActions):
                             "scenario": scenario.name,
                             "duration_hours": hours,
                             **({"waits_for_approval": waits_for} if waits_for else {}),
+                            **({"from_warm_pool": True} if claimed is not None else {}),
                         },
                     ),
                 )

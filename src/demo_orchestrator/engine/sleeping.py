@@ -19,6 +19,7 @@ from demo_orchestrator.domain.instance import NOTHING_TO_UNDO, Desired, Status, 
 from demo_orchestrator.engine.changes import SYSTEM, Audit, apply_change, apply_step
 from demo_orchestrator.engine.runner import DONE, Outcome, Runner, StepUpdate
 from demo_orchestrator.store import repository as repo
+from demo_orchestrator.store import sleeps
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Sleeper:
             if fresh is None or fresh.desired != Desired.SLEEPING.value:
                 return DONE  # woken (or deleted) while stopping: the next attempt restarts it
             self._rewind(session, instance_id, rewound, now)
-            repo.start_sleep(session, instance_id, now)
+            sleeps.start_sleep(session, instance_id, now)
             apply_change(
                 session,
                 fresh,
@@ -79,7 +80,7 @@ class Sleeper:
             slept = row.slept_seconds or 0.0
             if row.sleeping_since is not None:
                 slept += max(0.0, (now - row.sleeping_since).total_seconds())
-            repo.end_sleep(session, instance_id, now)
+            sleeps.end_sleep(session, instance_id, now)
             apply_change(
                 session,
                 row,
@@ -96,7 +97,7 @@ class Sleeper:
             return []
         now = self.ctx.clock()
         with self.ctx.db.read() as session:
-            idle = repo.idle_ids(session, quiet_since=now - timedelta(minutes=minutes))
+            idle = sleeps.idle_ids(session, quiet_since=now - timedelta(minutes=minutes))
         asleep = []
         for instance_id in sorted(set(idle) - busy):
             with self.ctx.db.write() as session:

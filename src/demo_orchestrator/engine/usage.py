@@ -13,6 +13,7 @@ from demo_orchestrator.domain.errors import BadRequest
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.service import Principal
 from demo_orchestrator.store import repository as repo
+from demo_orchestrator.store import sleeps
 from demo_orchestrator.store.models import InstanceRow
 
 GROUPS = ("owner", "scenario", "day", "instance")
@@ -32,7 +33,7 @@ def usage(
     labels: dict[str, dict[str, Any]] = {}
     with ctx.db.read() as session:
         rows = repo.usage_rows(session, start=start, end=end)
-        sleeps = repo.sleeps_of(session, [r.id for r in rows], start=start, end=end)
+        asleep_in = sleeps.sleeps_of(session, [r.id for r in rows], start=start, end=end)
     for row in rows:
         if not who.sees_all and row.owner != who.name:
             continue
@@ -51,7 +52,7 @@ def usage(
             }
         for key, part_start, part_end in parts:
             hours = (part_end - part_start).total_seconds() / 3600
-            asleep = _asleep(sleeps[row.id], part_start, part_end, now) / 3600
+            asleep = _asleep(asleep_in[row.id], part_start, part_end, now) / 3600
             bucket = buckets[key]
             bucket["demo_hours"] += hours
             bucket["sleeping_hours"] += asleep

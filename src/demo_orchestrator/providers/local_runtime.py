@@ -10,6 +10,7 @@ never the orchestrator's own (which may hold its tokens and store URL).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -76,7 +77,14 @@ class LocalRuntime(RuntimeProvider):
         (folder / "logs").mkdir(parents=True, exist_ok=True)
         state = self._read_state(spec.instance_id)
         wanted = {s.name for s in spec.blueprint.services}
-        if state and set(state) == wanted and all(self._alive(s) for s in state.values()):
+        # Processes started with another environment (a warm-pool demo given its prospect)
+        # start again; the same environment after a crash is adopted as it runs.
+        digest = hashlib.sha256(json.dumps(sorted(spec.env.items())).encode()).hexdigest()[:16]
+        if (
+            state
+            and set(state) == wanted
+            and all(self._alive(s) and s.get("env") == digest for s in state.values())
+        ):
             return Outputs(state={"services": state}, message="adopted running processes")
         self._stop(spec.instance_id, state)
         services: dict[str, dict[str, Any]] = {}
@@ -109,6 +117,7 @@ class LocalRuntime(RuntimeProvider):
                 "port": port,
                 "routes": list(service.routes),
                 "health_path": service.health_path,
+                "env": digest,
             }
             self._write_state(spec.instance_id, services)
         return Outputs(

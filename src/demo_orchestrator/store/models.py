@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -83,6 +84,8 @@ class InstanceRow(Base):
     sleeping_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The last request the router passed to the demo (written at most once a minute): idle sleep.
     last_request_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A warm-pool member waiting to be claimed: in no list, quota or bill until then.
+    pooled: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
 
 
 class StepRow(Base):
@@ -116,6 +119,18 @@ class EventRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(String(16))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class WarmPoolRow(Base):
+    """How many ready demos of a scenario to keep ahead of demand, and how claims went."""
+
+    __tablename__ = "warm_pool"
+
+    blueprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scenario: Mapped[str] = mapped_column(String(64), primary_key=True)
+    target: Mapped[int] = mapped_column(Integer, default=0)
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    misses: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SleepRow(Base):

@@ -23,7 +23,12 @@ from demo_orchestrator.domain.instance import (
     as_utc,
 )
 from demo_orchestrator.domain.plan import PlannedStep
-from demo_orchestrator.store.models import AuditRow, EventRow, InstanceRow, SleepRow, StepRow
+from demo_orchestrator.store.models import (
+    AuditRow,
+    EventRow,
+    InstanceRow,
+    StepRow,
+)
 
 # Serialises the transactions that add events on PostgreSQL, so events commit in id order and a
 # reader of "every event after id N" never skips one that commits late with a lower id.
@@ -100,7 +105,10 @@ def step_rows(session: Session, instance_id: str) -> list[StepRow]:
 
 
 def count_live(session: Session, *, owner: str | None = None) -> int:
-    query = select(func.count()).where(InstanceRow.status.in_([s.value for s in LIVE]))
+    """Live demos that count against quotas (warm-pool members count against none)."""
+    query = select(func.count()).where(
+        InstanceRow.status.in_([s.value for s in LIVE]), InstanceRow.pooled.is_(False)
+    )
     if owner is not None:
         query = query.where(InstanceRow.owner == owner)
     return int(session.scalar(query) or 0)
@@ -132,7 +140,7 @@ def list_instances(
     cursor: str | None = None,
     search: str | None = None,
 ) -> tuple[list[InstanceRow], str | None]:
-    query = select(InstanceRow)
+    query = select(InstanceRow).where(InstanceRow.pooled.is_(False))  # the pool is not listed
     if search:
         pattern = f"%{search.strip().lower()}%"
         query = query.where(
@@ -318,6 +326,7 @@ def known_ids(session: Session, statuses: Iterable[str]) -> set[str]:
 def usage_rows(session: Session, *, start: datetime, end: datetime) -> list[InstanceRow]:
     """Instances whose life overlaps [start, end)."""
     query = select(InstanceRow).where(
+        InstanceRow.pooled.is_(False),  # billed to nobody until claimed
         InstanceRow.started_at.is_not(None),
         InstanceRow.started_at < end,
         or_(InstanceRow.ended_at.is_(None), InstanceRow.ended_at >= start),
@@ -343,61 +352,3 @@ def ready_ids(session: Session) -> list[str]:
 
 def recent_audit(session: Session, limit: int) -> list[AuditRow]:
     return list(session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)))
-
-
-def idle_ids(session: Session, *, quiet_since: datetime) -> list[str]:
-    """Ready demos that nobody asked to keep awake and that got no request since `quiet_since`."""
-    last = func.coalesce(InstanceRow.last_request_at, InstanceRow.ready_at)
-    return list(
-        session.scalars(
-            select(InstanceRow.id).where(
-                InstanceRow.status == Status.READY.value,
-                InstanceRow.desired == Desired.READY.value,
-                last < quiet_since,
-            )
-        )
-    )
-
-
-def record_requests(session: Session, seen: dict[str, datetime]) -> None:
-    """The router's latest request per demo (for idle sleep); never moves a date backwards."""
-    for instance_id, at in seen.items():
-        session.execute(
-            update(InstanceRow)
-            .where(
-                InstanceRow.id == instance_id,
-                or_(InstanceRow.last_request_at.is_(None), InstanceRow.last_request_at < at),
-            )
-            .values(last_request_at=at)
-        )
-
-
-def start_sleep(session: Session, instance_id: str, at: datetime) -> None:
-    session.add(SleepRow(instance_id=instance_id, started_at=at, ended_at=None))
-
-
-def end_sleep(session: Session, instance_id: str, at: datetime) -> None:
-    session.execute(
-        update(SleepRow)
-        .where(SleepRow.instance_id == instance_id, SleepRow.ended_at.is_(None))
-        .values(ended_at=at)
-    )
-
-
-def sleeps_of(
-    session: Session, instance_ids: Sequence[str], *, start: datetime, end: datetime
-) -> dict[str, list[tuple[datetime, datetime | None]]]:
-    """Each instance's sleeps that overlap [start, end)."""
-    out: dict[str, list[tuple[datetime, datetime | None]]] = {i: [] for i in instance_ids}
-    if not instance_ids:
-        return out
-    rows = session.execute(
-        select(SleepRow.instance_id, SleepRow.started_at, SleepRow.ended_at).where(
-            SleepRow.instance_id.in_(list(instance_ids)),
-            SleepRow.started_at < end,
-            or_(SleepRow.ended_at.is_(None), SleepRow.ended_at > start),
-        )
-    )
-    for instance_id, started, ended in rows:
-        out[instance_id].append((started, ended))
-    return out
