@@ -137,6 +137,8 @@ def test_admin_creates_watches_opens_extends_resets_and_deletes(
     page.click("#reset")
     expect(page.locator(".flash.ok")).to_contain_text("Resetting")
     expect(page.locator("#status-badge .badge")).to_have_text("ready", timeout=60_000)
+    # Then the page reloads itself to show the ready demo's actions: act on that page.
+    expect(page.locator('#steps[data-state="ready"]')).to_be_attached(timeout=10_000)
     audit = [
         a["action"]
         for a in ui.http.get(f"/api/v1/demo-instances/{instance_id}/audit").json()["items"]
@@ -145,6 +147,9 @@ def test_admin_creates_watches_opens_extends_resets_and_deletes(
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#delete")
+    # The form's redirect first (its notice), then the live badge: the change feed can push
+    # `deleted` to the old page before the browser has followed the redirect.
+    expect(page.locator(".flash.ok")).to_contain_text("Deleting")
     expect(page.locator("#status-badge .badge")).to_have_text("deleted", timeout=30_000)
     assert ui.get(instance_id)["status"] == "deleted"
     page.goto(ui.url + "/portal/admin/demo-instances")

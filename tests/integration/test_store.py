@@ -393,11 +393,11 @@ def test_needing_work(db: Database) -> None:
         "demo-w07": ("ready", "ready", NOW, True),  # expires this very moment
         "demo-w08": ("sleeping", "sleeping", past, True),
         "demo-w09": ("pending_approval", "ready", past, True),
+        "demo-w10": ("sleeping", "ready", later, True),  # asked to wake
         "demo-w10": ("failed", "deleted", later, True),
         "demo-w11": ("sleeping", "deleted", later, True),
         "demo-n01": ("ready", "ready", later, False),
         "demo-n02": ("sleeping", "sleeping", later, False),
-        "demo-n03": ("sleeping", "ready", later, False),
         "demo-n04": ("failed", "ready", past, False),
         "demo-n05": ("deleted", "deleted", past, False),
         "demo-n06": ("rejected", "deleted", past, False),

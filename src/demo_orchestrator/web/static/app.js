@@ -26,6 +26,14 @@
     const form = event.target.closest("form[data-confirm]");
     if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
   });
+  // A form on its way (a click on Delete, say) wins over the live page's own reload.
+  let submitting = false;
+  document.addEventListener("submit", function (event) {
+    if (!event.defaultPrevented) submitting = true;
+  });
+  function reloadUnlessSubmitting() {
+    if (!submitting) window.location.reload();
+  }
 
   function liveSteps() {
     const table = document.getElementById("steps");
@@ -46,14 +54,14 @@
       if (badge) { badge.className = "badge s-" + data.status; badge.textContent = data.status.replace("_", " "); }
       if (finalStates.indexOf(data.status) >= 0 && data.status !== table.dataset.state) {
         source.close();
-        setTimeout(function () { window.location.reload(); }, 300);
+        setTimeout(reloadUnlessSubmitting, 300);
       }
     });
     source.addEventListener("snapshot", function (message) {
       const data = JSON.parse(message.data);
       if (data.status !== table.dataset.state && finalStates.indexOf(data.status) >= 0) {
         source.close();
-        window.location.reload();
+        reloadUnlessSubmitting();
       }
     });
   }
