@@ -9,6 +9,6 @@ from typing import Any
 
 
 def mark(child: Any) -> None:
-    record = {"pid": os.getpid(), "ppid": os.getppid(), "sid": os.getsid(0), "cwd": os.getcwd()}
+    record = {"pid": os.getpid(), "ppid": os.getppid(), "pgid": os.getpgid(0), "cwd": os.getcwd()}
     (child.folder / f"hooked-{child.service}.json").write_text(json.dumps(record))
     os.environ["DEMO_TEST_HOOKED_PID"] = str(os.getpid())

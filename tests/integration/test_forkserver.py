@@ -45,7 +45,9 @@ def make_runtime(home: Path, **options: Any) -> LocalRuntime:
     return LocalRuntime(home=home, stop_grace=1, **options)
 
 
-def spec(home: Path, instance_id: str, blueprint: str = "tiny_fork.yaml", **changes: Any) -> InstanceSpec:
+def spec(
+    home: Path, instance_id: str, blueprint: str = "tiny_fork.yaml", **changes: Any
+) -> InstanceSpec:
     loaded = load_blueprint(BLUEPRINTS / blueprint)
     if changes:  # e.g. another entry for the forked service
         services = [loaded.services[0].model_copy(update=changes), *loaded.services[1:]]
@@ -95,11 +97,11 @@ def test_a_service_with_an_entry_is_a_child_of_the_preloaded_fork_server(
     out = start(runtime, spec(home, "demo-aaaaa1"))
     web, side = out.state["services"]["web"], out.state["services"]["side"]
     assert (web["via"], side["via"]) == ("fork", "command")
-    [(server, info)] = fork_servers(home).items()
+    [server] = fork_servers(home)
     me = whoami(out)
     assert me["pid"] == web["pid"] and me["ppid"] == server
     assert me["preloaded_in"] == [server]  # preload ran once, in the parent, before the fork
-    assert os.getsid(web["pid"]) == web["pid"]  # its own session and process group
+    assert os.getpgid(web["pid"]) == web["pid"]  # its own process group
     assert Path(f"/proc/{web['pid']}/comm").read_text().strip() == "demo-aaaaa1"
     pidfile = home / "runtime" / "demo-aaaaa1" / "procs" / f"{web['pid']}.json"
     assert json.loads(pidfile.read_text())["started"] == web["started"]
@@ -127,7 +129,7 @@ def test_the_post_fork_hook_runs_in_the_child_before_it_serves(home: Path) -> No
     assert whoami(out)["hooked_before_serve"] == str(pid)
     ran = json.loads((home / "runtime" / "demo-bbbbb1" / "hooked-web.json").read_text())
     assert ran["pid"] == pid and ran["ppid"] == server  # in the child, not in the fork-server
-    assert ran["sid"] == pid  # after the child detached into its own session
+    assert ran["pgid"] == pid  # after the child moved to its own process group
     assert ran["cwd"] == str(home.resolve() / "runtime" / "demo-bbbbb1")
     assert not (home / "runtime" / "demo-bbbbb1" / "hooked-side.json").exists()  # forks only
     runtime.destroy(instance_id="demo-bbbbb1")

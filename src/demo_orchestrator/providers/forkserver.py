@@ -29,7 +29,6 @@ import importlib.util
 import json
 import os
 import random
-import select
 import signal
 import socket
 import sys
@@ -49,7 +48,7 @@ from demo_orchestrator.providers.forkserver_child import (
     no_hook,
 )
 
-DETACH_TIMEOUT_SECONDS = 10  # a child detaches in about a millisecond
+REQUEST_TIMEOUT_SECONDS = 10  # a request is a line of JSON from a process on this machine
 LOOP_SECONDS = 1.0  # how often an idle server looks at its socket and its retirement
 
 
@@ -118,7 +117,7 @@ class ForkServer:
             except TimeoutError:
                 continue
             with conn:
-                conn.settimeout(DETACH_TIMEOUT_SECONDS)
+                conn.settimeout(REQUEST_TIMEOUT_SECONDS)
                 try:
                     self._handle(conn)
                 except OSError as exc:
@@ -206,20 +205,14 @@ class ForkServer:
         if self.retiring:
             return {"ok": False, "error": "retiring: a newer fork-server took over"}
         try:
-            pid, detached = self._fork(child, entry, conn)
+            pid = self._fork(child, entry, conn)
         except OSError as exc:
             return {"ok": False, "error": f"cannot fork: {exc}"}
-        if not detached:
-            return {
-                "ok": False,
-                "error": f"child {pid} failed before detaching (see {protocol.LOG})",
-            }
         _say(f"child {pid} ({child.instance_id}/{child.service}) on port {child.port}")
         return {"ok": True, "pid": pid, "started": processes.start_time(pid)}
 
-    def _fork(self, child: ForkedChild, entry: Entry, conn: socket.socket) -> tuple[int, bool]:
-        """Fork `child`; (pid, whether it detached: own session, pidfile written)."""
-        readable, writable = os.pipe()
+    def _fork(self, child: ForkedChild, entry: Entry, conn: socket.socket) -> int:
+        """Fork `child`, in a process group of its own before anyone learns its pid."""
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         gc.freeze()  # what the parent made since the last fork joins the shared, unscanned set
@@ -230,26 +223,22 @@ class ForkServer:
             pid = os.fork()
         except OSError:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            os.close(readable)
-            os.close(writable)
             raise
         if pid == 0:
             try:
-                os.close(readable)
                 conn.close()
                 if self.listener is not None:
                     self.listener.close()
-                become(child, entry=entry, hook=self.hook, randoms=self.randoms, detached=writable)
+                become(child, entry=entry, hook=self.hook, randoms=self.randoms)
             finally:
                 os._exit(1)
+        try:
+            os.setpgid(pid, pid)  # the child does the same; whichever runs first wins the race
+        except OSError:
+            pass  # it did already and moved on (EACCES), or it is gone (ESRCH)
         self.children[pid] = child
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        os.close(writable)
-        try:
-            ready, _, _ = select.select([readable], [], [], DETACH_TIMEOUT_SECONDS)
-            return pid, bool(ready) and os.read(readable, 1) == b"1"
-        finally:
-            os.close(readable)
+        return pid
 
 
 def _status(status: int) -> str:

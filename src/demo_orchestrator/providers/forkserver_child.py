@@ -2,12 +2,12 @@
 
 1. Signal handlers and mask back to an interpreter's defaults (the fork-server's SIGCHLD reaper
    must not run in a demo).
-2. A session of its own (`setsid`): the runtime stops a demo by signalling its process group,
-   which must never be the fork-server's or another demo's.
+2. A process group of its own: the runtime stops a demo by signalling its group, which must
+   never be the fork-server's or another demo's. The fork-server sets it too, right after the
+   fork (`setpgid` from both sides, as a shell does for a job), so the pid it answers with
+   already leads its own group and nobody waits for the child to be scheduled.
 3. Its pidfile with its start time, `runtime/<id>/procs/<pid>.json`: how the orchestrator finds
    it again after a crash (its `/proc/<pid>/environ` is the fork-server's, unchanged by a fork).
-   Then it tells the fork-server it is detached, which only then answers the spawn request, so
-   nobody learns a pid that could still name the fork-server's process group.
 4. Its name (`/proc/self/comm`: the instance id, for `ps` and `top`), its log as stdout and
    stderr, its runtime folder as working directory, and exactly the environment the runtime sent
    (never the fork-server's or the orchestrator's).
@@ -60,20 +60,13 @@ def become(
     entry: Entry,
     hook: Hook,
     randoms: Iterable[random.Random],
-    detached: int,
 ) -> NoReturn:
-    """Turn this forked process into the demo service `child`; never returns.
-
-    `detached` is the write end of a pipe the fork-server waits on: one byte once step 3 is done
-    (an end of file without it: the child failed before, its traceback is in the server's log).
-    """
+    """Turn this forked process into the demo service `child`; never returns."""
     status = 1
     try:
         _default_signals()
-        os.setsid()
+        os.setpgid(0, 0)
         processes.write_pidfile(child.folder, service=child.service)
-        os.write(detached, b"1")
-        os.close(detached)
         _name(child.instance_id)
         _redirect(child.log)
         os.chdir(child.folder)

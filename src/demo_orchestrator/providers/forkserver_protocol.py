@@ -4,8 +4,8 @@ per connection, over a Unix socket under DEMO_HOME.
 Why this small: the fork-server must stay a plain stdlib process (whatever it imports, every demo
 child inherits), and a request a line keeps both sides trivially debuggable
 (`socat - UNIX-CONNECT:control.sock`). Requests: `{"op": "hello"}` -> who it is;
-`{"op": "spawn", ...}` -> `{"pid", "started"}` once the child has detached and written its
-pidfile; `{"op": "retire"}` -> it exits once its last child has. Every answer has `"ok"`, and
+`{"op": "spawn", ...}` -> `{"pid", "started"}` of the child, already leading its own process
+group; `{"op": "retire"}` -> it exits once its last child has. Every answer has `"ok"`, and
 `"error"` when false. Stdlib only, like the fork-server.
 """
 

@@ -7,7 +7,7 @@ off (`DEMO_LOCAL_FORK_SERVER=false`) or cannot start, is started with its `comma
 
 Each instance has a folder `DEMO_HOME/runtime/<id>/` with `runtime.json` (pid, start time and port
 of each service, written right after each spawn), `logs/<service>.log`, and `procs/<pid>.json`,
-the pidfile a forked child writes before its pid is known to anyone. A process started with its
+the pidfile a forked child writes as its first act. A process started with its
 command carries `DEMO_ORCHESTRATOR_HOME` and `DEMO_INSTANCE_ID` in its environment instead. So
 after a kill -9 of the orchestrator its processes are found again even when `runtime.json` was
 never written: `ensure` adopts live ones, `owned` and `destroy` find stray ones; the fork-servers
@@ -108,13 +108,15 @@ class LocalRuntime(RuntimeProvider):
 
     def ensure(self, *, spec: InstanceSpec) -> Outputs:
         folder = self.root / spec.instance_id
+        new = not folder.exists()  # then no process of it can exist: each is made after this
         (folder / "logs").mkdir(parents=True, exist_ok=True)
         state = self._read_state(spec.instance_id)
         wanted = {s.name for s in spec.blueprint.services}
         if state and set(state) == wanted and all(self._alive(s) for s in state.values()):
             return Outputs(state={"services": state}, message="adopted running processes")
         forked_by, why_not = self._fork_server_for(spec)  # NotReady while it starts
-        self._stop(spec.instance_id, state)
+        if not new:
+            self._stop(spec.instance_id, state)
         services: dict[str, dict[str, Any]] = {}
         for service in spec.blueprint.services:
             port = processes.free_port()

@@ -5,9 +5,8 @@ environment a child may see, and stopping a process group with SIGTERM then SIGK
 Two markers, because a process started two ways shows two faces: one started with its command
 (`subprocess.Popen`) carries `DEMO_ORCHESTRATOR_HOME` and `DEMO_INSTANCE_ID` in its
 `/proc/<pid>/environ`; one forked by the fork-server keeps its parent's start-up environment there
-(a fork changes no byte of it), so it writes a pidfile with its start time,
-`runtime/<id>/procs/<pid>.json`, before anyone learns its pid. Stdlib only: the fork-server
-imports this module too.
+(a fork changes no byte of it), so its first act is to write a pidfile with its start time,
+`runtime/<id>/procs/<pid>.json`. Stdlib only: the fork-server imports this module too.
 """
 
 from __future__ import annotations
