@@ -16,15 +16,27 @@ import random
 import signal
 import sqlite3
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RNG = random.Random()  # made in the parent: the same state in every child unless re-seeded
 PRELOADED_IN: list[int] = []
 STATE: dict[str, str] = {}
+KEPT: list[object] = []
 
 
 def preload() -> None:
     PRELOADED_IN.append(os.getpid())
+
+
+def preload_leaving_a_thread() -> None:
+    """A preload the fork-server must refuse: a fork copies only the calling thread."""
+    threading.Thread(target=threading.Event().wait, name="left-running", daemon=True).start()
+
+
+def preload_leaving_a_file_open() -> None:
+    """A preload the fork-server must refuse: every child would share the open file."""
+    KEPT.append(open(os.devnull, "rb"))  # noqa: SIM115 - kept open on purpose
 
 
 def serve(port: int, environ: dict[str, str]) -> None:

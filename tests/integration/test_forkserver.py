@@ -281,3 +281,22 @@ def test_a_fork_server_that_cannot_start_falls_back_to_the_command(home: Path) -
     assert fork_servers(home) == {}
     runtime.destroy(instance_id="demo-iiiii1")
     runtime.close()
+
+
+@pytest.mark.parametrize(
+    ("preload", "refusal"),
+    [
+        ("preload_leaving_a_thread", "threads running: ['left-running']"),
+        ("preload_leaving_a_file_open", "files or connections open"),
+    ],
+)
+def test_a_preload_that_leaves_something_alive_is_refused(
+    home: Path, preload: str, refusal: str
+) -> None:
+    runtime = make_runtime(home)
+    instance = spec(home, "demo-jjjjj1", preload=f"tiny_fork_service.py:{preload}")
+    out = start(runtime, instance)
+    assert out.state["services"]["web"]["via"] == "command"
+    assert f"refusing to fork: preload left {refusal}" in out.message
+    runtime.destroy(instance_id="demo-jjjjj1")
+    runtime.close()

@@ -241,6 +241,19 @@ class ForkServer:
         return pid
 
 
+def _open_files() -> list[str]:
+    """What is open beyond stdin, stdout and stderr (a database, a socket): every child would
+    share it with the parent and with every other child."""
+    found = []
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) > 2:
+            try:
+                found.append(f"{name} -> {os.readlink(f'/proc/self/fd/{name}')}")
+            except OSError:
+                pass  # the listing's own descriptor, closed by now
+    return found
+
+
 def _status(status: int) -> str:
     if os.WIFSIGNALED(status):
         return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
@@ -269,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     alive = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
     if alive:
         _say(f"refusing to fork: preload left threads running: {alive}")
+        return 3
+    if left_open := _open_files():
+        _say(f"refusing to fork: preload left files or connections open: {left_open}")
         return 3
     gc.collect()
     _say(f"imported {sorted(entries)} in {time.monotonic() - started:.2f} s")
