@@ -106,7 +106,9 @@ class ForkServer:
         self.inode = path.stat().st_ino
         started = processes.start_time(os.getpid())
         info = {"pid": os.getpid(), "started": started, "key": self.key}
-        (self.folder / protocol.INFO).write_text(json.dumps({**info, "blueprint": self.blueprint}))
+        tmp = self.folder / f".{protocol.INFO}.{os.getpid()}"
+        tmp.write_text(json.dumps({**info, "blueprint": self.blueprint}))
+        os.replace(tmp, self.folder / protocol.INFO)
         _say(f"ready: pid {os.getpid()}, entries {sorted(self.entries)}")
         while not (self.retiring and not self.children):
             self.reap()

@@ -120,9 +120,9 @@ class ForkServers:
             if started is not None:
                 self._still_starting(key, started, now)  # raises while it may still answer
                 del self._started[key]
-                if not started.ready:
+                if not started.ready:  # (a hung start was already noted as such)
                     detail = f"fork-server exited while starting: {_last_line(folder)}"
-                    self._failed[key] = (now, detail)
+                    self._failed.setdefault(key, (now, detail))
             failed = self._failed.get(key)
             if failed is not None and now - failed[0] < RETRY_START_SECONDS:
                 raise ForkServerUnavailable(failed[1])
