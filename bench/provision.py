@@ -127,6 +127,9 @@ def main() -> None:
         DEMO_ADMIN_TOKEN=TOKEN,
         DEMO_BLUEPRINT=args.blueprint,
         DEMO_STOP_GRACE_SECONDS="2",
+        # Density runs hold hundreds of demos: quotas (200 live, 20 per owner) must not refuse them.
+        DEMO_MAX_INSTANCES=str(max(200, args.count + 1)),
+        DEMO_MAX_INSTANCES_PER_OWNER=str(max(20, args.count + 1)),
     )
     if args.blueprint == "tiny":
         env["DEMO_BLUEPRINT_PATHS"] = json.dumps([str(ROOT / "tests" / "blueprints" / "tiny.yaml")])
