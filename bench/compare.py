@@ -93,6 +93,12 @@ def main() -> None:
             "create_to_ready_p95_s": med(("create_to_ready_seconds", "p95")),
             "delete_to_gone_median_s": med(("delete_to_gone_seconds", "median")),
             "orchestrator_rss_mb": med(("orchestrator_rss_mb",)),
+            "demo_uss_mb_median": med(("demo_process_uss_mb_median",)),
+            "demo_pss_mb_median": med(("demo_process_pss_mb_median",)),
+            "pss_mb_per_demo": med(("pss_mb_per_demo",)),
+            "idle_demo_uss_mb_median": med(("idle", "demo_process_uss_mb_median")),
+            "idle_pss_mb_per_demo": med(("idle", "pss_mb_per_demo")),
+            "fork_server_rss_mb": med(("fork_server_rss_mb",)),
             "rounds": [r["create_to_ready_seconds"]["median"] for r in runs],
         }
 

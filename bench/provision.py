@@ -4,7 +4,11 @@ then delete them; print JSON.
 create -> ready is measured as a user sees it: from the POST until both of the demo's hosts answer
 through the router with seeded data. delete -> gone: from the DELETE until the instance is
 `deleted` and none of its processes is alive. Memory: the orchestrator's RSS with every demo ready,
-and each demo's processes' RSS and USS (unique memory).
+each demo's processes' RSS, USS (unique memory) and PSS (proportional: shared pages divided among
+the processes sharing them), once every demo is ready and again after `--settle` seconds idle;
+the fork-servers' own memory; and the PSS of the whole set (demos and fork-servers) per demo,
+which is what each awake demo costs the machine. Demo processes are found by their pidfiles
+(forked) or their environment (started by command), so the script measures older trees too.
 
     .venv/bin/python bench/provision.py --count 20 --concurrency 4
     .venv/bin/python bench/provision.py --blueprint tiny        # the test blueprint
@@ -19,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,25 +34,71 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from demo_orchestrator.providers.processes import free_port, marked_processes
+from demo_orchestrator.providers.processes import (
+    carrying,
+    free_port,
+    is_alive,
+    marked_processes,
+    pidfile_processes,
+    stop_groups,
+)
 
 PROBES = {"splits-network": "/api/jobs?limit=1", "tiny": "/api/items"}
 TOKEN = "bench-admin-token-0123456789"
 
 
-def memory_kb(pid: int) -> tuple[int, int]:
-    """(RSS, USS) of a process in kB, from /proc/<pid>/smaps_rollup."""
-    rss = uss = 0
+def memory_kb(pid: int) -> tuple[int, int, int]:
+    """(RSS, USS, PSS) of a process in kB, from /proc/<pid>/smaps_rollup."""
+    rss = uss = pss = 0
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             key, _, value = line.partition(":")
             if key == "Rss":
                 rss = int(value.split()[0])
+            elif key == "Pss":
+                pss = int(value.split()[0])
             elif key in ("Private_Clean", "Private_Dirty"):
                 uss += int(value.split()[0])
     except OSError:
         pass
-    return rss, uss
+    return rss, uss, pss
+
+
+def demo_pids(home: Path) -> dict[int, str]:
+    """pid -> instance of every demo process: forked (pidfile) or started by command (environ)."""
+    found = marked_processes("DEMO_ORCHESTRATOR_HOME", str(home))
+    found.update(pidfile_processes(home / "runtime"))
+    return found
+
+
+def fork_server_pids(home: Path) -> set[int]:
+    found = set()
+    for path in (home / "forkservers").glob("*/server.json"):
+        info = json.loads(path.read_text())
+        if is_alive(int(info["pid"]), info.get("started")):
+            found.add(int(info["pid"]))
+    return found
+
+
+def memory(home: Path, count: int) -> dict[str, Any]:
+    """Medians per demo process, the fork-servers' own, and the whole set's PSS per demo."""
+    demos = [memory_kb(pid) for pid in demo_pids(home)]
+    servers = [memory_kb(pid) for pid in fork_server_pids(home)]
+
+    def median_mb(values: list[tuple[int, int, int]], index: int) -> float | None:
+        return round(statistics.median(v[index] for v in values) / 1024, 1) if values else None
+
+    pss_total = sum(v[2] for v in demos + servers) / 1024
+    return {
+        "demo_process_rss_mb_median": median_mb(demos, 0),
+        "demo_process_uss_mb_median": median_mb(demos, 1),
+        "demo_process_pss_mb_median": median_mb(demos, 2),
+        "fork_servers": len(servers),
+        "fork_server_rss_mb": round(sum(v[0] for v in servers) / 1024, 1),
+        "fork_server_uss_mb": round(sum(v[1] for v in servers) / 1024, 1),
+        "pss_sum_mb": round(pss_total, 1),
+        "pss_mb_per_demo": round(pss_total / count, 2) if count else None,
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -62,6 +113,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--scenario", default=None)
     parser.add_argument("--blueprint", default="splits-network", choices=sorted(PROBES))
+    parser.add_argument(
+        "--settle", type=float, default=12, help="idle seconds before the second memory look"
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="bench-provision-"))
@@ -73,6 +127,9 @@ def main() -> None:
         DEMO_ADMIN_TOKEN=TOKEN,
         DEMO_BLUEPRINT=args.blueprint,
         DEMO_STOP_GRACE_SECONDS="2",
+        # Density runs hold hundreds of demos: quotas (200 live, 20 per owner) must not refuse them.
+        DEMO_MAX_INSTANCES=str(max(200, args.count + 1)),
+        DEMO_MAX_INSTANCES_PER_OWNER=str(max(20, args.count + 1)),
     )
     if args.blueprint == "tiny":
         env["DEMO_BLUEPRINT_PATHS"] = json.dumps([str(ROOT / "tests" / "blueprints" / "tiny.yaml")])
@@ -114,9 +171,10 @@ def main() -> None:
         wall = time.monotonic() - started
         ready = [seconds for _, seconds in created]
 
-        demo_pids = marked_processes("DEMO_ORCHESTRATOR_HOME", str(home.resolve()))
-        demo_mem = [memory_kb(pid) for pid in demo_pids]
-        server_rss, _ = memory_kb(server.pid)
+        at_ready = memory(home.resolve(), args.count)
+        server_rss = memory_kb(server.pid)[0]
+        time.sleep(args.settle)  # idle: worker threads of the demos time out (anyio: 10 s)
+        idle = memory(home.resolve(), args.count)
 
         def delete_one(instance_id: str) -> float:
             started = time.monotonic()
@@ -124,8 +182,7 @@ def main() -> None:
             _wait(
                 lambda: (
                     api.get(f"/api/v1/demo-instances/{instance_id}").json()["status"] == "deleted"
-                    and instance_id
-                    not in marked_processes("DEMO_ORCHESTRATOR_HOME", str(home.resolve())).values()
+                    and instance_id not in demo_pids(home.resolve()).values()
                 ),
                 60,
             )
@@ -154,16 +211,9 @@ def main() -> None:
                     },
                     "orchestrator_rss_mb": round(server_rss / 1024, 1),
                     "orchestrator_rss_mb_per_ready_demo": round(server_rss / 1024 / args.count, 2),
-                    "demo_process_rss_mb_median": round(
-                        statistics.median([m[0] for m in demo_mem]) / 1024, 1
-                    )
-                    if demo_mem
-                    else None,
-                    "demo_process_uss_mb_median": round(
-                        statistics.median([m[1] for m in demo_mem]) / 1024, 1
-                    )
-                    if demo_mem
-                    else None,
+                    **at_ready,
+                    "idle_seconds": args.settle,
+                    "idle": idle,
                 },
                 indent=2,
             )
@@ -172,10 +222,9 @@ def main() -> None:
         api.close()
         server.terminate()
         server.wait(timeout=30)
-        strays = marked_processes("DEMO_ORCHESTRATOR_HOME", str(home.resolve()))
+        strays = carrying("DEMO_ORCHESTRATOR_HOME", str(home.resolve()))  # fork-servers too
+        strays |= set(demo_pids(home.resolve()))
         if strays:
-            from demo_orchestrator.providers.processes import stop_groups
-
             stop_groups(strays, grace=1)
 
 
@@ -183,9 +232,17 @@ def _body(scenario: str | None) -> dict[str, Any]:
     return {"duration_hours": 1, **({"scenario": scenario} if scenario else {})}
 
 
+_PROBES = threading.local()
+
+
 def _answers(base: str, host: str, probe: str) -> bool:
+    # One kept-alive client per thread, like a browser's: `httpx.get` builds a client and its TLS
+    # context per call (tens of ms on a loaded machine), which the figure must not count.
+    client = getattr(_PROBES, "client", None)
+    if client is None:
+        client = _PROBES.client = httpx.Client(timeout=5, trust_env=False)
     try:
-        response = httpx.get(f"{base}{probe}", headers={"Host": host}, timeout=5, trust_env=False)
+        response = client.get(f"{base}{probe}", headers={"Host": host})
     except httpx.HTTPError:
         return False
     return response.status_code == 200 and response.json().get("total", 0) > 0

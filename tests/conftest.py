@@ -96,10 +96,8 @@ class Server:
     def close(self) -> None:
         self.stop()
         self.http.close()
-        # Whatever the test did, leave no demo process behind on the machine.
-        strays = processes.marked_processes("DEMO_ORCHESTRATOR_HOME", str(self.home.resolve()))
-        if strays:
-            processes.stop_groups(strays, grace=0.5)
+        # Whatever the test did, leave no demo process (nor fork-server) behind on the machine.
+        stop_everything_of(self.home)
 
     def create(self, **body: Any) -> dict[str, Any]:
         body.setdefault("duration_hours", 1)
@@ -136,7 +134,23 @@ class Server:
         return httpx.get(f"{self.url}{path}", headers={"Host": host}, timeout=10, trust_env=False)
 
     def demo_processes(self) -> dict[int, str]:
-        return processes.marked_processes("DEMO_ORCHESTRATOR_HOME", str(self.home.resolve()))
+        return demo_processes(self.home)
+
+
+def demo_processes(home: Path) -> dict[int, str]:
+    """pid -> instance id of every live demo process of a DEMO_HOME, started with its command
+    (marked in its environment) or forked by a fork-server (its pidfile)."""
+    found = processes.marked_processes("DEMO_ORCHESTRATOR_HOME", str(home.resolve()))
+    found.update(processes.pidfile_processes(home.resolve() / "runtime"))
+    return found
+
+
+def stop_everything_of(home: Path) -> None:
+    """Stop every process a DEMO_HOME's orchestrator started: demos and fork-servers."""
+    everything = processes.carrying("DEMO_ORCHESTRATOR_HOME", str(home.resolve()))
+    everything |= set(demo_processes(home))
+    if everything:
+        processes.stop_groups(everything, grace=0.5)
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from demo_orchestrator.domain.errors import InvalidBlueprint
 
 _NAME = r"^[a-z][a-z0-9-]{0,40}$"
+# `package.module:callable` or `path/to/file.py:callable`
+_ENTRY = r"^[\w./-]+:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$"
 
 
 class _Model(BaseModel):
@@ -31,6 +33,13 @@ class Service(_Model):
 
     name: str = Field(pattern=_NAME)
     command: list[str] = Field(min_length=1)
+    # Local runtime: `module:callable` (or `file.py:callable`, relative to the blueprint file) that
+    # serves the service, called as `callable(port, environ)` in a child forked from a parent that
+    # has already imported it (see providers/forkserver.py); `command` is the fallback.
+    entry: str | None = Field(default=None, pattern=_ENTRY)
+    # Called once in that parent before any fork: import and build what every demo shares
+    # (compiled templates, lazily imported modules); never a thread, loop, connection or open file.
+    preload: str | None = Field(default=None, pattern=_ENTRY)
     image: str | None = None
     health_path: str = "/healthz"
     routes: list[str] = Field(default_factory=list)

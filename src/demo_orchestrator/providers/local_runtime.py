@@ -1,11 +1,18 @@
-"""The `local` runtime: each demo's services run as a process group on free loopback ports.
+"""The `local` runtime: each demo's services run as process groups on free loopback ports.
+
+A service whose blueprint names an `entry` is a child forked by the blueprint's fork-server
+(forkserver.py: a parent that has imported the stack once, so a demo answers in a fraction of a
+second and shares most of its memory); any other service, or every one when the fork-server is
+off (`DEMO_LOCAL_FORK_SERVER=false`) or cannot start, is started with its `command`.
 
 Each instance has a folder `DEMO_HOME/runtime/<id>/` with `runtime.json` (pid, start time and port
-of each service, written right after each spawn) and `logs/<service>.log`. Every process carries
-`DEMO_ORCHESTRATOR_HOME` and `DEMO_INSTANCE_ID` in its environment, so after a kill -9 of the
-orchestrator the processes are found again even when `runtime.json` was never written: `ensure`
-adopts live ones, `owned` and `destroy` find stray ones. Demo processes get a minimal environment,
-never the orchestrator's own (which may hold its tokens and store URL).
+of each service, written right after each spawn), `logs/<service>.log`, and `procs/<pid>.json`,
+the pidfile a forked child writes as its first act. A process started with its
+command carries `DEMO_ORCHESTRATOR_HOME` and `DEMO_INSTANCE_ID` in its environment instead. So
+after a kill -9 of the orchestrator its processes are found again even when `runtime.json` was
+never written: `ensure` adopts live ones, `owned` and `destroy` find stray ones; the fork-servers
+run in sessions of their own and are adopted through their sockets. Demo processes get a minimal
+environment, never the orchestrator's own (which may hold its tokens and store URL).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from demo_orchestrator.providers.base import (
     RuntimeProvider,
     own_settings,
 )
+from demo_orchestrator.providers.forkserver_client import ForkServers, ForkServerUnavailable
 from demo_orchestrator.settings import Settings
 
 MARKER = "DEMO_ORCHESTRATOR_HOME"
@@ -50,17 +58,39 @@ class LocalSettings(ProviderSettings):
         description="SIGTERM to SIGKILL grace when stopping a demo's processes (s); a few "
         "seconds lets services flush and close their connections.",
     )
+    fork_server: bool = Field(
+        default=True,
+        description="Start services whose blueprint names an `entry` as children forked from a "
+        "parent that has imported them (fast, shared memory); false starts every service with "
+        "its `command`.",
+    )
+    post_fork_hook: str = Field(
+        default="",
+        pattern=r"^([\w./-]+:[A-Za-z_]\w*)?$",
+        description="`module:callable` (or `/path/file.py:callable`) run in each forked child "
+        "before it serves, given the child (instance, service, port, folder, env): the place to "
+        "drop to a demo's own uid or join its cgroup without an exec; none by default.",
+    )
 
 
 class LocalRuntime(RuntimeProvider):
     name = "local"
     settings_model = LocalSettings
 
-    def __init__(self, *, home: Path, stop_grace: float = 3.0) -> None:
+    def __init__(
+        self,
+        *,
+        home: Path,
+        stop_grace: float = 3.0,
+        fork_server: bool = True,
+        post_fork_hook: str = "",
+    ) -> None:
         self.home = home.resolve()
         self.root = self.home / "runtime"
         self.root.mkdir(parents=True, exist_ok=True)
         self.stop_grace = stop_grace
+        self.fork_server = fork_server
+        self.forks = ForkServers(self.home, hook=post_fork_hook, marker=(MARKER, str(self.home)))
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=httpx.Timeout(2.0, connect=0.5), trust_env=False)
@@ -68,12 +98,18 @@ class LocalRuntime(RuntimeProvider):
     @classmethod
     def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
         local = own_settings(cls.name, LocalSettings, own)
-        return cls(home=settings.home, stop_grace=local.stop_grace_seconds)
+        return cls(
+            home=settings.home,
+            stop_grace=local.stop_grace_seconds,
+            fork_server=local.fork_server,
+            post_fork_hook=local.post_fork_hook,
+        )
 
     # -- protocol ------------------------------------------------------------------------------
 
     def ensure(self, *, spec: InstanceSpec) -> Outputs:
         folder = self.root / spec.instance_id
+        new = not folder.exists()  # then no process of it can exist: each is made after this
         (folder / "logs").mkdir(parents=True, exist_ok=True)
         state = self._read_state(spec.instance_id)
         wanted = {s.name for s in spec.blueprint.services}
@@ -86,44 +122,89 @@ class LocalRuntime(RuntimeProvider):
             and all(self._alive(s) and s.get("env") == digest for s in state.values())
         ):
             return Outputs(state={"services": state}, message="adopted running processes")
-        self._stop(spec.instance_id, state)
+        forked_by, why_not = self._fork_server_for(spec)  # NotReady while it starts
+        if not new:
+            self._stop(spec.instance_id, state)
         services: dict[str, dict[str, Any]] = {}
         for service in spec.blueprint.services:
             port = processes.free_port()
             env = self._env(spec, port, folder, service.env)
-            command = spec.fill(service.command, port=port)
             log_path = folder / "logs" / f"{service.name}.log"
-            try:
-                with log_path.open("ab") as log:
-                    child = subprocess.Popen(
-                        command,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        env=env,
-                        cwd=folder,
-                        start_new_session=True,
-                        close_fds=True,
-                    )
-            except OSError as exc:
-                raise PermanentError(
-                    f"service {service.name}: cannot start {command[0]!r}: {exc.strerror}"
-                ) from exc
-            with self._lock:
-                self._children[child.pid] = child
+            if service.entry and forked_by:
+                spawned = self.forks.spawn(
+                    forked_by,
+                    entry=service.entry,
+                    instance_id=spec.instance_id,
+                    service=service.name,
+                    port=port,
+                    env=env,
+                    folder=folder,
+                    log=log_path,
+                )
+                pid, started, via = spawned.pid, spawned.started, "fork"
+            else:
+                if service.entry and why_not:
+                    with log_path.open("a") as log:
+                        log.write(f"fork-server unavailable ({why_not}): started by command\n")
+                pid = self._start(spec, service.name, service.command, port, env, log_path)
+                started, via = processes.start_time(pid), "command"
             services[service.name] = {
-                "pid": child.pid,
-                "started": processes.start_time(child.pid),
+                "pid": pid,
+                "started": started,
                 "port": port,
                 "routes": list(service.routes),
                 "health_path": service.health_path,
+                "via": via,
                 "env": digest,
             }
             self._write_state(spec.instance_id, services)
+        forked = sum(1 for s in services.values() if s["via"] == "fork")
+        note = f" ({forked} forked)" if forked else ""
+        note += f"; fork-server unavailable: {why_not}" if why_not else ""
         return Outputs(
             state={"services": services},
-            message=f"started {len(services)} process(es)",
+            message=f"started {len(services)} process(es){note}",
         )
+
+    def _fork_server_for(self, spec: InstanceSpec) -> tuple[str | None, str]:
+        """(key of the blueprint's ready fork-server, or None; why there is none, if it failed)."""
+        if not self.fork_server or not any(s.entry for s in spec.blueprint.services):
+            return None, ""
+        try:
+            return self.forks.prepare(spec.blueprint), ""
+        except ForkServerUnavailable as exc:
+            return None, exc.detail
+
+    def _start(
+        self,
+        spec: InstanceSpec,
+        name: str,
+        template: list[str],
+        port: int,
+        env: dict[str, str],
+        log_path: Path,
+    ) -> int:
+        """Start a service with its command; its pid."""
+        command = spec.fill(template, port=port)
+        try:
+            with log_path.open("ab") as log:
+                child = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=log_path.parent.parent,
+                    start_new_session=True,
+                    close_fds=True,
+                )
+        except OSError as exc:
+            raise PermanentError(
+                f"service {name}: cannot start {command[0]!r}: {exc.strerror}"
+            ) from exc
+        with self._lock:
+            self._children[child.pid] = child
+        return child.pid
 
     def destroy(self, *, instance_id: str) -> None:
         self._stop(instance_id, self._read_state(instance_id))
@@ -170,6 +251,7 @@ class LocalRuntime(RuntimeProvider):
     def owned(self) -> set[str]:
         ids = {p.name for p in self.root.iterdir() if p.is_dir()}
         ids.update(processes.marked_processes(MARKER, str(self.home)).values())
+        ids.update(processes.pidfile_processes(self.root).values())
         return ids
 
     def endpoint(self, *, instance_id: str, state: dict[str, Any], route: str) -> Endpoint | None:
@@ -196,6 +278,7 @@ class LocalRuntime(RuntimeProvider):
 
     def close(self) -> None:
         self._http.close()
+        self.forks.close()
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -235,8 +318,11 @@ class LocalRuntime(RuntimeProvider):
         pids = {int(s["pid"]) for s in state.values() if self._alive(s)}
         strays = processes.marked_processes(MARKER, str(self.home))
         pids.update(pid for pid, owner in strays.items() if owner == instance_id)
+        pids.update(processes.pidfile_processes(self.root, instance_id))
         if pids:
-            processes.stop_groups(pids, grace=self.stop_grace)
+            processes.stop_groups(pids, grace=self.stop_grace, spare=self.forks.server_pids())
+        if (self.root / instance_id).is_dir():
+            processes.prune_pidfiles(self.root / instance_id)
         with self._lock:
             for pid in list(self._children):
                 if self._children[pid].poll() is not None:

@@ -48,7 +48,8 @@ SQLITE = Harness(
 
 
 def _local_spec(world: World, instance_id: str) -> InstanceSpec:
-    plain = spec_of("tiny.yaml")(world, instance_id)
+    # One service forked by the fork-server, one started with its command: both ways, every clause.
+    plain = spec_of("tiny_fork.yaml")(world, instance_id)
     database = SqliteDatabase(home=world.home).ensure(spec=plain)
     return InstanceSpec(
         instance_id=instance_id,
@@ -110,13 +111,16 @@ def _local_cleanup(world: World) -> None:
     try:
         for instance_id in runtime.owned():
             runtime.destroy(instance_id=instance_id)
+        processes.stop_groups(runtime.forks.server_pids(), grace=0.5)  # they outlive demos
     finally:
         runtime.close()
 
 
 def _local_leftovers(world: World) -> dict[str, list[str]]:
-    found = processes.marked_processes(MARKER, str(world.home.resolve()))
-    return {"processes": [f"{pid} ({i})" for pid, i in found.items()]} if found else {}
+    home = str(world.home.resolve())
+    found = processes.carrying(MARKER, home)  # demos, fork-servers and forked children alike
+    found |= set(processes.pidfile_processes(world.home.resolve() / "runtime"))
+    return {"processes": [str(pid) for pid in sorted(found)]} if found else {}
 
 
 LOCAL = Harness(
