@@ -393,7 +393,7 @@ def test_needing_work(db: Database) -> None:
         "demo-w07": ("ready", "ready", NOW, True),  # expires this very moment
         "demo-w08": ("sleeping", "sleeping", past, True),
         "demo-w09": ("pending_approval", "ready", past, True),
-        "demo-w10": ("sleeping", "ready", later, True),  # asked to wake
+        "demo-w12": ("sleeping", "ready", later, True),  # asked to wake
         "demo-w10": ("failed", "deleted", later, True),
         "demo-w11": ("sleeping", "deleted", later, True),
         "demo-n01": ("ready", "ready", later, False),
