@@ -1,0 +1,184 @@
+"""The instance list (API, CLI and web pages): a page of demos built with no per-item work that
+the page does not show.
+
+Two statements per page whatever its size (the page's rows, then their steps); items are plain
+dicts ready for one JSON encode, with the same fields and values as `views.instance_view` gives
+for one instance. What does not change between two lists of the same demo (its URLs and its
+personas with their sign-in links, which take a decrypt and an HMAC per persona) is built once
+per demo and kept, keyed by everything it is made from; only the status, steps and cost are
+built per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from demo_orchestrator.domain.blueprint import Blueprint
+from demo_orchestrator.domain.errors import BadRequest, Forbidden
+from demo_orchestrator.domain.instance import Status, cost_of
+from demo_orchestrator.engine.actions import Principal
+from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.views import demo_urls, personas
+from demo_orchestrator.store.listing import ListedRow, ListedStep, list_instances, listed_steps
+
+STATUSES = frozenset(s.value for s in Status)
+# A request waiting for approval, a rejected or a deleted demo has no environment: no links.
+NO_LINKS = frozenset({Status.DELETED.value, Status.REJECTED.value, Status.PENDING_APPROVAL.value})
+# Built links kept at most for this many demos (a few MB); the oldest half goes when full.
+MAX_KEPT = 10_000
+
+Links = tuple[dict[str, str], list[dict[str, Any]]]
+
+
+class InstanceList:
+    def __init__(self, ctx: Context, login_secret: Callable[[str], str | None]) -> None:
+        self.ctx = ctx
+        self._login_secret = login_secret  # opens a sealed secrets value (memoised by the caller)
+        self._links: dict[tuple[str, str, str | None], tuple[Blueprint, Links]] = {}
+
+    def page(
+        self,
+        who: Principal,
+        *,
+        status: str | None = None,
+        scenario: str | None = None,
+        owner: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        search: str | None = None,
+    ) -> dict[str, Any]:
+        if status is not None and status not in STATUSES:
+            raise BadRequest(
+                f"status {status!r} is not a status; use one of: {', '.join(s.value for s in Status)}"
+            )
+        if not who.sees_all:
+            if owner is not None and owner != who.name:
+                raise Forbidden("sales users can list only their own demos; drop the owner filter")
+            owner = who.name
+        with self.ctx.db.read() as session:
+            rows, next_cursor = list_instances(
+                session,
+                status=status,
+                scenario=scenario,
+                owner=owner,
+                limit=limit,
+                cursor=cursor,
+                search=search,
+            )
+            steps = listed_steps(session, [r.id for r in rows])
+        now = self.ctx.clock()
+        return {
+            "items": [self._item(row, steps[row.id], now) for row in rows],
+            "next_cursor": next_cursor,
+        }
+
+    def _item(self, row: ListedRow, steps: list[ListedStep], now: datetime) -> dict[str, Any]:
+        (
+            instance_id,
+            status,
+            desired,
+            blueprint,
+            scenario,
+            owner,
+            name,
+            prospect,
+            notes,
+            created_at,
+            started_at,
+            ready_at,
+            expires_at,
+            ended_at,
+            duration_hours,
+            meeting_at,
+            hourly_usd,
+            error,
+            sleeping_hourly_usd,
+            slept_seconds,
+            sleeping_since,
+            waiting_reason,
+            secrets,
+        ) = row  # one unpack: the LISTED_COLUMNS in their order
+        urls, shown_personas = (
+            ({}, [])
+            if status in NO_LINKS
+            else self._links_of(instance_id, blueprint, scenario, secrets)
+        )
+        cost = cost_of(
+            hourly_usd=hourly_usd,
+            started_at=started_at,
+            ended_at=ended_at,
+            now=now,
+            sleeping_hourly_usd=sleeping_hourly_usd or 0.0,
+            slept_seconds=slept_seconds or 0.0,
+            sleeping_since=sleeping_since,
+        )
+        return {
+            "id": instance_id,
+            "status": status,
+            "desired": desired,
+            "blueprint": blueprint,
+            "scenario": scenario,
+            "owner": owner,
+            "name": name,
+            "prospect": prospect,
+            "notes": notes,
+            "created_at": _iso(created_at),
+            "ready_at": _iso(ready_at),
+            "expires_at": _iso(expires_at),
+            "ended_at": _iso(ended_at),
+            "duration_hours": duration_hours,
+            "meeting_at": _iso(meeting_at),
+            "waiting_reason": waiting_reason,
+            "urls": urls,
+            "personas": shown_personas,
+            "steps": [_step(s) for s in steps],
+            "cost": {
+                "hourly_usd": cost.hourly_usd,
+                "sleeping_hourly_usd": sleeping_hourly_usd or 0.0,
+                "accrued_usd": cost.accrued_usd,
+            },
+            "error": error,
+        }
+
+    def _links_of(
+        self, instance_id: str, blueprint_name: str, scenario: str, secrets: str | None
+    ) -> Links:
+        """The demo's URLs and personas; the same dicts every time (callers only read them)."""
+        blueprint = self.ctx.blueprints.get(blueprint_name)
+        if blueprint is None:  # a demo of a blueprint no longer configured
+            return {}, []
+        key = (instance_id, scenario, secrets)
+        kept = self._links.get(key)
+        if kept is not None and kept[0] is blueprint:
+            return kept[1]
+        urls = demo_urls(self.ctx.settings, blueprint, instance_id)
+        secret = self._login_secret(secrets) if secrets else None
+        links = (urls, personas(blueprint, scenario, urls, secret))
+        if len(self._links) >= MAX_KEPT:
+            for stale in list(self._links)[: MAX_KEPT // 2]:
+                del self._links[stale]
+        self._links[key] = (blueprint, links)
+        return links
+
+
+def _step(step: ListedStep) -> dict[str, Any]:
+    _, name, status, started, finished, retries, message, error = step
+    return {
+        "name": name,
+        "status": status,
+        "started_at": _iso(started),
+        "finished_at": _iso(finished),
+        "duration_seconds": round((finished - started).total_seconds(), 3)
+        if started and finished
+        else None,
+        "retries": retries,
+        "message": message,
+        "error": error,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    """ISO 8601 with a Z; the store gives back UTC only, so the offset is always +00:00."""
+    return None if value is None else value.isoformat()[:-6] + "Z"

@@ -1,0 +1,176 @@
+"""The store side of the instance list: two statements per page, whatever the page size.
+
+The list shows every field of an instance except what only the engine needs, so it reads plain
+columns through SQLAlchemy Core (no ORM objects, no identity map) and leaves out what it never
+shows: the `outputs` blob (only the approval reason of a request still waiting for approval is
+shown, extracted in SQL), the lease and generation columns, and the sealed secrets of demos that
+have no sign-in links to show. A page is one indexed keyset query (`pooled, created_at, id`, or
+the same led by the status, scenario or owner filter) and one query for the steps of its rows.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import JSON, Text, case, cast, false, func, or_, select, tuple_, type_coerce
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session
+
+from demo_orchestrator.domain.errors import BadRequest
+from demo_orchestrator.domain.instance import Status, as_utc
+from demo_orchestrator.store.models import InstanceRow, StepRow
+
+_I = InstanceRow.__table__.c
+_S = StepRow.__table__.c
+
+# Statuses whose instance shows sign-in links, so whose sealed secrets the list reads.
+SIGN_IN_STATUSES = frozenset(
+    s.value
+    for s in Status
+    if s not in {Status.DELETED, Status.REJECTED, Status.PENDING_APPROVAL, Status.FAILED}
+)
+
+LISTED_COLUMNS = (
+    _I.id,
+    _I.status,
+    _I.desired,
+    _I.blueprint,
+    _I.scenario,
+    _I.owner,
+    _I.name,
+    _I.prospect,
+    _I.notes,
+    _I.created_at,
+    _I.started_at,
+    _I.ready_at,
+    _I.expires_at,
+    _I.ended_at,
+    _I.duration_hours,
+    _I.meeting_at,
+    _I.hourly_usd,
+    _I.error,
+    _I.sleeping_hourly_usd,
+    _I.slept_seconds,
+    _I.sleeping_since,
+    case(
+        (
+            _I.status == Status.PENDING_APPROVAL.value,
+            type_coerce(_I.outputs, JSON)[("approval", "reason")].as_string(),
+        ),
+        else_=None,
+    ).label("waiting_reason"),
+    case((_I.status.in_(sorted(SIGN_IN_STATUSES)), _I.secrets), else_=None).label("secrets"),
+)
+
+_LISTED_STEP_COLUMNS = (
+    _S.instance_id,
+    _S.name,
+    _S.status,
+    _S.started_at,
+    _S.finished_at,
+    _S.retries,
+    _S.message,
+    _S.error,
+)
+
+
+# A listed instance: the LISTED_COLUMNS in their order (by name too).
+ListedRow = Row[*tuple[Any, ...]]
+# A listed step: the _LISTED_STEP_COLUMNS in their order, `instance_id` first.
+ListedStep = Row[*tuple[Any, ...]]
+
+
+class _Keyed(Protocol):
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def id(self) -> str: ...
+
+
+def encode_cursor(row: _Keyed) -> str:
+    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, instance_id = raw.split("|", 1)
+        return as_utc(datetime.fromisoformat(stamp)), instance_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(
+            "cursor is not valid; pass the next_cursor of a previous page unchanged"
+        ) from exc
+
+
+def list_instances(
+    session: Session,
+    *,
+    status: str | None = None,
+    scenario: str | None = None,
+    owner: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    search: str | None = None,
+) -> tuple[Sequence[ListedRow], str | None]:
+    """One page of listed instances, newest first (ties by id), warm-pool members left out.
+
+    Rows carry the `LISTED_COLUMNS` by name; `next_cursor` is None on the last page.
+    """
+    query = select(*LISTED_COLUMNS).where(_I.pooled == false())  # the pool is not listed
+    if search:
+        pattern = f"%{search.strip().lower()}%"
+        query = query.where(
+            or_(
+                func.lower(_I.id).like(pattern),
+                func.lower(_I.name).like(pattern),
+                func.lower(_I.owner).like(pattern),
+                func.lower(cast(_I.prospect, Text)).like(pattern),
+                func.lower(func.coalesce(_I.notes, "")).like(pattern),
+            )
+        )
+    if status is not None:
+        query = query.where(_I.status == status)
+    if scenario is not None:
+        query = query.where(_I.scenario == scenario)
+    if owner is not None:
+        query = query.where(_I.owner == owner)
+    if cursor:
+        created, last_id = decode_cursor(cursor)
+        # A row-value comparison, so both backends seek in the (…, created_at, id) index.
+        query = query.where(
+            tuple_(_I.created_at, _I.id) < tuple_(type_coerce(created, _I.created_at.type), last_id)
+        )
+    query = query.order_by(_I.created_at.desc(), _I.id.desc()).limit(limit + 1)
+    rows = session.execute(query).all()
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def listed_steps(session: Session, instance_ids: Sequence[str]) -> dict[str, list[ListedStep]]:
+    """The steps of every given instance, in plan order, in one statement."""
+    out: dict[str, list[ListedStep]] = {i: [] for i in instance_ids}
+    if not instance_ids:
+        return out
+    rows = session.execute(
+        select(*_LISTED_STEP_COLUMNS)
+        .where(_S.instance_id.in_(instance_ids))
+        .order_by(_S.instance_id, _S.position)
+    ).all()
+    for row in rows:
+        out[row[0]].append(row)
+    return out
+
+
+__all__ = [
+    "LISTED_COLUMNS",
+    "ListedStep",
+    "decode_cursor",
+    "encode_cursor",
+    "list_instances",
+    "listed_steps",
+]
