@@ -21,22 +21,33 @@ from demo_orchestrator.domain.instance import Status, cost_of
 from demo_orchestrator.engine.actions import Principal
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.views import demo_urls, personas
-from demo_orchestrator.store.listing import ListedRow, ListedStep, list_instances, listed_steps
+from demo_orchestrator.store.listing import (
+    ListedRow,
+    ListedStep,
+    RawTime,
+    list_instances,
+    listed_steps,
+    stored_time,
+)
 
 STATUSES = frozenset(s.value for s in Status)
 # A request waiting for approval, a rejected or a deleted demo has no environment: no links.
 NO_LINKS = frozenset({Status.DELETED.value, Status.REJECTED.value, Status.PENDING_APPROVAL.value})
-# Built links kept at most for this many demos (a few MB); the oldest half goes when full.
-MAX_KEPT = 10_000
+# Each memo holds at most this many entries (a few MB), and starts again when full.
+MAX_KEPT = 50_000
 
 Links = tuple[dict[str, str], list[dict[str, Any]]]
+When = tuple[datetime, str]  # a time and its ISO 8601 form
 
 
 class InstanceList:
     def __init__(self, ctx: Context, login_secret: Callable[[str], str | None]) -> None:
         self.ctx = ctx
         self._login_secret = login_secret  # opens a sealed secrets value (memoised by the caller)
+        # Built once and kept (bounded), keyed by everything each is made from; callers only read.
         self._links: dict[tuple[str, str, str | None], tuple[Blueprint, Links]] = {}
+        self._times: dict[RawTime, When] = {}
+        self._steps: dict[ListedStep, dict[str, Any]] = {}
 
     def page(
         self,
@@ -100,6 +111,19 @@ class InstanceList:
             waiting_reason,
             secrets,
         ) = row  # one unpack: the LISTED_COLUMNS in their order
+        when = self._when
+        created_at, started_at, ready_at, expires_at, ended_at, meeting_at, sleeping_since = (
+            None if raw is None else when(raw)
+            for raw in (
+                created_at,
+                started_at,
+                ready_at,
+                expires_at,
+                ended_at,
+                meeting_at,
+                sleeping_since,
+            )
+        )
         urls, shown_personas = (
             ({}, [])
             if status in NO_LINKS
@@ -107,12 +131,12 @@ class InstanceList:
         )
         cost = cost_of(
             hourly_usd=hourly_usd,
-            started_at=started_at,
-            ended_at=ended_at,
+            started_at=started_at and started_at[0],
+            ended_at=ended_at and ended_at[0],
             now=now,
             sleeping_hourly_usd=sleeping_hourly_usd or 0.0,
             slept_seconds=slept_seconds or 0.0,
-            sleeping_since=sleeping_since,
+            sleeping_since=sleeping_since and sleeping_since[0],
         )
         return {
             "id": instance_id,
@@ -124,16 +148,16 @@ class InstanceList:
             "name": name,
             "prospect": prospect,
             "notes": notes,
-            "created_at": _iso(created_at),
-            "ready_at": _iso(ready_at),
-            "expires_at": _iso(expires_at),
-            "ended_at": _iso(ended_at),
+            "created_at": created_at and created_at[1],
+            "ready_at": ready_at and ready_at[1],
+            "expires_at": expires_at and expires_at[1],
+            "ended_at": ended_at and ended_at[1],
             "duration_hours": duration_hours,
-            "meeting_at": _iso(meeting_at),
+            "meeting_at": meeting_at and meeting_at[1],
             "waiting_reason": waiting_reason,
             "urls": urls,
             "personas": shown_personas,
-            "steps": [_step(s) for s in steps],
+            "steps": [self._step(s) for s in steps],
             "cost": {
                 "hourly_usd": cost.hourly_usd,
                 "sleeping_hourly_usd": sleeping_hourly_usd or 0.0,
@@ -156,29 +180,42 @@ class InstanceList:
         urls = demo_urls(self.ctx.settings, blueprint, instance_id)
         secret = self._login_secret(secrets) if secrets else None
         links = (urls, personas(blueprint, scenario, urls, secret))
-        if len(self._links) >= MAX_KEPT:
-            for stale in list(self._links)[: MAX_KEPT // 2]:
-                del self._links[stale]
-        self._links[key] = (blueprint, links)
+        _keep(self._links, key, (blueprint, links))
         return links
 
+    def _when(self, raw: RawTime) -> When:
+        """A stored time and its ISO 8601 form with a Z, converted once per distinct value."""
+        when = self._times.get(raw)
+        if when is None:
+            value = stored_time(raw)
+            when = (value, value.isoformat().replace("+00:00", "Z"))
+            _keep(self._times, raw, when)
+        return when
 
-def _step(step: ListedStep) -> dict[str, Any]:
-    _, name, status, started, finished, retries, message, error = step
-    return {
-        "name": name,
-        "status": status,
-        "started_at": _iso(started),
-        "finished_at": _iso(finished),
-        "duration_seconds": round((finished - started).total_seconds(), 3)
-        if started and finished
-        else None,
-        "retries": retries,
-        "message": message,
-        "error": error,
-    }
+    def _step(self, step: ListedStep) -> dict[str, Any]:
+        """A step as shown: a function of its stored columns only, so kept by them."""
+        view = self._steps.get(step)
+        if view is None:
+            _, name, status, started, finished, retries, message, error = step
+            start = None if started is None else self._when(started)
+            finish = None if finished is None else self._when(finished)
+            view = {
+                "name": name,
+                "status": status,
+                "started_at": start and start[1],
+                "finished_at": finish and finish[1],
+                "duration_seconds": round((finish[0] - start[0]).total_seconds(), 3)
+                if start and finish
+                else None,
+                "retries": retries,
+                "message": message,
+                "error": error,
+            }
+            _keep(self._steps, step, view)
+        return view
 
 
-def _iso(value: datetime | None) -> str | None:
-    """ISO 8601 with a Z; the store gives back UTC only, so the offset is always +00:00."""
-    return None if value is None else value.isoformat()[:-6] + "Z"
+def _keep(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) >= MAX_KEPT:
+        memo.clear()  # the next pages build again what they show
+    memo[key] = value

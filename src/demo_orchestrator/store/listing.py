@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import JSON, Text, case, cast, false, func, or_, select, tuple_, type_coerce
+from sqlalchemy import JSON, String, Text, case, cast, false, func, or_, select, tuple_, type_coerce
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,22 @@ from demo_orchestrator.store.models import InstanceRow, StepRow
 
 _I = InstanceRow.__table__.c
 _S = StepRow.__table__.c
+
+
+def _raw(column: Any) -> Any:
+    """A time column as the driver gives it (SQLite: the stored text; PostgreSQL: a datetime),
+    without a conversion per value: the list converts each distinct value once (`stored_time`)."""
+    return type_coerce(column, String).label(column.name)
+
+
+RawTime = str | datetime
+
+
+def stored_time(raw: RawTime) -> datetime:
+    """A time read by `_raw` as the aware UTC datetime the ORM would have given."""
+    value = datetime.fromisoformat(raw) if isinstance(raw, str) else raw
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 # Statuses whose instance shows sign-in links, so whose sealed secrets the list reads.
 SIGN_IN_STATUSES = frozenset(
@@ -43,18 +59,18 @@ LISTED_COLUMNS = (
     _I.name,
     _I.prospect,
     _I.notes,
-    _I.created_at,
-    _I.started_at,
-    _I.ready_at,
-    _I.expires_at,
-    _I.ended_at,
+    _raw(_I.created_at),
+    _raw(_I.started_at),
+    _raw(_I.ready_at),
+    _raw(_I.expires_at),
+    _raw(_I.ended_at),
     _I.duration_hours,
-    _I.meeting_at,
+    _raw(_I.meeting_at),
     _I.hourly_usd,
     _I.error,
     _I.sleeping_hourly_usd,
     _I.slept_seconds,
-    _I.sleeping_since,
+    _raw(_I.sleeping_since),
     case(
         (
             _I.status == Status.PENDING_APPROVAL.value,
@@ -69,18 +85,18 @@ _LISTED_STEP_COLUMNS = (
     _S.instance_id,
     _S.name,
     _S.status,
-    _S.started_at,
-    _S.finished_at,
+    _raw(_S.started_at),
+    _raw(_S.finished_at),
     _S.retries,
     _S.message,
     _S.error,
 )
 
 
-# A listed instance: the LISTED_COLUMNS in their order (by name too).
+# A listed instance: the LISTED_COLUMNS in their order (by name too), times as `_raw` reads them.
 ListedRow = Row[*tuple[Any, ...]]
 # A listed step: the _LISTED_STEP_COLUMNS in their order, `instance_id` first.
-ListedStep = Row[*tuple[Any, ...]]
+ListedStep = tuple[Any, ...]
 
 
 class _Keyed(Protocol):
@@ -89,6 +105,11 @@ class _Keyed(Protocol):
 
     @property
     def id(self) -> str: ...
+
+
+class Keyset(NamedTuple):
+    created_at: datetime
+    id: str
 
 
 def encode_cursor(row: _Keyed) -> str:
@@ -147,7 +168,10 @@ def list_instances(
         )
     query = query.order_by(_I.created_at.desc(), _I.id.desc()).limit(limit + 1)
     rows = session.execute(query).all()
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(Keyset(stored_time(last.created_at), last.id))
     return rows[:limit], next_cursor
 
 
@@ -162,7 +186,7 @@ def listed_steps(session: Session, instance_ids: Sequence[str]) -> dict[str, lis
         .order_by(_S.instance_id, _S.position)
     ).all()
     for row in rows:
-        out[row[0]].append(row)
+        out[row[0]].append(tuple(row))
     return out
 
 
