@@ -187,11 +187,12 @@ def server(src: Path, args: argparse.Namespace) -> Iterator[httpx.Client]:
             DEMO_BLUEPRINT_PATHS=json.dumps([str(TINY)]),
             DEMO_ENGINE="false",  # API only: the fake records have no processes
         )
+        log = (home / "serve.log").open("wb")
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "democtl"), "serve"],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -212,9 +213,13 @@ def server(src: Path, args: argparse.Namespace) -> Iterator[httpx.Client]:
                 timeout=60,
             ) as client:
                 yield client
+        except BaseException:
+            print(f"server log: {home / 'serve.log'}", file=sys.stderr)
+            raise
         finally:
             process.terminate()
             process.wait(timeout=30)
+            log.close()
 
 
 def percentiles(timings: list[float]) -> dict[str, float]:

@@ -1,6 +1,6 @@
 """The instance list (`GET /api/v1/demo-instances`, the web lists) on SQLite and PostgreSQL.
 
-The list is built by a path of its own, made for speed (plain columns, steps in one statement,
+The list is built by a path of its own, made for speed (plain columns, steps in the same statement,
 built parts kept between calls), so these check it against the one-instance view
 (`InstanceService.get`) field by field, against the API schema, and that its cost in statements
 does not grow with the page.
@@ -316,7 +316,7 @@ def test_statements_per_page_do_not_grow_with_the_page(orchestrator: Orchestrato
             per_page[limit] = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert {len(s) for s in per_page.values()} == {2}, per_page  # the rows, then their steps
+    assert {len(s) for s in per_page.values()} == {1}, per_page  # the rows with their steps
     selected = per_page[30][0].lower()
     assert "outputs" in selected and ("json_extract" in selected or "#>>" in selected)
     assert "lease_owner" not in selected and "applied_generation" not in selected

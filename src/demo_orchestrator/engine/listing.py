@@ -1,18 +1,21 @@
 """The instance list (API, CLI and web pages): a page of demos built with no per-item work that
 the page does not show.
 
-Two statements per page whatever its size (the page's rows, then their steps); items are plain
-dicts ready for one JSON encode, with the same fields and values as `views.instance_view` gives
-for one instance. What does not change between two lists of the same demo (its URLs and its
-personas with their sign-in links, which take a decrypt and an HMAC per persona) is built once
-per demo and kept, keyed by everything it is made from; only the status, steps and cost are
-built per request.
+One statement per page whatever its size (the page's rows, each with its steps as one JSON
+text); items are plain dicts ready for one JSON encode, with the same fields and values as
+`views.instance_view` gives for one instance. What two lists of the same demo would build alike
+is built once and kept (bounded), keyed by everything it is made from, so a change is never
+hidden: its URLs and personas with their sign-in links (a decrypt and an HMAC per persona), its
+steps (by their JSON text), each distinct stored time with its ISO form. Only the cost (which
+moves with the clock) and the item itself are built per request.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from demo_orchestrator.domain.blueprint import Blueprint
@@ -21,14 +24,7 @@ from demo_orchestrator.domain.instance import Status, cost_of
 from demo_orchestrator.engine.actions import Principal
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.views import demo_urls, personas
-from demo_orchestrator.store.listing import (
-    ListedRow,
-    ListedStep,
-    RawTime,
-    list_instances,
-    listed_steps,
-    stored_time,
-)
+from demo_orchestrator.store.listing import ListedRow, RawTime, list_instances, stored_time
 
 STATUSES = frozenset(s.value for s in Status)
 # A request waiting for approval, a rejected or a deleted demo has no environment: no links.
@@ -47,7 +43,7 @@ class InstanceList:
         # Built once and kept (bounded), keyed by everything each is made from; callers only read.
         self._links: dict[tuple[str, str, str | None], tuple[Blueprint, Links]] = {}
         self._times: dict[RawTime, When] = {}
-        self._steps: dict[ListedStep, dict[str, Any]] = {}
+        self._steps: dict[str | None, list[dict[str, Any]]] = {}
 
     def page(
         self,
@@ -78,14 +74,13 @@ class InstanceList:
                 cursor=cursor,
                 search=search,
             )
-            steps = listed_steps(session, [r.id for r in rows])
         now = self.ctx.clock()
         return {
-            "items": [self._item(row, steps[row.id], now) for row in rows],
+            "items": [self._item(row, now) for row in rows],
             "next_cursor": next_cursor,
         }
 
-    def _item(self, row: ListedRow, steps: list[ListedStep], now: datetime) -> dict[str, Any]:
+    def _item(self, row: ListedRow, now: datetime) -> dict[str, Any]:
         (
             instance_id,
             status,
@@ -110,7 +105,8 @@ class InstanceList:
             sleeping_since,
             waiting_reason,
             secrets,
-        ) = row  # one unpack: the LISTED_COLUMNS in their order
+            steps,
+        ) = row  # one unpack: the LISTED_COLUMNS in their order, then the steps
         when = self._when
         created_at, started_at, ready_at, expires_at, ended_at, meeting_at, sleeping_since = (
             None if raw is None else when(raw)
@@ -157,7 +153,7 @@ class InstanceList:
             "waiting_reason": waiting_reason,
             "urls": urls,
             "personas": shown_personas,
-            "steps": [self._step(s) for s in steps],
+            "steps": self._steps_of(steps),
             "cost": {
                 "hourly_usd": cost.hourly_usd,
                 "sleeping_hourly_usd": sleeping_hourly_usd or 0.0,
@@ -192,27 +188,32 @@ class InstanceList:
             _keep(self._times, raw, when)
         return when
 
-    def _step(self, step: ListedStep) -> dict[str, Any]:
-        """A step as shown: a function of its stored columns only, so kept by them."""
-        view = self._steps.get(step)
-        if view is None:
-            _, name, status, started, finished, retries, message, error = step
-            start = None if started is None else self._when(started)
-            finish = None if finished is None else self._when(finished)
-            view = {
-                "name": name,
-                "status": status,
-                "started_at": start and start[1],
-                "finished_at": finish and finish[1],
-                "duration_seconds": round((finish[0] - start[0]).total_seconds(), 3)
-                if start and finish
-                else None,
-                "retries": retries,
-                "message": message,
-                "error": error,
-            }
-            _keep(self._steps, step, view)
-        return view
+    def _steps_of(self, steps_json: str | None) -> list[dict[str, Any]]:
+        """The steps as shown: a function of their stored JSON text only, so kept by it."""
+        views = self._steps.get(steps_json)
+        if views is None:
+            views = []
+            for _, name, status, started, finished, retries, message, error in sorted(
+                json.loads(steps_json or "[]"), key=itemgetter(0)
+            ):  # by position, the first field
+                start = None if started is None else self._when(started)
+                finish = None if finished is None else self._when(finished)
+                views.append(
+                    {
+                        "name": name,
+                        "status": status,
+                        "started_at": start and start[1],
+                        "finished_at": finish and finish[1],
+                        "duration_seconds": round((finish[0] - start[0]).total_seconds(), 3)
+                        if start and finish
+                        else None,
+                        "retries": retries,
+                        "message": message,
+                        "error": error,
+                    }
+                )
+            _keep(self._steps, steps_json, views)
+        return views
 
 
 def _keep(memo: dict[Any, Any], key: Any, value: Any) -> None:

@@ -1,11 +1,11 @@
-"""The store side of the instance list: two statements per page, whatever the page size.
+"""The store side of the instance list: one statement per page, whatever the page size.
 
 The list shows every field of an instance except what only the engine needs, so it reads plain
 columns through SQLAlchemy Core (no ORM objects, no identity map) and leaves out what it never
 shows: the `outputs` blob (only the approval reason of a request still waiting for approval is
 shown, extracted in SQL), the lease and generation columns, and the sealed secrets of demos that
 have no sign-in links to show. A page is one indexed keyset query (`pooled, created_at, id`, or
-the same led by the status, scenario or owner filter) and one query for the steps of its rows.
+the same led by the status, scenario or owner filter), each row with its steps as one JSON text.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import JSON, String, Text, case, cast, false, func, or_, select, tuple_, type_coerce
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -81,22 +82,35 @@ LISTED_COLUMNS = (
     case((_I.status.in_(sorted(SIGN_IN_STATUSES)), _I.secrets), else_=None).label("secrets"),
 )
 
-_LISTED_STEP_COLUMNS = (
-    _S.instance_id,
-    _S.name,
-    _S.status,
-    _raw(_S.started_at),
-    _raw(_S.finished_at),
-    _S.retries,
-    _S.message,
-    _S.error,
+# Each step, in the JSON array of the `steps` column: these, by position in the array.
+STEP_FIELDS = (
+    "position",
+    "name",
+    "status",
+    "started_at",
+    "finished_at",
+    "retries",
+    "message",
+    "error",
 )
 
 
-# A listed instance: the LISTED_COLUMNS in their order (by name too), times as `_raw` reads them.
+def _steps_json(dialect: str) -> Any:
+    """The instance's steps as one JSON text, `[[position, name, ...], ...]`, by a correlated
+    subquery on the steps' primary key: the page and its steps in one statement. Times are as
+    the database writes them in JSON (`stored_time` reads both). Plan order is by `position`
+    (SQLite 3.40 cannot order inside an aggregate, so readers sort by it)."""
+    fields = [getattr(_S, name) for name in STEP_FIELDS]
+    if dialect == "postgresql":
+        steps = func.json_agg(aggregate_order_by(func.json_build_array(*fields), _S.position))
+    else:
+        steps = func.json_group_array(func.json_array(*fields))
+    return cast(select(steps).where(_S.instance_id == _I.id).scalar_subquery(), Text).label("steps")
+
+
+# A listed instance: the LISTED_COLUMNS in their order (by name too), times as `_raw` reads
+# them, then `steps` (JSON text; None when it has none on PostgreSQL).
 ListedRow = Row[*tuple[Any, ...]]
-# A listed step: the _LISTED_STEP_COLUMNS in their order, `instance_id` first.
-ListedStep = tuple[Any, ...]
 
 
 class _Keyed(Protocol):
@@ -140,9 +154,10 @@ def list_instances(
 ) -> tuple[Sequence[ListedRow], str | None]:
     """One page of listed instances, newest first (ties by id), warm-pool members left out.
 
-    Rows carry the `LISTED_COLUMNS` by name; `next_cursor` is None on the last page.
+    Rows carry the `LISTED_COLUMNS` and `steps` by name; `next_cursor` is None on the last page.
     """
-    query = select(*LISTED_COLUMNS).where(_I.pooled == false())  # the pool is not listed
+    steps = _steps_json(session.get_bind().dialect.name)
+    query = select(*LISTED_COLUMNS, steps).where(_I.pooled == false())  # the pool is not listed
     if search:
         pattern = f"%{search.strip().lower()}%"
         query = query.where(
@@ -175,26 +190,12 @@ def list_instances(
     return rows[:limit], next_cursor
 
 
-def listed_steps(session: Session, instance_ids: Sequence[str]) -> dict[str, list[ListedStep]]:
-    """The steps of every given instance, in plan order, in one statement."""
-    out: dict[str, list[ListedStep]] = {i: [] for i in instance_ids}
-    if not instance_ids:
-        return out
-    rows = session.execute(
-        select(*_LISTED_STEP_COLUMNS)
-        .where(_S.instance_id.in_(instance_ids))
-        .order_by(_S.instance_id, _S.position)
-    ).all()
-    for row in rows:
-        out[row[0]].append(tuple(row))
-    return out
-
-
 __all__ = [
     "LISTED_COLUMNS",
-    "ListedStep",
+    "STEP_FIELDS",
+    "ListedRow",
     "decode_cursor",
     "encode_cursor",
     "list_instances",
-    "listed_steps",
+    "stored_time",
 ]
