@@ -232,30 +232,32 @@ def percentiles(timings: list[float]) -> dict[str, float]:
 
 
 def measure(clients: dict[str, httpx.Client], requests: int) -> dict[str, Any]:
-    """Every case on every server, the servers' requests interleaved; ms per case."""
-    results: dict[str, dict[str, Any]] = {name: {} for name in clients}
+    """Every case on every server, the servers' requests interleaved; per page size and case,
+    each server's p50/p95/p99 in ms side by side, and how many items the page had."""
+    results: dict[str, Any] = {}
     for limit in (50, 500):
         cases: dict[str, dict[str, dict[str, Any]]] = {}
         for name, client in clients.items():
             first = client.get("/api/v1/demo-instances", params={"limit": limit}).json()
             # The second page: this server's own cursor, from its first page.
             cases[name] = {**CASES, "page_2": {"cursor": first["next_cursor"] or ""}}
-        timings = {name: {case: [] for case in cases[name]} for name in clients}
+        timings: dict[str, dict[str, list[float]]] = {case: {} for case in cases["current"]}
         items: dict[str, int] = {}
         for _ in range(requests):
             for name, client in clients.items():
                 for case, params in cases[name].items():
                     started = time.perf_counter()
                     answer = client.get("/api/v1/demo-instances", params={"limit": limit, **params})
-                    timings[name][case].append((time.perf_counter() - started) * 1000)
+                    timings[case].setdefault(name, []).append(
+                        (time.perf_counter() - started) * 1000
+                    )
                     if answer.status_code != 200:
                         raise SystemExit(f"{name} {case}: {answer.status_code} {answer.text[:300]}")
                     items[case] = len(answer.json()["items"])
-        for name in clients:
-            results[name][f"limit_{limit}"] = {
-                case: {**percentiles(values), "items": items[case]}
-                for case, values in timings[name].items()
-            }
+        results[f"limit_{limit}"] = {
+            case: {"items": items[case], **{n: percentiles(v) for n, v in by_server.items()}}
+            for case, by_server in timings.items()
+        }
     return results
 
 
@@ -286,7 +288,7 @@ def main() -> None:
                 "pool": args.pool,
                 "requests": args.requests,
                 "baseline": args.baseline,
-                "ms": results,
+                "ms": results,  # {limit_N: {case: {"items", "current", "baseline"?}}}
             },
             indent=2,
         )
