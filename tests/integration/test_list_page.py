@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import event, update
+from alembic import command
+from sqlalchemy import event, inspect, update
 from sqlalchemy.engine import make_url
 
 from demo_orchestrator.api.schemas import InstancePage
@@ -28,7 +29,7 @@ from demo_orchestrator.domain.blueprint import load_blueprint
 from demo_orchestrator.domain.errors import BadRequest, Forbidden
 from demo_orchestrator.engine.service import Principal
 from demo_orchestrator.settings import Settings
-from demo_orchestrator.store import listing
+from demo_orchestrator.store import listing, migrate
 from demo_orchestrator.store.database import Database
 from demo_orchestrator.store.models import InstanceRow, StepRow
 from tests.conftest import PG_ADMIN
@@ -448,3 +449,26 @@ def test_sqlite_walks_an_index_in_list_order(
             )
             assert f"USING INDEX {index} " in plan and "TEMP B-TREE" not in plan, plan
     database.dispose()
+
+
+def test_the_list_indexes_migration_goes_down_and_up(orchestrator: Orchestrator) -> None:
+    engine = orchestrator.ctx.db.engine
+
+    def indexes() -> set[str]:
+        return {str(i["name"]) for i in inspect(engine).get_indexes("instances")}
+
+    listed = {
+        "ix_instances_list",
+        "ix_instances_list_status",
+        "ix_instances_list_scenario",
+        "ix_instances_list_owner",
+    }
+    single = {"ix_instances_status", "ix_instances_scenario", "ix_instances_owner"}
+    assert listed <= indexes() and not single & indexes()
+    config = migrate.alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+    assert single | {"ix_instances_pooled"} <= indexes() and not listed & indexes()
+    migrate.upgrade(engine)
+    assert listed <= indexes() and migrate.current_revision(engine) == "0006"
