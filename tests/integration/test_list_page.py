@@ -27,6 +27,7 @@ from demo_orchestrator.app import create_app
 from demo_orchestrator.bootstrap import Orchestrator, bootstrap
 from demo_orchestrator.domain.blueprint import load_blueprint
 from demo_orchestrator.domain.errors import BadRequest, Forbidden
+from demo_orchestrator.engine import listing as engine_listing
 from demo_orchestrator.engine.service import Principal
 from demo_orchestrator.settings import Settings
 from demo_orchestrator.store import listing, migrate
@@ -472,3 +473,17 @@ def test_the_list_indexes_migration_goes_down_and_up(orchestrator: Orchestrator)
     assert single | {"ix_instances_pooled"} <= indexes() and not listed & indexes()
     migrate.upgrade(engine)
     assert listed <= indexes() and migrate.current_revision(engine) == "0006"
+
+
+def test_what_the_list_keeps_between_calls_is_bounded(
+    orchestrator: Orchestrator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_listing, "MAX_DEMOS_KEPT", 2)
+    monkeypatch.setattr(engine_listing, "MAX_TIMES_KEPT", 3)
+    _fill(orchestrator)
+    service = orchestrator.instances
+    for _ in range(2):
+        for item in service.list_page(ADMIN, limit=500)["items"]:
+            assert item == service.get(ADMIN, item["id"])
+    kept = service._list
+    assert len(kept._links) <= 2 and len(kept._steps) <= 2 and len(kept._times) <= 3

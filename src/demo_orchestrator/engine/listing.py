@@ -29,8 +29,10 @@ from demo_orchestrator.store.listing import ListedRow, RawTime, list_instances, 
 STATUSES = frozenset(s.value for s in Status)
 # A request waiting for approval, a rejected or a deleted demo has no environment: no links.
 NO_LINKS = frozenset({Status.DELETED.value, Status.REJECTED.value, Status.PENDING_APPROVAL.value})
-# Each memo holds at most this many entries (a few MB), and starts again when full.
-MAX_KEPT = 50_000
+# How many entries each memo holds at most (starting again when full): some thousand demos'
+# links and steps (a few KB each) and their times (some hundred bytes each), tens of MB at most.
+MAX_DEMOS_KEPT = 10_000
+MAX_TIMES_KEPT = 100_000
 
 Links = tuple[dict[str, str], list[dict[str, Any]]]
 When = tuple[datetime, str]  # a time and its ISO 8601 form
@@ -176,7 +178,7 @@ class InstanceList:
         urls = demo_urls(self.ctx.settings, blueprint, instance_id)
         secret = self._login_secret(secrets) if secrets else None
         links = (urls, personas(blueprint, scenario, urls, secret))
-        _keep(self._links, key, (blueprint, links))
+        _keep(self._links, key, (blueprint, links), MAX_DEMOS_KEPT)
         return links
 
     def _when(self, raw: RawTime) -> When:
@@ -185,7 +187,7 @@ class InstanceList:
         if when is None:
             value = stored_time(raw)
             when = (value, value.isoformat().replace("+00:00", "Z"))
-            _keep(self._times, raw, when)
+            _keep(self._times, raw, when, MAX_TIMES_KEPT)
         return when
 
     def _steps_of(self, steps_json: str | None) -> list[dict[str, Any]]:
@@ -212,11 +214,11 @@ class InstanceList:
                         "error": error,
                     }
                 )
-            _keep(self._steps, steps_json, views)
+            _keep(self._steps, steps_json, views, MAX_DEMOS_KEPT)
         return views
 
 
-def _keep(memo: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(memo) >= MAX_KEPT:
+def _keep(memo: dict[Any, Any], key: Any, value: Any, most: int) -> None:
+    if len(memo) >= most:
         memo.clear()  # the next pages build again what they show
     memo[key] = value
