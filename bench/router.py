@@ -66,7 +66,7 @@ def wrk(url: str, headers: dict[str, str], connections: int, seconds: int) -> di
     rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", output).group(1))  # type: ignore[union-attr]
     result = {"rps": round(rps, 1)}
     for label, key in (("50", "p50_ms"), ("90", "p90_ms"), ("99", "p99_ms")):
-        found = re.search(rf"^\s+{label}%\s+(\S+)", output, re.M)
+        found = re.search(rf"^\s+{label}%\s+(\S+)", output, re.MULTILINE)
         result[key] = round(_ms(found.group(1)), 3) if found else float("nan")  # type: ignore[union-attr]
     return result
 
@@ -155,8 +155,10 @@ def demo_port(server: Server, instance_id: str, route: str) -> int:
 
 
 def best(runs: list[dict[str, float]]) -> dict[str, float]:
-    return max(runs, key=lambda r: r["rps"]) if "rps" in runs[0] else min(
-        runs, key=lambda r: r["p50_ms"]
+    return (
+        max(runs, key=lambda r: r["rps"])
+        if "rps" in runs[0]
+        else min(runs, key=lambda r: r["p50_ms"])
     )
 
 

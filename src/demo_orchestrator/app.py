@@ -88,6 +88,8 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
         base_domain=orchestrator.ctx.settings.base_domain,
         resolve=resolve,
         on_proxied=orchestrator.requests.note,
+        connect_timeout=orchestrator.ctx.settings.router_connect_timeout_seconds,
+        read_timeout=orchestrator.ctx.settings.router_read_timeout_seconds,
     )
 
 
