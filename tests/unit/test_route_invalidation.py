@@ -32,8 +32,8 @@ def test_a_deleted_demos_port_reused_by_a_new_demo_is_not_reached_through_the_ol
         rig.settle()
         answer = routes.resolve(old, "portal")
         assert answer.kind == "proxy"
-        port = answer.port
-        assert port == rig.runtime.port_of[old]
+        port = rig.runtime.port_of[old]
+        assert answer.port == port
         loads = routes.loads
         for _ in range(50):  # the hot path: from memory, no store read
             assert routes.cached(old, "portal") == answer
@@ -50,7 +50,7 @@ def test_a_deleted_demos_port_reused_by_a_new_demo_is_not_reached_through_the_ol
             )
             destroy(instance_id=instance_id)
 
-        rig.runtime.destroy = destroy_and_look  # type: ignore[method-assign]
+        rig.runtime.destroy = destroy_and_look
         rig.service.delete(ADMIN, old)
         rig.settle()  # teardown: the old demo's process is gone, its port free
         assert rig.get(old)["status"] == "deleted"

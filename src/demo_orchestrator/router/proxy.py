@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 # The router answers ``Expect: 100-continue`` itself (the ASGI server does), so it must not be
 # forwarded: the demo would wait for a body the router sends without asking.
 _NOT_FORWARDED = frozenset({b"expect"})
+_BODILESS = frozenset({204, 304})
 
 
 class ClientDisconnected(Exception):
@@ -136,13 +137,11 @@ class HttpProxy:
     @staticmethod
     async def _relay(response: Response, receive: Receive, send: Send) -> bool:
         """Send the answer on; True when its body was read to the end."""
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": end_to_end(response.headers),
-            }
-        )
+        headers = end_to_end(response.headers)
+        if response.status in _BODILESS:
+            # The length a 304 may state is the full answer's; the ASGI server would wait for it.
+            headers = [(k, v) for k, v in headers if k != b"content-length"]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
         if response.complete:  # the whole body came with the head: no await on the demo
             await send({"type": "http.response.body", "body": response.first, "more_body": False})
             return True
