@@ -13,9 +13,10 @@ again once on a fresh connection, but only when that cannot repeat an effect: an
 method, no body, and nothing of an answer read yet.
 
 Timeouts: connecting is bounded by ``connect_timeout``; the wait for the answer's head (status
-and headers) by ``head_timeout``, so a hung demo gets a 504 instead of holding the request
-forever. Once the head is in, the body is not bounded: a server-sent events stream may rightly
-stay quiet for minutes, and a client that leaves cancels the relay anyway.
+and headers, and a body of known length up to 64 KiB, which is read with it) by
+``head_timeout``, so a hung demo gets a 504 instead of holding the request forever. Once the
+head is in, a streamed body is not bounded: a server-sent events stream may rightly stay quiet
+for minutes, and a client that leaves cancels the relay anyway.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ RawHeaders = list[tuple[bytes, bytes]]
 
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 READ_SIZE = 65536
+SMALL_BODY = 65536  # bodies up to this size are read whole with the head
 MAX_HEAD_BYTES = 65536
 IDLE_SECONDS = 4.0  # below uvicorn's default keep-alive (5 s), so we rarely meet a closed one
 MAX_IDLE_PER_UPSTREAM = 64
@@ -180,11 +182,11 @@ class UpstreamPool:
                 while 100 <= status < 200 and status != 101:  # interim answers (103): skip
                     raw = await self._read_head(conn)
                     status, headers = _parse_head(raw)
+                if status == 101:
+                    raise UpstreamError("the demo switched protocols on a plain HTTP request")
+                return await self._response(conn, method, status, headers)
         except TimeoutError as exc:
             raise UpstreamTimeout(f"no answer within {self.head_timeout:g} s") from exc
-        if status == 101:
-            raise UpstreamError("the demo switched protocols on a plain HTTP request")
-        return self._response(conn, method, status, headers)
 
     async def _send_body(self, conn: Connection, body: AsyncIterator[bytes], chunked: bool) -> None:
         writer = conn.writer
@@ -213,7 +215,7 @@ class UpstreamPool:
                 raise _StaleConnection from exc
             raise UpstreamError(f"reading the answer failed: {exc!r}") from exc
 
-    def _response(
+    async def _response(
         self, conn: Connection, method: bytes, status: int, headers: RawHeaders
     ) -> Response:
         length: int | None = None
@@ -235,12 +237,14 @@ class UpstreamPool:
         if chunked:
             return Response(status, headers, _chunks(reader), b"", False, reusable)
         if length is not None:
-            # A small answer usually came in with its head: take it now, without an await, so
-            # the relay needs no watcher for a client leaving mid-body.
-            buffered: bytearray = getattr(reader, "_buffer", bytearray())
-            if length <= READ_SIZE and len(buffered) >= length:
-                first = bytes(buffered[:length])
-                del buffered[:length]
+            if length <= SMALL_BODY:
+                # A small body is read with the head (under the same bound; usually it came in
+                # the same packets): relayed in one message, with no watcher for a client
+                # leaving mid-body, which is most of a proxy's cost per request.
+                try:
+                    first = await reader.readexactly(length)
+                except asyncio.IncompleteReadError as exc:
+                    raise UpstreamError("the demo closed in the middle of a body") from exc
                 return Response(status, headers, _nothing(), first, True, reusable)
             return Response(status, headers, _exactly(reader, length), b"", False, reusable)
         return Response(status, headers, _until_close(reader), b"", False, False)
