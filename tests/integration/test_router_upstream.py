@@ -20,7 +20,7 @@ from typing import BinaryIO
 import httpx
 import pytest
 
-from demo_orchestrator.router import HostRouter, RouteDecision, Upstream
+from demo_orchestrator.router import HostRouter, RouteDecision, Upstream, upstream
 from tests.integration.test_router_proxy import ServerThread, inner_app
 
 pytestmark = pytest.mark.timeout(30)
@@ -384,3 +384,23 @@ async def test_a_demo_breaking_off_an_answer_cuts_the_client_connection(
     demo_with(breaks_off)
     with pytest.raises(httpx.RemoteProtocolError):
         await client.get("/broken")
+
+
+async def test_idle_connections_of_a_demo_no_longer_asked_for_are_closed(
+    demo_with: Callable[[Handler], Demo],
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A deleted or sleeping demo is never asked again: its pooled connections must not stay."""
+    monkeypatch.setattr(upstream, "IDLE_SECONDS", 0.1)
+
+    def watched(sock: socket.socket, rfile: BinaryIO, index: int, demo: Demo) -> None:
+        keeps_alive(sock, rfile, index, demo)
+        demo.router_hung_up.set()  # the router closed the connection
+
+    gone = demo_with(watched)
+    assert (await client.get("/")).status_code == 200
+    await asyncio.sleep(0.3)
+    demo_with(keeps_alive)  # the router now sends everything to another demo
+    assert (await client.get("/")).status_code == 200  # the pool is swept on the way
+    assert await _wait(gone.router_hung_up), "the idle connection to the old demo stayed open"

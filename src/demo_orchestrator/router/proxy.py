@@ -133,6 +133,7 @@ class HttpProxy:
                 self.pool.release(conn)
             else:
                 conn.close()
+            await response.body.aclose()  # a relay cut short leaves the reader suspended
 
     @staticmethod
     async def _relay(response: Response, receive: Receive, send: Send) -> bool:

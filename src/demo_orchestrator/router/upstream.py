@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 RawHeaders = list[tuple[bytes, bytes]]
@@ -69,7 +69,7 @@ class Response:
 
     status: int
     headers: RawHeaders  # names lower-case, as the demo sent them otherwise
-    body: AsyncIterator[bytes]
+    body: AsyncGenerator[bytes, None]
     first: bytes  # body bytes already read with the head (may be all of it)
     complete: bool  # True when ``first`` is the whole body
     reusable: bool  # the connection may serve another request once the body is read
@@ -82,6 +82,7 @@ class UpstreamPool:
         self.connect_timeout = connect_timeout
         self.head_timeout = head_timeout
         self._idle: dict[tuple[str, int], list[Connection]] = {}
+        self._swept = time.monotonic()
         self.opened = 0  # connections opened, for tests and the bench
 
     # -- connections ---------------------------------------------------------------------------
@@ -108,12 +109,28 @@ class UpstreamPool:
 
     def release(self, conn: Connection) -> None:
         """Give a connection whose exchange ended cleanly back to the pool."""
+        now = time.monotonic()
+        if now - self._swept > IDLE_SECONDS:
+            self._sweep(now)
         idle = self._idle.setdefault(conn.key, [])
         if len(idle) >= MAX_IDLE_PER_UPSTREAM or not conn.usable():
             conn.close()
             return
-        conn.idle_since = time.monotonic()
+        conn.idle_since = now
         idle.append(conn)
+
+    def _sweep(self, now: float) -> None:
+        """Close expired idle connections (those of demos gone or asleep are never asked for)."""
+        self._swept = now
+        for key, idle in list(self._idle.items()):
+            keep = [c for c in idle if c.usable() and now - c.idle_since < IDLE_SECONDS]
+            for conn in idle:
+                if conn not in keep:
+                    conn.close()
+            if keep:
+                self._idle[key] = keep
+            else:
+                del self._idle[key]
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, {}
@@ -196,8 +213,11 @@ class UpstreamPool:
             else:
                 writer.write(chunk)
             if writer.transport.get_write_buffer_size() > READ_SIZE:
-                async with asyncio.timeout(self.head_timeout):
-                    await writer.drain()
+                try:
+                    async with asyncio.timeout(self.head_timeout):
+                        await writer.drain()
+                except TimeoutError as exc:
+                    raise UpstreamTimeout("the demo stopped reading the request body") from exc
         if chunked:
             writer.write(b"0\r\n\r\n")
 
@@ -268,12 +288,12 @@ def _parse_head(raw: bytes) -> tuple[int, RawHeaders]:
     return int(parts[1]), headers
 
 
-async def _nothing() -> AsyncIterator[bytes]:
+async def _nothing() -> AsyncGenerator[bytes, None]:
     return
     yield b""  # an async generator that yields nothing
 
 
-async def _exactly(reader: asyncio.StreamReader, length: int) -> AsyncIterator[bytes]:
+async def _exactly(reader: asyncio.StreamReader, length: int) -> AsyncGenerator[bytes, None]:
     remaining = length
     while remaining > 0:
         chunk = await reader.read(min(remaining, READ_SIZE))
@@ -283,7 +303,7 @@ async def _exactly(reader: asyncio.StreamReader, length: int) -> AsyncIterator[b
         yield chunk
 
 
-async def _chunks(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+async def _chunks(reader: asyncio.StreamReader) -> AsyncGenerator[bytes, None]:
     try:
         while True:
             line = await reader.readuntil(b"\r\n")
@@ -305,6 +325,6 @@ async def _chunks(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
         raise UpstreamError(f"the demo broke off a chunked answer: {exc!r}") from exc
 
 
-async def _until_close(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+async def _until_close(reader: asyncio.StreamReader) -> AsyncGenerator[bytes, None]:
     while chunk := await reader.read(READ_SIZE):
         yield chunk
