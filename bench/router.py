@@ -4,8 +4,9 @@ the embedded router (`democtl serve`, one Python process). Prints JSON.
 Throughput is `wrk` with `--connections` keep-alive connections (one wrk thread, so the load
 generator takes at most one of the machine's cores); the added latency is the difference of the
 medians with one connection, where no queueing hides it. Both ways send the same `Host` and the
-rep's session cookie, so the demo does the same work; direct and routed runs alternate, each
-`--rounds` times, and the best round of each is kept (the machine is shared).
+a persona's session cookie, so the demo does the same work. Each round runs both ways back to back
+(the order swapped every other round) and gives one ratio; the figures are the medians over
+`--rounds` rounds, so a neighbour's load on this shared machine hits both sides of a pair.
 
     apt-get install -y wrk
     .venv/bin/python bench/router.py                      # splits-network, /healthz and /api/jobs
@@ -19,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,7 +62,10 @@ def wrk(url: str, headers: dict[str, str], connections: int, seconds: int) -> di
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    run = subprocess.run(command, capture_output=True, text=True, check=False)
+    if run.returncode != 0:
+        raise SystemExit(f"wrk failed ({run.returncode}): {run.stderr or run.stdout}")
+    output = run.stdout
     if "Non-2xx" in output or "Socket errors" in output:
         raise SystemExit(f"wrk saw errors:\n{output}")
     rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", output).group(1))  # type: ignore[union-attr]
@@ -154,20 +159,27 @@ def demo_port(server: Server, instance_id: str, route: str) -> int:
     raise SystemExit(f"no port for {instance_id} in runtime.json: {state}")
 
 
-def best(runs: list[dict[str, float]]) -> dict[str, float]:
-    return (
-        max(runs, key=lambda r: r["rps"])
-        if "rps" in runs[0]
-        else min(runs, key=lambda r: r["p50_ms"])
-    )
+def paired(
+    base_a: str,
+    base_b: str,
+    path: str,
+    headers: dict[str, str],
+    connections: int,
+    seconds: int,
+    swap: bool,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """One wrk run each way, back to back (order swapped every other round, against drift)."""
+    ways = [base_a, base_b][::-1] if swap else [base_a, base_b]
+    runs = {base: wrk(base + path, headers, connections, seconds) for base in ways}
+    return runs[base_a], runs[base_b]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blueprint", default="splits-network", choices=sorted(PATHS))
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
@@ -191,22 +203,27 @@ def main() -> None:
         for path in PATHS[args.blueprint]:
             for base in (direct_base, server.base):  # warm both ways up, check both answer 2xx
                 wrk(base + path, headers, 2, 1)
-            loaded: dict[str, list[dict[str, float]]] = {"direct": [], "router": []}
-            single: dict[str, list[dict[str, float]]] = {"direct": [], "router": []}
-            for _ in range(args.rounds):
-                for way, base in (("direct", direct_base), ("router", server.base)):
-                    loaded[way].append(wrk(base + path, headers, args.connections, args.seconds))
-                    single[way].append(wrk(base + path, headers, 1, args.seconds))
-            direct, router = best(loaded["direct"]), best(loaded["router"])
-            direct_1 = min(single["direct"], key=lambda r: r["p50_ms"])
-            router_1 = min(single["router"], key=lambda r: r["p50_ms"])
+            rounds = []
+            for index in range(args.rounds):
+                swap = index % 2 == 1
+                loaded = paired(
+                    direct_base, server.base, path, headers, args.connections, args.seconds, swap
+                )
+                single = paired(direct_base, server.base, path, headers, 1, args.seconds, swap)
+                rounds.append(
+                    {
+                        "direct": loaded[0],
+                        "router": loaded[1],
+                        "direct_1_connection": single[0],
+                        "router_1_connection": single[1],
+                        "ratio_rps": round(loaded[1]["rps"] / loaded[0]["rps"], 3),
+                        "added_ms_median": round(single[1]["p50_ms"] - single[0]["p50_ms"], 3),
+                    }
+                )
             report["paths"][path] = {
-                "direct": direct,
-                "router": router,
-                "direct_1_connection": direct_1,
-                "router_1_connection": router_1,
-                "ratio_rps": round(router["rps"] / direct["rps"], 3),
-                "added_ms_median": round(router_1["p50_ms"] - direct_1["p50_ms"], 3),
+                "ratio_rps": statistics.median(r["ratio_rps"] for r in rounds),
+                "added_ms_median": statistics.median(r["added_ms_median"] for r in rounds),
+                "rounds": rounds,
             }
         print(json.dumps(report, indent=2))
     finally:
