@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -22,12 +23,20 @@ from demo_orchestrator.domain.instance import LIVE, Status, cost_of
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.pool import WarmPool
 from demo_orchestrator.store import repository as repo
-from demo_orchestrator.store.models import InstanceRow
+from demo_orchestrator.store.models import EventRow, InstanceRow
 
 log = logging.getLogger(__name__)
 
 PROBE_SECONDS = 30.0
 LIVE_VALUES = sorted(s.value for s in LIVE)
+
+
+def _seconds_since(then: datetime | None, now: datetime) -> float:
+    if then is None:
+        return 0.0
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=now.tzinfo)
+    return max(0.0, (now - then).total_seconds())
 
 
 class StoreCollector(Collector):
@@ -71,6 +80,10 @@ class StoreCollector(Collector):
             "demo_expiry_overdue_seconds",
             "Seconds the most overdue demo is past its expiry time and not deleted (0: none)",
         )
+        stuck = GaugeMetricFamily(
+            "demo_provisioning_oldest_seconds",
+            "Seconds the demo pending or provisioning the longest has been in that status (0: none)",
+        )
         limit = GaugeMetricFamily(
             "demo_quota_instances_limit",
             "Live demos allowed: in total, and per owner",
@@ -111,6 +124,7 @@ class StoreCollector(Collector):
                 .group_by(InstanceRow.owner)
             ).scalars()
             busiest = max(per_owner, default=0)
+            entered = self._oldest_in_progress(session)
             total = repo.count_live(session)
             costs = session.execute(
                 select(
@@ -125,17 +139,31 @@ class StoreCollector(Collector):
                 )
             ).all()
         overdue.add_metric([], late[0])
-        oldest = late[1]
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=now.tzinfo)
-        lateness.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+        lateness.add_metric([], _seconds_since(late[1], now))
+        stuck.add_metric([], _seconds_since(entered, now))
         limit.add_metric(["total"], settings.max_instances)
         limit.add_metric(["owner"], settings.max_instances_per_owner)
         used.add_metric(["total"], total)
         used.add_metric(["owner"], busiest)
-        yield from (instances, overdue, lateness, limit, used)
+        yield from (instances, overdue, lateness, stuck, limit, used)
         yield from self._costs(costs, hourly, accrued, now)
         yield from self._warm_pool()
+
+    @staticmethod
+    def _oldest_in_progress(session: Any) -> datetime | None:
+        """When the longest-waiting pending or provisioning demo entered that status: its last
+        status event (a wake or a heal re-enters provisioning long after the demo was made)."""
+        in_progress = select(InstanceRow.id).where(
+            InstanceRow.status.in_([Status.PENDING.value, Status.PROVISIONING.value])
+        )
+        last = (
+            select(func.max(EventRow.at).label("at"))
+            .where(EventRow.kind == "status", EventRow.instance_id.in_(in_progress))
+            .group_by(EventRow.instance_id)
+            .subquery()
+        )
+        value: datetime | None = session.scalar(select(func.min(last.c.at)))
+        return value
 
     @staticmethod
     def _costs(rows: Any, hourly: Any, accrued: Any, now: Any) -> Iterator[Metric]:
