@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from demo_orchestrator.app import create_app
 from demo_orchestrator.engine.metrics import REASONS, reason_of
-from tests.fakes.engine import Rig
+from tests.fakes.engine import ADMIN, Rig
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
@@ -74,6 +74,12 @@ def test_metrics_follow_the_change_feed_with_exact_durations(rig: Rig) -> None:
     app = create_app(rig.orchestrator)
     instance_id = rig.create(duration_hours=1)
     created = rig.clock()
+    rig.clock.now = created + timedelta(seconds=12)  # waiting, not worked on yet
+    waiting = samples(scrape(app))
+    assert waiting[("demo_store_up", frozenset())] == 1
+    assert waiting[("demo_provisioning_oldest_seconds", frozenset())] == 12
+    assert waiting[("demo_quota_instances_used", frozenset({("scope", "total")}))] == 1
+    assert waiting[("demo_quota_instances_used", frozenset({("scope", "owner")}))] == 1
     rig.settle(30)
     assert rig.get(instance_id)["status"] == "ready"
     ready_at = rig.get(instance_id)["ready_at"]
@@ -90,15 +96,16 @@ def test_metrics_follow_the_change_feed_with_exact_durations(rig: Rig) -> None:
     assert got[("demo_step_duration_seconds_count", success)] == 1
 
     # expiry noticed 90 s late, then torn down
-    rig.clock.now = rig.clock.now + timedelta(hours=1, seconds=90)
+    expires_at = datetime.fromisoformat(rig.get(instance_id)["expires_at"])
+    rig.clock.now = expires_at + timedelta(seconds=90)
     overdue = samples(scrape(app))
     assert overdue[("demo_instances_overdue", frozenset())] == 1
-    assert overdue[("demo_expiry_overdue_seconds", frozenset())] == pytest.approx(90, abs=31)
+    assert overdue[("demo_expiry_overdue_seconds", frozenset())] == 90
     rig.settle(5)
     rig.orchestrator.feed.read_now()
     got = samples(scrape(app))
     assert got[("demo_expiry_lateness_seconds_count", frozenset())] == 1
-    assert got[("demo_expiry_lateness_seconds_sum", frozenset())] >= 90
+    assert got[("demo_expiry_lateness_seconds_sum", frozenset())] == 90
     assert got[("demo_teardown_duration_seconds_count", agency)] == 1
     assert got[("demo_instances", frozenset({("status", "deleted"), *agency}))] == 1
     assert got[("demo_expiry_overdue_seconds", frozenset())] == 0
@@ -158,3 +165,23 @@ def test_the_alert_rules_pass_promtool() -> None:
             [promtool, *args], check=False, capture_output=True, text=True, timeout=60
         )
         assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_wake_is_timed_as_a_wake_not_as_a_provisioning(rig: Rig) -> None:
+    app = create_app(rig.orchestrator)
+    instance_id = rig.create()
+    rig.settle(30)
+    rig.service.sleep(ADMIN, instance_id)
+    rig.settle()
+    assert rig.get(instance_id)["status"] == "sleeping"
+    rig.service.wake(ADMIN, instance_id)
+    rig.settle()
+    assert rig.get(instance_id)["status"] == "ready"
+    rig.orchestrator.feed.read_now()
+    got = samples(scrape(app))
+    agency = frozenset({("scenario", "agency")})
+    assert got[("demo_wake_duration_seconds_count", agency)] == 1
+    assert got[("demo_provision_duration_seconds_count", agency)] == 1
+    assert got[("demo_status_changes_total", frozenset({("status", "sleeping"), *agency}))] == 1
+    assert got[("demo_cost_hourly_usd", agency)] == pytest.approx(0.16)
+    assert got[("demo_cost_accrued_usd_total", agency)] > 0
