@@ -112,7 +112,7 @@ SERVICES = {
             _rabbitmq,
         ),
         Service("browser", str(CHROMIUM), _browser),
-        Service("promtool", "promtool", _promtool),
+        Service("promtool", "$PATH (Debian's prometheus package)", _promtool),
     )
 }
 
