@@ -11,7 +11,7 @@ What it keeps (https://kubernetes.io/docs/reference/using-api/api-concepts/):
   removed; `metadata.generation` moves when the spec changes. Merge patch
   (`application/merge-patch+json`) updates fields under its manager;
 - namespaces: DELETE moves one to `Terminating` (deletionTimestamp, the `kubernetes`
-  finalizer); `terminating_seconds` later it and everything in it are gone, unless the test made
+  finalizer; a second DELETE meanwhile is a 409); `terminating_seconds` later it and everything in it are gone, unless the test made
   it stuck (then it stays, with the conditions the namespace controller sets). Nothing can be
   created in a terminating namespace (403), nor in a missing one (404);
 - Deployments have no status until the test (or `auto_available`) makes them available;
@@ -532,12 +532,18 @@ class FakeKubeApi:
             del self.objects[key]
             self.managers.pop(key, None)
             return status_body(200, f"{plural} {name} deleted")
-        if not obj["metadata"].get("deletionTimestamp"):
-            obj["metadata"]["deletionTimestamp"] = _now()
-            obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
-            obj["status"] = {"phase": "Terminating"}
-            self._deleting[name] = time.monotonic() + self.terminating_seconds
-            self._touch(obj, spec_changed=False)
+        if obj["metadata"].get("deletionTimestamp"):
+            raise ApiAnswer(
+                409,
+                f'Operation cannot be fulfilled on namespaces "{name}": The system is ensuring '
+                "all content is removed from this namespace.  Upon completion, this namespace "
+                "will automatically be purged by the system.",
+            )
+        obj["metadata"]["deletionTimestamp"] = _now()
+        obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
+        obj["status"] = {"phase": "Terminating"}
+        self._deleting[name] = time.monotonic() + self.terminating_seconds
+        self._touch(obj, spec_changed=False)
         return self._public(obj)
 
     def _reap(self) -> None:

@@ -23,7 +23,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 
-from demo_orchestrator.domain.errors import NotImplementedYet, NotReady, TemporaryError
+from demo_orchestrator.domain.errors import (
+    NotImplementedYet,
+    NotReady,
+    PermanentError,
+    TemporaryError,
+)
 from demo_orchestrator.providers.base import (
     Endpoint,
     Health,
@@ -185,6 +190,11 @@ class KubernetesRuntime(RuntimeProvider):
     def ensure(self, *, spec: InstanceSpec) -> Outputs:
         ns = spec.instance_id
         existing = self.cluster.get(NAMESPACE, ns)
+        if existing is not None and not self._ours(existing):
+            raise PermanentError(
+                f"namespace {ns} exists and is not managed by this orchestrator (owner "
+                f"{self.owner}): it is left alone"
+            )
         if existing is not None and existing.get("metadata", {}).get("deletionTimestamp"):
             raise self._terminating(existing)
         objects = self.render(spec)
@@ -316,10 +326,26 @@ class KubernetesRuntime(RuntimeProvider):
             )
         return NotReady(f"namespace {name} is terminating", delay=TERMINATING_POLL_SECONDS)
 
+    def _ours(self, namespace: Object) -> bool:
+        labels = namespace.get("metadata", {}).get("labels") or {}
+        return (
+            labels.get("app.kubernetes.io/managed-by") == MANAGED_BY
+            and labels.get(OWNER_LABEL) == self.owner
+        )
+
     def destroy(self, *, instance_id: str) -> None:
         with self._lock:
             self._routes.pop(instance_id, None)
-        self.cluster.delete(NAMESPACE, instance_id)
+        found = self.cluster.get(NAMESPACE, instance_id)
+        if found is None:
+            return
+        if not self._ours(found):
+            log.warning(
+                "%s: the namespace is not ours (no owner label %s)", instance_id, self.owner
+            )
+            return
+        if not found["metadata"].get("deletionTimestamp"):
+            self.cluster.delete(NAMESPACE, instance_id)
         left = self.cluster.get(NAMESPACE, instance_id)
         if left is not None:
             raise self._terminating(left)
