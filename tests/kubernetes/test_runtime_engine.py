@@ -15,6 +15,7 @@ import pytest
 
 from demo_orchestrator.bootstrap import Orchestrator, bootstrap
 from demo_orchestrator.domain.blueprint import load_blueprint
+from demo_orchestrator.domain.errors import Conflict
 from demo_orchestrator.engine.service import CreateInstance
 from demo_orchestrator.providers.kubernetes.runtime import KubernetesRuntime
 from demo_orchestrator.providers.kubernetes.settings import KubernetesSettings, SharedDataServers
@@ -159,3 +160,28 @@ def test_a_restart_while_waiting_for_the_rollout_resumes_and_applies_the_routes(
         assert ("httproutes", "portal") in fake.names(instance_id)
     finally:
         second.close()
+
+
+@pytest.mark.parametrize("action", ["sleep", "wake", "reset"])
+def test_sleep_wake_and_reset_answer_409_saying_why(rig: KubeRig, action: str) -> None:
+    instance_id = rig.create()
+    rig.settle()
+    with pytest.raises(Conflict) as refused:
+        getattr(rig.orchestrator.instances, action)(ADMIN, instance_id)
+    assert refused.value.status == 409
+    assert f"{action} of {instance_id} is not available with the kubernetes runtime" in (
+        refused.value.detail
+    )
+    assert rig.get(instance_id)["status"] == "ready"
+
+
+def test_idle_demos_are_not_put_to_sleep(rig: KubeRig, fake: FakeKubeApi) -> None:
+    """No request reaches the orchestrator's router for a demo the Gateway routes to directly:
+    an idle sleep would delete its namespace, data included."""
+    instance_id = rig.create()
+    rig.settle()
+    rig.clock.advance(30 * 60)  # twice DEMO_IDLE_MINUTES, within the hour it lives
+    assert rig.orchestrator.reconciler.sleeper.idle(set()) == []  # the upkeep's idle look
+    rig.settle()
+    assert rig.get(instance_id)["status"] == "ready"
+    assert fake.get("api/v1", "", "namespaces", instance_id) is not None

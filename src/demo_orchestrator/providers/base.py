@@ -202,6 +202,9 @@ class Endpoint:
 
 class RuntimeProvider(Provider):
     kind = "runtime"
+    # Actions on a demo this runtime cannot do (yet), each with why: the API answers them 409 with
+    # that reason, and idle demos of it are not put to sleep. `sleep`, `wake`, `reset`.
+    refuses: ClassVar[dict[str, str]] = {}
 
     def alive(self, *, instance_id: str) -> Health:
         """A cheap liveness check the engine runs often on ready demos (default: `probe`)."""

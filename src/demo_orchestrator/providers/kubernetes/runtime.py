@@ -104,6 +104,15 @@ def _key(obj: Object) -> tuple[str, str, str]:
 class KubernetesRuntime(RuntimeProvider):
     name = "kubernetes"
     settings_model: ClassVar[type[ProviderSettings] | None] = KubernetesSettings
+    # Sleep here would be scaling the Deployments to 0 and back, not yet built: the runtime's
+    # teardown deletes the namespace, data included, which a sleep must never do.
+    refuses: ClassVar[dict[str, str]] = {
+        "sleep": "a demo on Kubernetes keeps running until it expires or is deleted (sleep, "
+        "as scaling to zero, is not built yet)",
+        "wake": "a demo on Kubernetes never sleeps, so there is nothing to wake",
+        "reset": "reset in place is not built for Kubernetes yet; delete the demo and create a "
+        "new one for pristine data",
+    }
 
     def __init__(
         self,
