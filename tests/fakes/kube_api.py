@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import socket
 import threading
 import time
 import uuid
@@ -197,6 +198,7 @@ class FakeKubeApi:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _versions: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: ThreadingHTTPServer | None = None
+    _connections: set[socket.socket] = field(default_factory=set)
 
     # -- serving -----------------------------------------------------------------------------
 
@@ -208,6 +210,16 @@ class FakeKubeApi:
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
+
+            def setup(self) -> None:
+                super().setup()
+                with fake._lock:
+                    fake._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with fake._lock:
+                    fake._connections.discard(self.connection)
+                super().finish()
 
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -250,9 +262,17 @@ class FakeKubeApi:
         return f"http://{host!s}:{port}"
 
     def stop(self) -> None:
+        """Gone like a server that died: kept-alive connections are cut too."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        with self._lock:
+            connections, self._connections = set(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the client
 
     def kubeconfig(self, path: Path, *, context: str = "fake") -> Path:
         path.write_text(

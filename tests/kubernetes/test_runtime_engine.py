@@ -185,3 +185,25 @@ def test_idle_demos_are_not_put_to_sleep(rig: KubeRig, fake: FakeKubeApi) -> Non
     rig.settle()
     assert rig.get(instance_id)["status"] == "ready"
     assert fake.get("api/v1", "", "namespaces", instance_id) is not None
+
+
+def test_healthz_answers_503_naming_the_cluster_while_its_api_cannot_be_reached(
+    rig: KubeRig, fake: FakeKubeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.testclient import TestClient
+
+    from demo_orchestrator.app import create_app
+    from demo_orchestrator.providers.kubernetes import runtime
+
+    monkeypatch.setattr(runtime, "REACHABLE_CACHE_SECONDS", 0.0)  # look every time
+
+    with TestClient(create_app(rig.orchestrator), base_url="http://localhost:8000") as client:
+        ok = client.get("/healthz")
+        assert ok.status_code == 200, ok.text
+        fake.stop()
+        down = client.get("/healthz")
+    assert down.status_code == 503
+    assert down.headers["content-type"].startswith("application/problem+json")
+    detail = down.json()["detail"]
+    assert detail.startswith("kubernetes runtime: ")
+    assert f"cluster fake ({fake.url})" in detail and "cannot be reached" in detail

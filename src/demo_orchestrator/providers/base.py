@@ -157,6 +157,10 @@ class Provider:
         """Back to pristine; the engine calls `ensure` right after. By default: destroy."""
         self.destroy(instance_id=instance_id)
 
+    def reachable(self) -> None:
+        """Raise `TemporaryError` naming the outside system when it cannot be reached now (for
+        `/healthz` and the start); cheap and cached by the provider. By default: nothing to reach."""
+
     def close(self) -> None:
         """Release clients and pools at shutdown."""
 

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 
 from demo_orchestrator.domain.errors import (
+    DemoError,
     NotImplementedYet,
     NotReady,
     PermanentError,
@@ -76,6 +78,7 @@ PRUNABLE: tuple[tuple[str, str], ...] = (
     ("networking.k8s.io/v1", "NetworkPolicy"),
 )
 TERMINATING_POLL_SECONDS = 0.2
+REACHABLE_CACHE_SECONDS = 5.0
 STUCK_RETRY_SECONDS = 5.0
 # Conditions the namespace controller sets on a namespace it cannot finish deleting.
 STUCK_CONDITIONS = {
@@ -140,6 +143,7 @@ class KubernetesRuntime(RuntimeProvider):
         # memory: after a restart the health gate fails once and the engine deploys again.
         self._routes: dict[str, list[Object]] = {}
         self._lock = threading.Lock()
+        self._reachability: tuple[float, str] = (0.0, "")  # (good until, problem or "")
 
     @classmethod
     def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
@@ -373,6 +377,26 @@ class KubernetesRuntime(RuntimeProvider):
         )
         ids = {n["metadata"].get("labels", {}).get(INSTANCE_LABEL, "") for n in found}
         return {i for i in ids if INSTANCE_ID.fullmatch(i)}
+
+    def reachable(self) -> None:
+        """One cheap read (the orchestrator's own namespace), its answer kept a few seconds so
+        `/healthz` probes do not become API traffic."""
+        now = time.monotonic()
+        with self._lock:
+            until, problem = self._reachability
+        if now < until:
+            if problem:
+                raise TemporaryError(problem)
+            return
+        problem = ""
+        try:
+            self.cluster.get(NAMESPACE, self.settings.namespace)
+        except DemoError as exc:
+            problem = f"kubernetes runtime: {exc.detail}"
+        with self._lock:
+            self._reachability = (now + REACHABLE_CACHE_SECONDS, problem)
+        if problem:
+            raise TemporaryError(problem)
 
     def close(self) -> None:
         self.cluster.close()
