@@ -364,3 +364,26 @@ def test_a_missing_kubeconfig_is_a_permanent_error_saying_what_to_set(
             provider.owned()
     finally:
         provider.close()
+
+
+def test_a_cluster_without_the_gateway_api_is_a_permanent_error_saying_what_to_do(
+    fake: FakeKubeApi, runtime: KubernetesRuntime, blueprint: Blueprint
+) -> None:
+    runtime.ensure(spec=spec_of(blueprint, in_two_hours()))
+    fake.set_available(ID, "app")
+    fake.fail(
+        404,
+        method="PATCH",
+        path_contains="/httproutes/",
+        message="the server could not find the requested resource",
+    )
+    with pytest.raises(PermanentError, match="DEMO_KUBERNETES_ROUTE_KIND=ingress") as refused:
+        runtime.check_ready(instance_id=ID)
+    assert f"HTTPRoute {ID}/portal" in refused.value.detail
+
+
+def test_extend_of_a_namespace_that_is_gone_is_a_permanent_error(
+    runtime: KubernetesRuntime,
+) -> None:
+    with pytest.raises(PermanentError, match=f"Namespace {ID}"):
+        runtime.set_expiry(instance_id=ID, expires_at=in_two_hours())

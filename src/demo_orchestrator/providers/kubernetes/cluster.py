@@ -194,7 +194,18 @@ class Cluster:
             done = await client.apply(res.from_dict(obj), field_manager=FIELD_MANAGER, force=force)
             return dict(done.to_dict())
 
-        return self.run(describe(obj), call)
+        try:
+            return self.run(describe(obj), call)
+        except NotFoundInCluster as exc:
+            hint = (
+                " (install the Gateway API CRDs, or set DEMO_KUBERNETES_ROUTE_KIND=ingress)"
+                if obj.get("kind") == "HTTPRoute"
+                else ""
+            )
+            raise PermanentError(
+                f"{exc}: the cluster serves no {obj.get('kind')} {obj.get('apiVersion')} there"
+                + hint
+            ) from exc
 
     def merge_patch(self, kind_of: Object, name: str, patch: Object) -> Object:
         res = resource_of(kind_of)
@@ -205,7 +216,10 @@ class Cluster:
             )
             return dict(done.to_dict())
 
-        return self.run(f"{kind_of['kind']} {name}", call)
+        try:
+            return self.run(f"{kind_of['kind']} {name}", call)
+        except NotFoundInCluster as exc:
+            raise PermanentError(str(exc)) from exc
 
     def get(self, kind_of: Object, name: str, namespace: str | None = None) -> Object | None:
         res = resource_of(kind_of)
