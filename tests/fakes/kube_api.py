@@ -202,7 +202,8 @@ class FakeKubeApi:
 
     # -- serving -----------------------------------------------------------------------------
 
-    def start(self) -> str:
+    def start(self, port: int = 0) -> str:
+        """Serve on 127.0.0.1 (`port` 0: any free one; the old one to come back after `stop`)."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -250,7 +251,7 @@ class FakeKubeApi:
 
             do_GET = do_PATCH = do_DELETE = do_POST = do_PUT = _answer
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self.url

@@ -207,3 +207,25 @@ def test_healthz_answers_503_naming_the_cluster_while_its_api_cannot_be_reached(
     detail = down.json()["detail"]
     assert detail.startswith("kubernetes runtime: ")
     assert f"cluster fake ({fake.url})" in detail and "cannot be reached" in detail
+
+
+def test_a_create_waits_out_a_cluster_outage_and_healing_leaves_demos_alone(
+    rig: KubeRig, fake: FakeKubeApi
+) -> None:
+    ready = rig.create()
+    rig.settle()
+    port = int(fake.url.rsplit(":", 1)[1])
+    fake.stop()
+    # Healing does not restart a demo because the control plane is away.
+    assert rig.orchestrator.reconciler.heal() == []
+    waiting = rig.create()
+    rig.settle(seconds=30)
+    instance = rig.get(waiting)
+    assert instance["status"] == "provisioning", instance
+    deploy = next(s for s in instance["steps"] if s["name"] == "deploy")
+    assert "deploying waits for the cluster" in (deploy["message"] or ""), deploy
+    assert deploy["retries"] == 0
+    fake.start(port)  # the API is back
+    rig.settle(seconds=30)
+    assert rig.get(waiting)["status"] == "ready"
+    assert rig.get(ready)["status"] == "ready"

@@ -1,4 +1,4 @@
-"""The Kubernetes runtime: the objects of a demo, built without a cluster, and the provider that applies them.
+"""The Kubernetes runtime: a demo's objects built without a cluster, and the provider applying them.
 
 Part 1 of the runtime: everything that goes into the cluster for one demo, as plain dicts. The
 fence around a demo (`fence`: namespace, quota, limits, network policies) is ours and the same

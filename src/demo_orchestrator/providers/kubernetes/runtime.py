@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 
@@ -40,7 +42,7 @@ from demo_orchestrator.providers.base import (
     RuntimeProvider,
     own_settings,
 )
-from demo_orchestrator.providers.kubernetes.cluster import Cluster, describe
+from demo_orchestrator.providers.kubernetes.cluster import Cluster, ClusterUnreachable, describe
 from demo_orchestrator.providers.kubernetes.credentials import demo_credentials
 from demo_orchestrator.providers.kubernetes.fence import (
     EXPIRES_ANNOTATION,
@@ -79,6 +81,7 @@ PRUNABLE: tuple[tuple[str, str], ...] = (
 )
 TERMINATING_POLL_SECONDS = 0.2
 REACHABLE_CACHE_SECONDS = 5.0
+OUTAGE_POLL_SECONDS = 2.0
 STUCK_RETRY_SECONDS = 5.0
 # Conditions the namespace controller sets on a namespace it cannot finish deleting.
 STUCK_CONDITIONS = {
@@ -200,7 +203,24 @@ class KubernetesRuntime(RuntimeProvider):
         secret.pop("stringData", None)
         secret["data"] = found.get("data", {})
 
+    @contextmanager
+    def _outage_waits(self, doing: str) -> Iterator[None]:
+        """While the API cannot be reached, a create waits (the engine polls, counting no
+        retry) for up to DEMO_KUBERNETES_OUTAGE_WAIT_SECONDS instead of failing at once."""
+        try:
+            yield
+        except ClusterUnreachable as exc:
+            raise NotReady(
+                f"{doing} waits for the cluster: {exc.detail}",
+                delay=OUTAGE_POLL_SECONDS,
+                timeout=self.settings.outage_wait_seconds,
+            ) from exc
+
     def ensure(self, *, spec: InstanceSpec) -> Outputs:
+        with self._outage_waits("deploying"):
+            return self._deploy(spec)
+
+    def _deploy(self, spec: InstanceSpec) -> Outputs:
         ns = spec.instance_id
         existing = self.cluster.get(NAMESPACE, ns)
         if existing is not None and not self._ours(existing):
@@ -291,7 +311,19 @@ class KubernetesRuntime(RuntimeProvider):
     def probe(self, *, instance_id: str) -> Health:
         return self._rollout(instance_id)
 
+    def alive(self, *, instance_id: str) -> Health:
+        """An API outage says nothing of the demo's pods (the data plane keeps serving): the
+        engine's healing must not restart every demo because the control plane is away."""
+        try:
+            return self._rollout(instance_id)
+        except ClusterUnreachable as exc:
+            return Health(True, f"not judged: {exc.detail}")
+
     def check_ready(self, *, instance_id: str) -> Health:
+        with self._outage_waits("the health gate"):
+            return self._check_ready(instance_id)
+
+    def _check_ready(self, instance_id: str) -> Health:
         health = self._rollout(instance_id)
         if not health.healthy:
             return health

@@ -102,6 +102,12 @@ class KubernetesSettings(ProviderSettings):
         description="Seconds one call to the cluster's API may take before it counts as a "
         "temporary failure.",
     )
+    outage_wait_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a create waits for an unreachable cluster API before the attempt "
+        "counts as failed (s).",
+    )
     dns_namespace: str = Field(
         default="kube-system",
         description="Namespace of the cluster DNS, the one egress every demo keeps.",
