@@ -23,6 +23,7 @@ from demo_orchestrator.engine.accounts import Accounts
 from demo_orchestrator.engine.activity import RequestLog
 from demo_orchestrator.engine.builtin_steps import BUILTIN_STEPS
 from demo_orchestrator.engine.context import Context, utcnow
+from demo_orchestrator.engine.expiry_follower import ExpiryFollower, follows_expiry
 from demo_orchestrator.engine.faults import FaultInjector
 from demo_orchestrator.engine.feed import ChangeFeed
 from demo_orchestrator.engine.plan import Plans, StepDef
@@ -142,6 +143,8 @@ def bootstrap(
     )
     plans = Plans(ctx, BUILTIN_STEPS if steps is None else steps)
     feed = ChangeFeed(ctx.db, poll_seconds=settings.feed_poll_seconds)
+    if follows_expiry(ctx.runtime):
+        feed.subscribe(ExpiryFollower(ctx).changed)
     runner = Runner(ctx, plans, FaultInjector(settings.fault_injection))
     pool = WarmPool(ctx, plans)
     reconciler = Reconciler(

@@ -6,8 +6,9 @@ the namespace. The other slots (database, cache, broker) are the engine's fakes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +230,32 @@ def test_a_create_waits_out_a_cluster_outage_and_healing_leaves_demos_alone(
     rig.settle(seconds=30)
     assert rig.get(waiting)["status"] == "ready"
     assert rig.get(ready)["status"] == "ready"
+
+
+def _annotation_becomes(fake: FakeKubeApi, instance_id: str, expected: str) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        namespace = fake.get("api/v1", "", "namespaces", instance_id)
+        assert namespace is not None
+        found = namespace["metadata"]["annotations"]["janitor/expires"]
+        if found == expected:
+            return
+        assert time.monotonic() < deadline, f"janitor/expires is {found}, not {expected}"
+        time.sleep(0.02)
+
+
+def _stamp(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_the_namespace_expiry_follows_the_demo_when_ready_and_after_each_extend(
+    rig: KubeRig, fake: FakeKubeApi
+) -> None:
+    instance_id = rig.create()
+    rig.settle()
+    rig.orchestrator.feed.read_now()  # what the feed's reader thread does after each commit
+    _annotation_becomes(fake, instance_id, _stamp(rig.get(instance_id)["expires_at"]))
+
+    extended = rig.orchestrator.instances.extend(ADMIN, instance_id, 2)
+    rig.orchestrator.feed.read_now()
+    _annotation_becomes(fake, instance_id, _stamp(extended["expires_at"]))

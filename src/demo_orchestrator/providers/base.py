@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -237,6 +238,10 @@ class RuntimeProvider(Provider):
 
     def endpoint(self, *, instance_id: str, state: dict[str, Any], route: str) -> Endpoint | None:
         raise NotImplementedError
+
+    def follow_expiry(self, *, instance_id: str, expires_at: datetime) -> None:
+        """Record the demo's expiry on its resources (when it becomes ready, after each extend),
+        where the runtime keeps one as a second line of defence. By default: none kept."""
 
     def logs(self, *, instance_id: str, service: str, tail: int) -> str:
         raise NotImplementedError

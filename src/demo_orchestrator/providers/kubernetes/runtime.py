@@ -395,6 +395,9 @@ class KubernetesRuntime(RuntimeProvider):
         if left is not None:
             raise self._terminating(left)
 
+    def follow_expiry(self, *, instance_id: str, expires_at: datetime) -> None:
+        self.set_expiry(instance_id=instance_id, expires_at=expires_at)
+
     def set_expiry(self, *, instance_id: str, expires_at: datetime) -> None:
         """Move the namespace's `janitor/expires` (kube-janitor's deadline) to `expires_at`."""
         stamp = expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
