@@ -387,3 +387,52 @@ def test_extend_of_a_namespace_that_is_gone_is_a_permanent_error(
 ) -> None:
     with pytest.raises(PermanentError, match=f"Namespace {ID}"):
         runtime.set_expiry(instance_id=ID, expires_at=in_two_hours())
+
+
+@pytest.mark.parametrize("dies_at", [1, 2, 5, 12, 20])
+def test_a_deploy_cut_short_at_any_write_is_finished_by_the_next_process(
+    fake: FakeKubeApi, blueprint: Blueprint, helm: Path, tmp_path: Path, dies_at: int
+) -> None:
+    """The orchestrator dies after `dies_at` writes of a deploy; a new process (nothing in
+    memory) runs the step again and the demo ends as if nothing had happened."""
+    kubeconfig = fake.kubeconfig(tmp_path / "kubeconfig")
+    spec = spec_of(blueprint, in_two_hours())
+    reference = FakeKubeApi()
+    reference.start()
+    clean = make_runtime(reference.kubeconfig(tmp_path / "reference"), helm)
+    try:
+        clean.ensure(spec=spec)
+        expected = reference.names(ID)
+    finally:
+        clean.close()
+        reference.stop()
+
+    first = make_runtime(kubeconfig, helm)
+    writes = 0
+    apply = first.cluster.apply
+
+    def dying_apply(obj: dict[str, object], *, force: bool = True) -> dict[str, object]:
+        nonlocal writes
+        writes += 1
+        if writes > dies_at:
+            raise SystemExit("kill -9")  # escapes every handler, like the process ending
+        return apply(obj, force=force)
+
+    first.cluster.apply = dying_apply  # type: ignore[method-assign]
+    try:
+        with pytest.raises(SystemExit):
+            first.ensure(spec=spec)
+    finally:
+        first.close()
+    assert fake.names(ID) < expected  # part of the demo only
+
+    second = make_runtime(kubeconfig, helm)
+    try:
+        second.ensure(spec=spec)
+        assert fake.names(ID) == expected
+        fake.set_available(ID, "app")
+        assert second.check_ready(instance_id=ID).healthy
+        destroy_until_gone(second)
+        assert fake.names(ID) == set()
+    finally:
+        second.close()
