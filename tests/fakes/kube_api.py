@@ -43,6 +43,7 @@ Path_ = tuple[str, ...]
 
 KINDS = {
     "namespaces": "Namespace",
+    "pods": "Pod",
     "configmaps": "ConfigMap",
     "secrets": "Secret",
     "services": "Service",
@@ -194,6 +195,7 @@ class FakeKubeApi:
     requests: list[tuple[str, str, dict[str, list[str]], str]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     stuck: dict[str, list[Object]] = field(default_factory=dict)
+    pod_logs: dict[tuple[str, str], str] = field(default_factory=dict)  # (namespace, pod) -> text
     _deleting: dict[str, float] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _versions: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -240,9 +242,12 @@ class FakeKubeApi:
                         status_body(answer.code, answer.message),
                         answer.headers,
                     )
-                data = json.dumps(payload).encode()
+                text = isinstance(payload, str)  # a pod's log
+                data = (
+                    payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+                )
                 self.send_response(code)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/plain" if text else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -352,7 +357,7 @@ class FakeKubeApi:
 
     def handle(
         self, method: str, raw_path: str, content_type: str, body: bytes, auth: str
-    ) -> tuple[int, Object]:
+    ) -> tuple[int, Any]:
         parts = urlsplit(raw_path)
         query = parse_qs(parts.query)
         with self._lock:
@@ -362,6 +367,11 @@ class FakeKubeApi:
             self._inject(method, parts.path)
             self._reap()
             prefix, namespace, plural, name = self._route(parts.path)
+            if method == "GET" and plural == "pods" and parts.path.endswith(f"/{name}/log"):
+                self._existing(prefix, namespace, plural, name)
+                lines = self.pod_logs.get((namespace, name), "").splitlines(keepends=True)
+                tail = int((query.get("tailLines") or ["0"])[0] or 0)
+                return 200, "".join(lines[-tail:] if tail else lines)
             if method == "GET" and name:
                 return 200, self._public(self._existing(prefix, namespace, plural, name))
             if method == "GET":

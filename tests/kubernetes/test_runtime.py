@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from demo_orchestrator.domain.blueprint import Blueprint, load_blueprint
-from demo_orchestrator.domain.errors import NotReady, PermanentError, TemporaryError
+from demo_orchestrator.domain.errors import NotFound, NotReady, PermanentError, TemporaryError
 from demo_orchestrator.providers.base import InstanceSpec, RuntimeProvider
 from demo_orchestrator.providers.kubernetes.cluster import FIELD_MANAGER, ClusterUnreachable
 from demo_orchestrator.providers.kubernetes.runtime import KubernetesRuntime
@@ -436,3 +436,26 @@ def test_a_deploy_cut_short_at_any_write_is_finished_by_the_next_process(
         assert fake.names(ID) == set()
     finally:
         second.close()
+
+
+def test_logs_are_the_newest_pod_of_the_service(
+    fake: FakeKubeApi, runtime: KubernetesRuntime, blueprint: Blueprint
+) -> None:
+    runtime.ensure(spec=spec_of(blueprint, in_two_hours()))
+    labels = {"demo-orchestrator/instance": ID, "app.kubernetes.io/name": "app"}
+    for pod, created in (("app-old", "2026-11-27T10:00:00Z"), ("app-new", "2026-11-27T11:00:00Z")):
+        fake.objects[("api/v1", ID, "pods", pod)] = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": pod,
+                "namespace": ID,
+                "labels": labels,
+                "creationTimestamp": created,
+            },
+        }
+    fake.pod_logs[(ID, "app-old")] = "old\n"
+    fake.pod_logs[(ID, "app-new")] = "one\ntwo\nthree\n"
+    assert runtime.logs(instance_id=ID, service="app", tail=2) == "two\nthree\n"
+    with pytest.raises(NotFound, match="no pod of service 'worker'.*services: app"):
+        runtime.logs(instance_id=ID, service="worker", tail=10)

@@ -251,6 +251,18 @@ class Cluster:
         except NotFoundInCluster:
             return []  # the namespace, or the kind's API, is not there: nothing of ours in it
 
+    def pod_log(self, name: str, namespace: str, *, tail: int) -> str:
+        """The last `tail` lines of a pod's (only) container."""
+
+        async def call(client: Any) -> str:
+            lines = [line async for line in client.log(name, namespace=namespace, tail_lines=tail)]
+            return "".join(lines)
+
+        try:
+            return self.run(f"log of Pod {namespace}/{name}", call)
+        except NotFoundInCluster:
+            return ""
+
     def delete(self, kind_of: Object, name: str, namespace: str | None = None) -> bool:
         """Delete one object; False when it was already gone."""
         res = resource_of(kind_of)

@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Self
 
 from demo_orchestrator.domain.errors import (
     DemoError,
-    NotImplementedYet,
+    NotFound,
     NotReady,
     PermanentError,
     TemporaryError,
@@ -61,17 +61,17 @@ Object = dict[str, Any]
 NAMESPACE: Object = {"apiVersion": "v1", "kind": "Namespace"}
 DEPLOYMENT: Object = {"apiVersion": "apps/v1", "kind": "Deployment"}
 SECRET: Object = {"apiVersion": "v1", "kind": "Secret"}
+POD: Object = {"apiVersion": "v1", "kind": "Pod"}
 ROUTE_KINDS = {
     "HTTPRoute": {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute"},
     "Ingress": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress"},
 }
-# Kinds a demo's namespace may hold that pruning looks through (plus any kind just applied).
+# Kinds a demo's namespace may hold that pruning looks through (plus any kind just applied):
+# exactly those the orchestrator chart's RBAC grants (tests/kubernetes/test_runtime_rbac.py).
 PRUNABLE: tuple[tuple[str, str], ...] = (
     ("v1", "ConfigMap"),
     ("v1", "Secret"),
     ("v1", "Service"),
-    ("v1", "ServiceAccount"),
-    ("v1", "PersistentVolumeClaim"),
     ("v1", "ResourceQuota"),
     ("v1", "LimitRange"),
     ("apps/v1", "Deployment"),
@@ -348,10 +348,27 @@ class KubernetesRuntime(RuntimeProvider):
         return Endpoint(host=str(found["host"]), port=int(found["port"]))
 
     def logs(self, *, instance_id: str, service: str, tail: int) -> str:
-        raise NotImplementedYet(
-            f"logs of the kubernetes runtime are not served yet: kubectl logs -n {instance_id} "
-            f"deployment/{service} --tail {tail}"
+        """The newest pod of the service's last `tail` lines (what `kubectl logs` shows)."""
+        pods = self.cluster.list(
+            POD,
+            labels={INSTANCE_LABEL: instance_id, "app.kubernetes.io/name": service},
+            namespace=instance_id,
         )
+        if not pods:
+            known = sorted(
+                {
+                    d["metadata"]["name"]
+                    for d in self.cluster.list(
+                        DEPLOYMENT, labels={INSTANCE_LABEL: instance_id}, namespace=instance_id
+                    )
+                }
+            )
+            raise NotFound(
+                f"no pod of service {service!r} in namespace {instance_id}; services: "
+                f"{', '.join(known) or 'none (is the demo running?)'}"
+            )
+        newest = max(pods, key=lambda p: str(p["metadata"].get("creationTimestamp") or ""))
+        return self.cluster.pod_log(newest["metadata"]["name"], instance_id, tail=tail)
 
     # -- teardown, expiry, sweep ---------------------------------------------------------------
 
