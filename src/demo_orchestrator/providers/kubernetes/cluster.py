@@ -132,6 +132,9 @@ class Cluster:
         with self._lock:
             if self._loop is None:
                 config = self._config()
+                # httpx2 logs every API call at INFO: a deploy would flood the orchestrator's log.
+                # What was applied, pruned or refused is said by the runtime's own messages.
+                logging.getLogger("httpx2").setLevel(logging.WARNING)
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(
                     target=loop.run_forever, name="kubernetes-api", daemon=True
