@@ -259,3 +259,16 @@ def test_the_namespace_expiry_follows_the_demo_when_ready_and_after_each_extend(
     extended = rig.orchestrator.instances.extend(ADMIN, instance_id, 2)
     rig.orchestrator.feed.read_now()
     _annotation_becomes(fake, instance_id, _stamp(extended["expires_at"]))
+
+
+def test_the_start_says_in_one_line_that_the_cluster_cannot_be_reached(
+    rig: KubeRig, fake: FakeKubeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.stop()
+    caplog.set_level("WARNING", logger="demo_orchestrator.bootstrap")
+    rig.orchestrator.start()
+    rig.orchestrator.stop()
+    lines = [r.getMessage() for r in caplog.records if r.name == "demo_orchestrator.bootstrap"]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("kubernetes runtime: ")
+    assert "cluster fake" in lines[0] and "cannot be reached" in lines[0]
