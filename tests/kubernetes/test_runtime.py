@@ -459,3 +459,28 @@ def test_logs_are_the_newest_pod_of_the_service(
     assert runtime.logs(instance_id=ID, service="app", tail=2) == "two\nthree\n"
     with pytest.raises(NotFound, match="no pod of service 'worker'.*services: app"):
         runtime.logs(instance_id=ID, service="worker", tail=10)
+
+
+def test_the_demo_gets_the_orchestrators_sign_in_key_and_its_prospect(
+    fake: FakeKubeApi, runtime: KubernetesRuntime, blueprint: Blueprint
+) -> None:
+    """The persona and rep sign-in links the orchestrator signs must work in the pods, and the
+    prospect given on create is woven in as with the local runtime."""
+    spec = spec_of(blueprint, in_two_hours())
+    env = {
+        **spec.env,
+        "DEMO_LOGIN_SECRET": "key-the-orchestrator-signs-links-with",
+        "DEMO_PROSPECT_COMPANY": "Acme Robotics",
+        "DEMO_PROSPECT_INDUSTRY": "Manufacturing",
+        "DATABASE_URL": "sqlite:////not/for/the/cluster.db",
+    }
+    runtime.ensure(spec=InstanceSpec(ID, spec.blueprint, spec.scenario, env))
+    secret = fake.get("api/v1", ID, "secrets", "demo-secrets")
+    assert secret is not None
+    values = secret.get("stringData") or {}
+    assert values["DEMO_LOGIN_SECRET"] == "key-the-orchestrator-signs-links-with"
+    config = fake.get("api/v1", ID, "configmaps", "demo-env")
+    assert config is not None
+    assert config["data"]["DEMO_PROSPECT_COMPANY"] == "Acme Robotics"
+    assert config["data"]["DEMO_PROSPECT_INDUSTRY"] == "Manufacturing"
+    assert "DATABASE_URL" not in config["data"]

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 
@@ -81,6 +82,7 @@ PRUNABLE: tuple[tuple[str, str], ...] = (
 )
 TERMINATING_POLL_SECONDS = 0.2
 REACHABLE_CACHE_SECONDS = 5.0
+PROSPECT_ENV = "DEMO_PROSPECT_"  # the prospect woven into the demo (company, industry)
 OUTAGE_POLL_SECONDS = 2.0
 STUCK_RETRY_SECONDS = 5.0
 # Conditions the namespace controller sets on a namespace it cannot finish deleting.
@@ -172,12 +174,14 @@ class KubernetesRuntime(RuntimeProvider):
             base_domain=self.base_domain,
             owner=self.owner,
             expires_at=_expiry(spec, now + timedelta(hours=self.max_hours)),
+            env={k: v for k, v in spec.env.items() if k.startswith(PROSPECT_ENV)},
         )
+        credentials = demo_credentials(spec.instance_id, self.secret_key)
+        if spec.env.get("DEMO_LOGIN_SECRET"):
+            # The key the orchestrator signs the personas' one-click sign-in links with.
+            credentials = replace(credentials, login_secret=spec.env["DEMO_LOGIN_SECRET"])
         objects = render_demo(
-            request,
-            settings=self.settings,
-            servers=self.servers,
-            credentials=demo_credentials(spec.instance_id, self.secret_key),
+            request, settings=self.settings, servers=self.servers, credentials=credentials
         )
         for obj in objects:
             labels = obj.setdefault("metadata", {}).setdefault("labels", {})
