@@ -23,6 +23,7 @@ router = APIRouter()
 def healthz(orchestrator: OrchestratorDep) -> dict[str, Any]:
     with orchestrator.ctx.db.read() as session:
         session.execute(text("SELECT 1"))
+    orchestrator.reachable()  # 503 problem+json naming the cluster when it cannot be reached
     return {"status": "ok", "busy": len(orchestrator.reconciler.busy())}
 
 
