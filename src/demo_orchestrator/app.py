@@ -20,6 +20,7 @@ from demo_orchestrator.domain.errors import DemoError
 from demo_orchestrator.domain.instance import Status
 from demo_orchestrator.engine.routing import RouteInfo
 from demo_orchestrator.router import HostRouter, RouteDecision, Upstream
+from demo_orchestrator.serving.metrics import Monitoring
 
 WAKE_POLL_SECONDS = 0.02
 
@@ -32,6 +33,7 @@ def create_api(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
         try:
             yield
         finally:
+            monitoring.unsubscribe()
             if manage_lifecycle:
                 await anyio.to_thread.run_sync(orchestrator.stop)
 
@@ -42,6 +44,7 @@ def create_api(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
         lifespan=lifespan,
     )
     app.state.orchestrator = orchestrator
+    app.state.monitoring = monitoring = Monitoring(orchestrator)
     api.install(app)
     web.install(app)
 
@@ -83,13 +86,17 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
         waited = (time.monotonic() - started) * 1000
         return _decision(instance_id, info, f'wake;dur={waited:.0f};desc="cold start"')
 
-    return HostRouter(
-        inner,
-        base_domain=orchestrator.ctx.settings.base_domain,
-        resolve=resolve,
-        on_proxied=orchestrator.requests.note,
-        connect_timeout=orchestrator.ctx.settings.router_connect_timeout_seconds,
-        read_timeout=orchestrator.ctx.settings.router_read_timeout_seconds,
+    monitoring: Monitoring = inner.state.monitoring
+    settings = orchestrator.ctx.settings
+    return monitoring.wrap(
+        HostRouter(
+            inner,
+            base_domain=settings.base_domain,
+            resolve=resolve,
+            on_proxied=orchestrator.requests.note,
+            connect_timeout=settings.router_connect_timeout_seconds,
+            read_timeout=settings.router_read_timeout_seconds,
+        )
     )
 
 
