@@ -34,7 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from demo_orchestrator.providers.processes import free_port, marked_processes, stop_groups
+from demo_orchestrator.providers.processes import carrying, free_port, stop_groups
 
 PATHS = {
     "splits-network": ["/healthz", "/api/jobs?limit=20"],
@@ -132,7 +132,9 @@ class Server:
         self.api.close()
         self.process.terminate()
         self.process.wait(timeout=30)
-        strays = marked_processes("DEMO_ORCHESTRATOR_HOME", str(self.home.resolve()))
+        # Fork-servers run in sessions of their own and outlive the server (to be adopted by the
+        # next one): stop them and their children, every process that carries this home.
+        strays = carrying("DEMO_ORCHESTRATOR_HOME", str(self.home.resolve()))
         if strays:
             stop_groups(strays, grace=1)
 
