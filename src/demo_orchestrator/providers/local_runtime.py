@@ -13,13 +13,27 @@ after a kill -9 of the orchestrator its processes are found again even when `run
 never written: `ensure` adopts live ones, `owned` and `destroy` find stray ones; the fork-servers
 run in sessions of their own and are adopted through their sockets. Demo processes get a minimal
 environment, never the orchestrator's own (which may hold its tokens and store URL).
+
+Reload in place (a service whose blueprint names a `reload_path`): new per-demo settings (a
+warm-pool claim's prospect, a reset's restored data) reach a running service without a restart.
+Its settings (exactly the environment a fresh start would get) are kept in
+`runtime/<id>/settings/<service>.json` as `{"version", "env"}`, named by `DEMO_SETTINGS_FILE`;
+the runtime rewrites that file atomically and POSTs to the reload path with
+`Authorization: Bearer $DEMO_RELOAD_TOKEN` (a per-demo, per-service secret derived from a key
+under `runtime/`). The service re-reads the file, reopens its database and other connections,
+and answers `{"version": ...}` of the file it now serves from; anything else within
+`DEMO_LOCAL_RELOAD_TIMEOUT_SECONDS` (an error, another version, no answer) restarts it. A reset
+keeps such services running and marks them for a reload; every other service is stopped then
+started again, as before.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import threading
@@ -45,6 +59,7 @@ from demo_orchestrator.providers.forkserver_client import ForkServers, ForkServe
 from demo_orchestrator.settings import Settings
 
 MARKER = "DEMO_ORCHESTRATOR_HOME"
+RELOAD_KEY = ".reload-key"
 
 
 class LocalSettings(ProviderSettings):
@@ -71,6 +86,13 @@ class LocalSettings(ProviderSettings):
         "before it serves, given the child (instance, service, port, folder, env): the place to "
         "drop to a demo's own uid or join its cgroup without an exec; none by default.",
     )
+    reload_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How long a service that opted in to reloads (`reload_path`) has to confirm "
+        "new settings in place before it is restarted instead (s); a reload takes milliseconds, "
+        "a restart about a second.",
+    )
 
 
 class LocalRuntime(RuntimeProvider):
@@ -84,12 +106,14 @@ class LocalRuntime(RuntimeProvider):
         stop_grace: float = 3.0,
         fork_server: bool = True,
         post_fork_hook: str = "",
+        reload_timeout: float = 2.0,
     ) -> None:
         self.home = home.resolve()
         self.root = self.home / "runtime"
         self.root.mkdir(parents=True, exist_ok=True)
         self.stop_grace = stop_grace
         self.fork_server = fork_server
+        self.reload_timeout = reload_timeout
         self.forks = ForkServers(self.home, hook=post_fork_hook, marker=(MARKER, str(self.home)))
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
@@ -103,6 +127,7 @@ class LocalRuntime(RuntimeProvider):
             stop_grace=local.stop_grace_seconds,
             fork_server=local.fork_server,
             post_fork_hook=local.post_fork_hook,
+            reload_timeout=local.reload_timeout_seconds,
         )
 
     # -- protocol ------------------------------------------------------------------------------
@@ -112,23 +137,42 @@ class LocalRuntime(RuntimeProvider):
         new = not folder.exists()  # then no process of it can exist: each is made after this
         (folder / "logs").mkdir(parents=True, exist_ok=True)
         state = self._read_state(spec.instance_id)
-        wanted = {s.name for s in spec.blueprint.services}
-        # Processes started with another environment (a warm-pool demo given its prospect)
-        # start again; the same environment after a crash is adopted as it runs.
+        wanted = [s.name for s in spec.blueprint.services]
+        # Processes started with another environment (a warm-pool demo given its prospect), or
+        # marked by a reset, reload in place when they opted in and start again otherwise; the
+        # same environment after a crash is adopted as it runs.
         digest = hashlib.sha256(json.dumps(sorted(spec.env.items())).encode()).hexdigest()[:16]
         if (
             state
-            and set(state) == wanted
-            and all(self._alive(s) and s.get("env") == digest for s in state.values())
+            and set(state) == set(wanted)
+            and all(
+                self._alive(s) and s.get("env") == digest and not s.get("reset")
+                for s in state.values()
+            )
         ):
             return Outputs(state={"services": state}, message="adopted running processes")
+        kept, reloaded = self._keep_or_reload(spec, folder, state, digest)
+        if len(kept) == len(wanted):
+            kept = {name: kept[name] for name in wanted}
+            self._write_state(spec.instance_id, kept)
+            return Outputs(
+                state={"services": kept},
+                message=f"reloaded {reloaded} service(s) in place" if reloaded else "adopted",
+            )
         forked_by, why_not = self._fork_server_for(spec)  # NotReady while it starts
         if not new:
-            self._stop(spec.instance_id, state)
-        services: dict[str, dict[str, Any]] = {}
+            keep = {int(s["pid"]) for s in kept.values()}
+            self._stop(spec.instance_id, {n: s for n, s in state.items() if n not in kept}, keep)
+        services: dict[str, dict[str, Any]] = dict(kept)
         for service in spec.blueprint.services:
+            if service.name in kept:
+                continue
             port = processes.free_port()
             env = self._env(spec, port, folder, service.env)
+            version = None
+            if service.reload_path:
+                env = self._with_reload(spec.instance_id, service.name, env)
+                version = self._write_settings(spec.instance_id, service.name, env, digest)
             log_path = folder / "logs" / f"{service.name}.log"
             if service.entry and forked_by:
                 spawned = self.forks.spawn(
@@ -156,15 +200,102 @@ class LocalRuntime(RuntimeProvider):
                 "health_path": service.health_path,
                 "via": via,
                 "env": digest,
+                "reload_path": service.reload_path,
+                "settings": version,
             }
             self._write_state(spec.instance_id, services)
-        forked = sum(1 for s in services.values() if s["via"] == "fork")
+        services = {name: services[name] for name in wanted}
+        self._write_state(spec.instance_id, services)
+        forked = sum(1 for n, s in services.items() if s["via"] == "fork" and n not in kept)
         note = f" ({forked} forked)" if forked else ""
+        note += f", {reloaded} reloaded in place" if reloaded else ""
+        note += f", {len(kept) - reloaded} kept running" if len(kept) > reloaded else ""
         note += f"; fork-server unavailable: {why_not}" if why_not else ""
         return Outputs(
             state={"services": services},
-            message=f"started {len(services)} process(es){note}",
+            message=f"started {len(wanted) - len(kept)} process(es){note}",
         )
+
+    def reset(self, *, instance_id: str) -> None:
+        """Back to pristine without a restart where the services allow it: those that opted in
+        to reloads keep running, marked so that the `ensure` after the data services' reset
+        reloads them (their data is restored underneath by then); the others stop, as on
+        destroy, and `ensure` starts them again."""
+        state = self._read_state(instance_id)
+        marked = {
+            name: {**service, "reset": True}
+            for name, service in state.items()
+            if service.get("reload_path") and self._alive(service)
+        }
+        if not marked:
+            self.destroy(instance_id=instance_id)
+            return
+        keep = {int(s["pid"]) for s in marked.values()}
+        self._stop(instance_id, {n: s for n, s in state.items() if n not in marked}, keep)
+        self._write_state(instance_id, marked)
+
+    def _keep_or_reload(
+        self,
+        spec: InstanceSpec,
+        folder: Path,
+        state: dict[str, dict[str, Any]],
+        digest: str,
+    ) -> tuple[dict[str, dict[str, Any]], int]:
+        """The running services that stay (as they are, or reloaded with the new settings),
+        and how many were reloaded; any other service is (re)started by the caller."""
+        kept: dict[str, dict[str, Any]] = {}
+        reloaded = 0
+        for service in spec.blueprint.services:
+            current = state.get(service.name)
+            if current is None or not self._alive(current):
+                continue
+            if current.get("env") == digest and not current.get("reset"):
+                kept[service.name] = current
+                continue
+            if not service.reload_path or current.get("reload_path") != service.reload_path:
+                continue
+            version, why_not = self._reload(spec, service.name, service.env, current, digest)
+            if version is None:
+                with (folder / "logs" / f"{service.name}.log").open("a") as log:
+                    log.write(f"reload not confirmed ({why_not}): restarting\n")
+                continue
+            entry = {k: v for k, v in current.items() if k != "reset"}
+            kept[service.name] = {**entry, "env": digest, "settings": version}
+            reloaded += 1
+        return kept, reloaded
+
+    def _reload(
+        self,
+        spec: InstanceSpec,
+        name: str,
+        extra: dict[str, str],
+        current: dict[str, Any],
+        digest: str,
+    ) -> tuple[str | None, str]:
+        """Rewrite the service's settings and ask it to apply them: (the version it confirmed,
+        or None; why not)."""
+        port = int(current["port"])
+        folder = self.root / spec.instance_id
+        env = self._with_reload(spec.instance_id, name, self._env(spec, port, folder, extra))
+        version = self._write_settings(spec.instance_id, name, env, digest)
+        path = str(current["reload_path"])
+        try:
+            answer = self._http.post(
+                f"http://127.0.0.1:{port}{path}",
+                headers={"Authorization": f"Bearer {env['DEMO_RELOAD_TOKEN']}"},
+                timeout=httpx.Timeout(self.reload_timeout, connect=min(0.5, self.reload_timeout)),
+            )
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__} from {path}"
+        if answer.status_code != 200:
+            return None, f"{path} answered {answer.status_code}"
+        try:
+            confirmed = answer.json().get("version")
+        except (ValueError, AttributeError):
+            confirmed = None
+        if confirmed != version:
+            return None, f"it confirmed version {confirmed!r}, not {version!r}"
+        return version, ""
 
     def _fork_server_for(self, spec: InstanceSpec) -> tuple[str | None, str]:
         """(key of the blueprint's ready fork-server, or None; why there is none, if it failed)."""
@@ -299,6 +430,51 @@ class LocalRuntime(RuntimeProvider):
         )
         return env
 
+    def _with_reload(self, instance_id: str, name: str, env: dict[str, str]) -> dict[str, str]:
+        """`env` plus what a service that reloads in place needs: its settings file and token."""
+        return {
+            **env,
+            "DEMO_SETTINGS_FILE": str(self._settings_path(instance_id, name)),
+            "DEMO_RELOAD_TOKEN": self._reload_token(instance_id, name),
+        }
+
+    def _settings_path(self, instance_id: str, name: str) -> Path:
+        return self.root / instance_id / "settings" / f"{name}.json"
+
+    def _write_settings(self, instance_id: str, name: str, env: dict[str, str], digest: str) -> str:
+        """Write `{"version", "env"}` atomically (0600: it holds the demo's secrets); the version."""
+        version = f"{digest}.{secrets.token_hex(4)}"
+        path = self._settings_path(instance_id, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"version": version, "env": env}, handle)
+        os.replace(tmp, path)
+        return version
+
+    def _reload_token(self, instance_id: str, name: str) -> str:
+        """A per-demo, per-service secret, derived (nothing to store) from this home's key."""
+        return hmac.new(self._reload_key(), f"{instance_id}/{name}".encode(), "sha256").hexdigest()
+
+    def _reload_key(self) -> bytes:
+        path = self.root / RELOAD_KEY
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            pass
+        tmp = path.with_name(f"{RELOAD_KEY}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+        try:
+            os.link(tmp, path)  # the first writer wins; every runtime then reads the same key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path.read_bytes()
+
     def _alive(self, service: dict[str, Any]) -> bool:
         pid = int(service["pid"])
         with self._lock:
@@ -314,11 +490,15 @@ class LocalRuntime(RuntimeProvider):
         except httpx.HTTPError:
             return False
 
-    def _stop(self, instance_id: str, state: dict[str, dict[str, Any]]) -> None:
+    def _stop(
+        self, instance_id: str, state: dict[str, dict[str, Any]], keep: set[int] | None = None
+    ) -> None:
+        """Stop the processes of `state` and any stray of the instance, except those in `keep`."""
         pids = {int(s["pid"]) for s in state.values() if self._alive(s)}
         strays = processes.marked_processes(MARKER, str(self.home))
         pids.update(pid for pid, owner in strays.items() if owner == instance_id)
         pids.update(processes.pidfile_processes(self.root, instance_id))
+        pids -= keep or set()
         if pids:
             processes.stop_groups(pids, grace=self.stop_grace, spare=self.forks.server_pids())
         if (self.root / instance_id).is_dir():
