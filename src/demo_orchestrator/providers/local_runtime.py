@@ -60,6 +60,7 @@ from demo_orchestrator.settings import Settings
 
 MARKER = "DEMO_ORCHESTRATOR_HOME"
 RELOAD_KEY = ".reload-key"
+OURS = {"runtime.json", "logs", "procs", "settings"}  # in a demo's folder: the runtime's own
 
 
 class LocalSettings(ProviderSettings):
@@ -233,6 +234,13 @@ class LocalRuntime(RuntimeProvider):
         keep = {int(s["pid"]) for s in marked.values()}
         self._stop(instance_id, {n: s for n, s in state.items() if n not in marked}, keep)
         self._write_state(instance_id, marked)
+        # What the demo wrote in its folder (its HOME and working directory) is data: gone too.
+        for path in (self.root / instance_id).iterdir():
+            if path.name not in OURS:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
 
     def _keep_or_reload(
         self,
