@@ -135,7 +135,7 @@ def test_the_reload_endpoint_needs_the_demo_s_own_token(home: Path) -> None:
         assert call(out, "/__demo/reload", json={}).status_code == 403
         wrong = {"Authorization": "Bearer not-the-token"}
         assert call(out, "/__demo/reload", json={}, headers=wrong).status_code == 403
-        other = runtime._reload_token("demo-other", "web")  # another demo's token
+        other = runtime.reloads.token("demo-other", "web")  # another demo's token
         theirs = {"Authorization": f"Bearer {other}"}
         assert call(out, "/__demo/reload", json={}, headers=theirs).status_code == 403
     finally:

@@ -14,26 +14,19 @@ never written: `ensure` adopts live ones, `owned` and `destroy` find stray ones;
 run in sessions of their own and are adopted through their sockets. Demo processes get a minimal
 environment, never the orchestrator's own (which may hold its tokens and store URL).
 
-Reload in place (a service whose blueprint names a `reload_path`): new per-demo settings (a
-warm-pool claim's prospect, a reset's restored data) reach a running service without a restart.
-Its settings (exactly the environment a fresh start would get) are kept in
-`runtime/<id>/settings/<service>.json` as `{"version", "env"}`, named by `DEMO_SETTINGS_FILE`;
-the runtime rewrites that file atomically and POSTs to the reload path with
-`Authorization: Bearer $DEMO_RELOAD_TOKEN` (a per-demo, per-service secret derived from a key
-under `runtime/`). The service re-reads the file, reopens its database and other connections,
-and answers `{"version": ...}` of the file it now serves from; anything else within
-`DEMO_LOCAL_RELOAD_TIMEOUT_SECONDS` (an error, another version, no answer) restarts it. A reset
-keeps such services running and marks them for a reload; every other service is stopped then
-started again, as before.
+Reload in place (a service whose blueprint names a `reload_path`, see local_reload.py): new
+per-demo settings (a warm-pool claim's prospect, a reset's restored data) reach the running
+service without a restart; one that does not confirm within `DEMO_LOCAL_RELOAD_TIMEOUT_SECONDS`
+is restarted. A reset keeps such services running and marks them for a reload (their data is
+restored underneath, and the files they wrote in their folder removed); every other service is
+stopped, then started again by `ensure`, as before.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import threading
@@ -56,11 +49,16 @@ from demo_orchestrator.providers.base import (
     own_settings,
 )
 from demo_orchestrator.providers.forkserver_client import ForkServers, ForkServerUnavailable
+from demo_orchestrator.providers.local_reload import SETTINGS_FOLDER, Reloads
 from demo_orchestrator.settings import Settings
 
 MARKER = "DEMO_ORCHESTRATOR_HOME"
-RELOAD_KEY = ".reload-key"
-OURS = {"runtime.json", "logs", "procs", "settings"}  # in a demo's folder: the runtime's own
+OURS = {
+    "runtime.json",
+    "logs",
+    processes.PIDFILES,
+    SETTINGS_FOLDER,
+}  # in a demo's folder: the runtime's own
 
 
 class LocalSettings(ProviderSettings):
@@ -119,6 +117,7 @@ class LocalRuntime(RuntimeProvider):
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=httpx.Timeout(2.0, connect=0.5), trust_env=False)
+        self.reloads = Reloads(self.root, self._http, reload_timeout)
 
     @classmethod
     def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
@@ -172,8 +171,8 @@ class LocalRuntime(RuntimeProvider):
             env = self._env(spec, port, folder, service.env)
             version = None
             if service.reload_path:
-                env = self._with_reload(spec.instance_id, service.name, env)
-                version = self._write_settings(spec.instance_id, service.name, env, digest)
+                env = self.reloads.environment(spec.instance_id, service.name, env)
+                version = self.reloads.write(spec.instance_id, service.name, env, digest)
             log_path = folder / "logs" / f"{service.name}.log"
             if service.entry and forked_by:
                 spawned = self.forks.spawn(
@@ -283,27 +282,16 @@ class LocalRuntime(RuntimeProvider):
         """Rewrite the service's settings and ask it to apply them: (the version it confirmed,
         or None; why not)."""
         port = int(current["port"])
-        folder = self.root / spec.instance_id
-        env = self._with_reload(spec.instance_id, name, self._env(spec, port, folder, extra))
-        version = self._write_settings(spec.instance_id, name, env, digest)
-        path = str(current["reload_path"])
-        try:
-            answer = self._http.post(
-                f"http://127.0.0.1:{port}{path}",
-                headers={"Authorization": f"Bearer {env['DEMO_RELOAD_TOKEN']}"},
-                timeout=httpx.Timeout(self.reload_timeout, connect=min(0.5, self.reload_timeout)),
-            )
-        except httpx.HTTPError as exc:
-            return None, f"{type(exc).__name__} from {path}"
-        if answer.status_code != 200:
-            return None, f"{path} answered {answer.status_code}"
-        try:
-            confirmed = answer.json().get("version")
-        except (ValueError, AttributeError):
-            confirmed = None
-        if confirmed != version:
-            return None, f"it confirmed version {confirmed!r}, not {version!r}"
-        return version, ""
+        env = self._env(spec, port, self.root / spec.instance_id, extra)
+        env = self.reloads.environment(spec.instance_id, name, env)
+        version = self.reloads.write(spec.instance_id, name, env, digest)
+        why_not = self.reloads.ask(
+            port=port,
+            path=str(current["reload_path"]),
+            token=env["DEMO_RELOAD_TOKEN"],
+            version=version,
+        )
+        return (None, why_not) if why_not else (version, "")
 
     def _fork_server_for(self, spec: InstanceSpec) -> tuple[str | None, str]:
         """(key of the blueprint's ready fork-server, or None; why there is none, if it failed)."""
@@ -437,51 +425,6 @@ class LocalRuntime(RuntimeProvider):
             }
         )
         return env
-
-    def _with_reload(self, instance_id: str, name: str, env: dict[str, str]) -> dict[str, str]:
-        """`env` plus what a service that reloads in place needs: its settings file and token."""
-        return {
-            **env,
-            "DEMO_SETTINGS_FILE": str(self._settings_path(instance_id, name)),
-            "DEMO_RELOAD_TOKEN": self._reload_token(instance_id, name),
-        }
-
-    def _settings_path(self, instance_id: str, name: str) -> Path:
-        return self.root / instance_id / "settings" / f"{name}.json"
-
-    def _write_settings(self, instance_id: str, name: str, env: dict[str, str], digest: str) -> str:
-        """Write `{"version", "env"}` atomically (0600: it holds the demo's secrets); the version."""
-        version = f"{digest}.{secrets.token_hex(4)}"
-        path = self._settings_path(instance_id, name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"version": version, "env": env}, handle)
-        os.replace(tmp, path)
-        return version
-
-    def _reload_token(self, instance_id: str, name: str) -> str:
-        """A per-demo, per-service secret, derived (nothing to store) from this home's key."""
-        return hmac.new(self._reload_key(), f"{instance_id}/{name}".encode(), "sha256").hexdigest()
-
-    def _reload_key(self) -> bytes:
-        path = self.root / RELOAD_KEY
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            pass
-        tmp = path.with_name(f"{RELOAD_KEY}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(32))
-        try:
-            os.link(tmp, path)  # the first writer wins; every runtime then reads the same key
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path.read_bytes()
 
     def _alive(self, service: dict[str, Any]) -> bool:
         pid = int(service["pid"])
