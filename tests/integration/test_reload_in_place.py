@@ -205,3 +205,55 @@ def test_a_pool_claim_with_a_prospect_personalises_without_a_restart(
     assert shown["DEMO_PROSPECT_COMPANY"] == "Initech"
     assert shown["DEMO_LOGIN_SECRET"] and shown["version"] != unclaimed["version"]
     assert _pids(server, member)["web"] == before["web"]  # personalised in place
+
+
+# -- the reference stack -----------------------------------------------------------------------------
+
+
+def test_the_reference_stack_takes_its_prospect_and_login_secret_in_place(home: Path) -> None:
+    from splits_stack.services.identity import login_token
+
+    loaded = load_blueprint(Path(__file__).resolve().parents[2] / "blueprints/splits-network.yaml")
+    scenario = loaded.scenario("agency")
+    assert scenario is not None
+    plain = InstanceSpec(instance_id="demo-rel005", blueprint=loaded, scenario=scenario)
+    database = SqliteDatabase(home=home).ensure(spec=plain).env
+
+    def with_env(**env: str) -> InstanceSpec:
+        return InstanceSpec(
+            instance_id="demo-rel005",
+            blueprint=loaded,
+            scenario=scenario,
+            env={**database, "DEMO_SCENARIO": "agency", **env},
+        )
+
+    def companies(out: Outputs, secret: str) -> httpx.Response:
+        port = out.state["services"]["app"]["port"]
+        email = "priya.nair@client.example"  # the head of people at the prospect's company
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as web:
+            signed_in = web.get(
+                "/auth/demo-login",
+                params={"email": email, "token": login_token(secret, email)},
+                headers={"Host": "demo-rel005.portal.localhost"},
+            )
+            if signed_in.status_code != 303:
+                return signed_in
+            return web.get("/api/companies", headers={"Host": "demo-rel005.portal.localhost"})
+
+    runtime = LocalRuntime(home=home, stop_grace=1)
+    try:
+        member = start(runtime, with_env(DEMO_LOGIN_SECRET="pool-secret"))
+        listed = companies(member, "pool-secret").json()["items"]
+        assert "Initech" not in json.dumps(listed)
+        claimed = start(
+            runtime, with_env(DEMO_LOGIN_SECRET="claim-secret", DEMO_PROSPECT_COMPANY="Initech")
+        )
+        assert pids(claimed) == pids(member)  # personalised without a restart
+        assert companies(claimed, "pool-secret").status_code != 303  # the old secret is gone
+        assert "Initech" in json.dumps(companies(claimed, "claim-secret").json()["items"])
+        port = claimed.state["services"]["app"]["port"]
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", trust_env=False).json()
+        assert health["settings"] == claimed.state["services"]["app"]["settings"]
+    finally:
+        runtime.destroy(instance_id="demo-rel005")
+        runtime.close()
