@@ -171,16 +171,17 @@ def main() -> None:
         pooled = [bench.create(scenario) for _ in range(args.count)]
         wait(lambda: bench.pool_ready(scenario) >= args.count, 60 + 10 * args.count)
         claimed: list[float] = []
+        personalised: list[tuple[dict[str, Any], float]] = []
         claim_restarts = 0
         for n in range(args.count):
-            before = {i: bench.pids(i) for i in _members(bench, cold + pooled)}
+            before = {i: bench.pids(i) for i in _members(bench, cold + pooled + personalised)}
             prospect = {"company": f"Prospect {n}", "industry": "Logistics"}
             instance, seconds = bench.create(scenario, prospect=prospect)
             claimed.append(seconds)
             claim_restarts += len(before.get(instance["id"], set()) - bench.pids(instance["id"]))
-            pooled.append((instance, seconds))
+            personalised.append((instance, seconds))
         bench.pool(scenario, 0)
-        demos = [instance for instance, _ in cold + pooled]
+        demos = [instance for instance, _ in cold + pooled + personalised]
 
         woken: list[float] = []
         for instance in demos[: args.count]:
