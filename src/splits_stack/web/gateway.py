@@ -9,7 +9,8 @@ given a reload token, `POST /__demo/reload` with `Authorization: Bearer <token>`
 settings file, builds a new `Stack` from it (a new database engine, so a database restored from
 its template underneath is opened afresh; the prospect woven in again; new cache and bus
 clients), swaps it in for both apps, closes the old one, and answers `{"version"}` of the settings
-it now serves from. The process, its port and its forked memory stay.
+it now serves from (the old one is closed in the background). The process, its port and its
+forked memory stay.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncio
 import hmac
 import json
 import os
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -109,8 +111,8 @@ class Gateway:
         old, self.stack, self.settings = self.stack, stack, settings
         for app in self.apps.values():
             app.state.stack = stack
-        if old is not None:
-            old.close()
+        if old is not None:  # in the background: a broker's threads may take a moment to stop
+            threading.Thread(target=old.close, name="close-old-stack", daemon=True).start()
         return settings
 
 
