@@ -53,12 +53,8 @@ from demo_orchestrator.providers.local_reload import SETTINGS_FOLDER, Reloads
 from demo_orchestrator.settings import Settings
 
 MARKER = "DEMO_ORCHESTRATOR_HOME"
-OURS = {
-    "runtime.json",
-    "logs",
-    processes.PIDFILES,
-    SETTINGS_FOLDER,
-}  # in a demo's folder: the runtime's own
+# In a demo's folder, what is the runtime's own (a reset removes everything else).
+OURS = {"runtime.json", "logs", processes.PIDFILES, SETTINGS_FOLDER}
 
 
 class LocalSettings(ProviderSettings):
