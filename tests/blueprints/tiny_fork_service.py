@@ -8,7 +8,8 @@ value kept in its memory (`POST /state`); `POST /crash` aborts it (SIGABRT).
 
 It reloads in place (the blueprint's `reload_path`): `POST /__demo/reload` with its token re-reads
 the settings file and answers the version it now serves from (`GET /settings` shows them), unless
-the new settings carry `DEMO_TEST_REFUSE_RELOAD`, when it answers 500 (the runtime restarts it).
+the new settings carry `DEMO_TEST_REFUSE_RELOAD` (it answers 500) or `DEMO_TEST_HANG_RELOAD` (it
+never answers): the runtime restarts it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import random
 import sqlite3
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RNG = random.Random()  # made in the parent: the same state in every child unless re-seeded
@@ -64,6 +66,8 @@ def serve(port: int, environ: dict[str, str]) -> None:
             loaded = json.load(handle)
         if "DEMO_TEST_REFUSE_RELOAD" in loaded["env"]:
             return 500, {"detail": "refused, as the test asked"}
+        if "DEMO_TEST_HANG_RELOAD" in loaded["env"]:
+            time.sleep(60)  # never answers in time
         current.clear()
         current.update(loaded["env"])
         version[0] = loaded["version"]

@@ -113,16 +113,25 @@ def test_reset_restores_the_data_under_a_running_service_and_reloads_it(home: Pa
         runtime.close()
 
 
-def test_a_service_that_does_not_confirm_the_reload_is_restarted(home: Path) -> None:
-    runtime = LocalRuntime(home=home, stop_grace=1)
+@pytest.mark.parametrize(
+    ("knob", "why"),
+    [
+        ("DEMO_TEST_REFUSE_RELOAD", "/__demo/reload answered 500"),
+        ("DEMO_TEST_HANG_RELOAD", "ReadTimeout from /__demo/reload"),
+    ],
+)
+def test_a_service_that_does_not_confirm_the_reload_is_restarted(
+    home: Path, knob: str, why: str
+) -> None:
+    runtime = LocalRuntime(home=home, stop_grace=1, reload_timeout=0.5)
     try:
         first = start(runtime, make_spec(home, "demo-rel003"))
-        refused = make_spec(home, "demo-rel003", DEMO_TEST_REFUSE_RELOAD="1", DEMO_LOGIN_SECRET="x")
+        refused = make_spec(home, "demo-rel003", DEMO_LOGIN_SECRET="x", **{knob: "1"})
         second = start(runtime, refused)
         assert pids(second)["web"] != pids(first)["web"]
         assert call(second, "/settings").json()["DEMO_LOGIN_SECRET"] == "x"
         log = (home / "runtime" / "demo-rel003" / "logs" / "web.log").read_text()
-        assert "reload not confirmed (/__demo/reload answered 500): restarting" in log
+        assert f"reload not confirmed ({why}): restarting" in log
     finally:
         runtime.destroy(instance_id="demo-rel003")
         runtime.close()
