@@ -31,7 +31,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from demo_orchestrator.providers.processes import free_port, marked_processes, stop_groups
+from demo_orchestrator.providers.processes import (
+    carrying,
+    free_port,
+    marked_processes,
+    pidfile_processes,
+    stop_groups,
+)
 
 PROBES = {"splits-network": "/api/jobs?limit=1", "tiny": "/api/items", "tiny-fork": "/api/items"}
 BLUEPRINT_FILES = {"tiny": "tiny.yaml", "tiny-fork": "tiny_fork.yaml"}
@@ -143,7 +149,12 @@ class Bench:
         self.web.close()
         self.server.terminate()
         self.server.wait(timeout=30)
-        strays = marked_processes("DEMO_ORCHESTRATOR_HOME", str(self.home.resolve()))
+        # Demos started by command, forked demos (their pidfiles) and the fork-servers, which
+        # outlive an orchestrator by design.
+        home = str(self.home.resolve())
+        strays = set(marked_processes("DEMO_ORCHESTRATOR_HOME", home))
+        strays |= carrying("DEMO_ORCHESTRATOR_HOME", home)
+        strays |= set(pidfile_processes(self.home.resolve() / "runtime"))
         if strays:
             stop_groups(strays, grace=1)
 
