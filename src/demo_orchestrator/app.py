@@ -87,12 +87,15 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
         return _decision(instance_id, info, f'wake;dur={waited:.0f};desc="cold start"')
 
     monitoring: Monitoring = inner.state.monitoring
+    settings = orchestrator.ctx.settings
     return monitoring.wrap(
         HostRouter(
             inner,
-            base_domain=orchestrator.ctx.settings.base_domain,
+            base_domain=settings.base_domain,
             resolve=resolve,
             on_proxied=orchestrator.requests.note,
+            connect_timeout=settings.router_connect_timeout_seconds,
+            read_timeout=settings.router_read_timeout_seconds,
         )
     )
 

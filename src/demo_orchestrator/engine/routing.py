@@ -10,6 +10,7 @@ flood of made-up hosts costs one store read each at most once.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from demo_orchestrator.domain.instance import Status, is_instance_id
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.feed import Change, ChangeFeed
 from demo_orchestrator.store import repository as repo
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class RouteTable:
         self._generation: dict[str, int] = {}
         self._lock = threading.Lock()
         self.loads = 0  # store reads, for tests and the bench
+        self._feed = feed
         if feed is not None:
             feed.subscribe(self.changed)
 
@@ -68,13 +72,25 @@ class RouteTable:
         """The answer from memory, or None when the store must be read (see `resolve`)."""
         if not is_instance_id(instance_id):
             return NOT_FOUND
+        if self._feed is not None and self._feed.behind():
+            return None  # a committed change may not be dispatched yet: see `resolve`
+        return self._memory(instance_id, route)
+
+    def _memory(self, instance_id: str, route: str) -> RouteInfo | None:
         with self._lock:
             entry = self._entries.get(instance_id)
         return None if entry is None else self._answer(entry, route)
 
     def resolve(self, instance_id: str, route: str) -> RouteInfo:
         """The answer, reading the store once if this instance is not in memory."""
-        answer = self.cached(instance_id, route)
+        if not is_instance_id(instance_id):
+            return NOT_FOUND
+        if self._feed is not None:
+            try:
+                self._feed.catch_up()
+            except Exception:  # the store is down: what memory holds is the best answer left
+                log.warning("change feed: catching up failed", exc_info=True)
+        answer = self._memory(instance_id, route)
         if answer is not None:
             return answer
         with self._lock:
