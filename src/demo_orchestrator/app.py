@@ -75,10 +75,14 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
         info = await lookup(instance_id, route)
         if info.kind != "starting" or info.status != Status.SLEEPING.value:
             return _decision(instance_id, info)
-        # A request to a sleeping demo wakes it, and is held until the demo answers.
+        # A request to a sleeping demo wakes it, and is held until the demo answers. A demo
+        # still falling asleep is woken once it is down (asking sooner would be refused).
         started = time.monotonic()
-        await anyio.to_thread.run_sync(orchestrator.instances.wake_for_request, instance_id)
+        asked = False
         while info.kind == "starting" and time.monotonic() - started < hold:
+            if not asked and info.status == Status.SLEEPING.value:
+                wake = orchestrator.instances.wake_for_request
+                asked = await anyio.to_thread.run_sync(wake, instance_id)
             await anyio.sleep(WAKE_POLL_SECONDS)
             info = await lookup(instance_id, route)
         if info.kind != "proxy":

@@ -85,6 +85,34 @@ def test_a_demo_put_to_sleep_is_not_routed_to_its_old_port_once_asleep(tmp_path:
         rig.close()
 
 
+
+def test_a_demo_falling_asleep_is_never_routed_to_while_its_processes_stop(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    try:
+        feed, routes = rig.orchestrator.feed, rig.orchestrator.routes
+        _wired_without_reader(feed)
+        demo = rig.create()
+        rig.settle()
+        assert routes.resolve(demo, "portal").kind == "proxy"
+        seen_when_stopping: list[tuple[object, str | None]] = []
+        destroy = rig.runtime.destroy
+
+        def destroy_and_look(*, instance_id: str) -> None:
+            # The sleep asked for is committed, `sleeping` is not yet: the port is about to be
+            # freed, so neither memory nor the store may send a request there.
+            answer = routes.resolve(instance_id, "portal")
+            seen_when_stopping.append((routes.cached(instance_id, "portal"), answer.status))
+            assert answer.kind == "starting" and answer.port is None
+            destroy(instance_id=instance_id)
+
+        rig.runtime.destroy = destroy_and_look
+        rig.service.sleep(ADMIN, demo)
+        rig.settle()
+        assert rig.get(demo)["status"] == "sleeping"
+        assert [status for _, status in seen_when_stopping] == ["sleeping"]
+    finally:
+        rig.close()
+
 def test_memory_answers_again_once_the_feed_caught_up(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
     try:

@@ -48,8 +48,11 @@ def apply_change(
     if moves:
         assert status is not None
         check_transition(Status(row.status), status)
+    wants = "desired" in fields and fields["desired"] != row.desired
     for key, value in fields.items():
         setattr(row, key, value)
+    if wants:  # on the feed too: the router stops sending requests to a demo asked to sleep
+        repo.add_event(session, row.id, "desired", {"desired": row.desired}, now)
     if moves:
         assert status is not None
         row.status = status.value

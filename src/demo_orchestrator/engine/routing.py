@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from demo_orchestrator.domain.instance import Status, is_instance_id
+from demo_orchestrator.domain.instance import Desired, Status, is_instance_id
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.feed import Change, ChangeFeed
 from demo_orchestrator.store import repository as repo
@@ -35,6 +35,7 @@ class RouteInfo:
 @dataclass(frozen=True)
 class _Entry:
     status: str | None
+    desired: str | None = None
     blueprint: str | None = None
     routes: dict[str, tuple[str, int]] | None = None
     error: str | None = None
@@ -117,7 +118,13 @@ class RouteTable:
             for name, t in targets.items()
             if isinstance(t, dict) and "host" in t and "port" in t
         }
-        return _Entry(status=row.status, blueprint=row.blueprint, routes=routes, error=row.error)
+        return _Entry(
+            status=row.status,
+            desired=row.desired,
+            blueprint=row.blueprint,
+            routes=routes,
+            error=row.error,
+        )
 
     def _answer(self, entry: _Entry, route: str) -> RouteInfo:
         if entry.status is None or entry.status in GONE:
@@ -128,6 +135,10 @@ class RouteTable:
         if entry.status == Status.FAILED.value:
             return RouteInfo("failed", status=entry.status, message=entry.error)
         target = (entry.routes or {}).get(route)
+        if entry.status == Status.READY.value and entry.desired == Desired.SLEEPING.value:
+            # Falling asleep: its processes may stop (and their ports be reused) at any moment,
+            # so nothing is sent there; to the router it is asleep, and a request wakes it.
+            return RouteInfo("starting", status=Status.SLEEPING.value, message="waking up")
         if entry.status == Status.READY.value and target:
             return RouteInfo("proxy", status=entry.status, host=target[0], port=target[1])
         message = "waking up" if entry.status == Status.SLEEPING.value else "being prepared"
