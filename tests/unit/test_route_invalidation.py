@@ -85,7 +85,6 @@ def test_a_demo_put_to_sleep_is_not_routed_to_its_old_port_once_asleep(tmp_path:
         rig.close()
 
 
-
 def test_a_demo_falling_asleep_is_never_routed_to_while_its_processes_stop(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
     try:
@@ -112,6 +111,7 @@ def test_a_demo_falling_asleep_is_never_routed_to_while_its_processes_stop(tmp_p
         assert [status for _, status in seen_when_stopping] == ["sleeping"]
     finally:
         rig.close()
+
 
 def test_memory_answers_again_once_the_feed_caught_up(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
