@@ -1,11 +1,15 @@
 """Instant demos, measured side by side in one run on one embedded server: create -> ready with
-and without the warm pool, wake on the first request, reset, delete -> gone. Prints JSON.
+and without the warm pool, a pool claim with a prospect (personalised), wake on the first
+request, reset, delete -> gone. Prints JSON.
 
 create -> ready is what a user sees: from the POST until both of the demo's hosts answer through
-the router with seeded data. Each figure is a median and p95 over `--count` demos.
+the router with seeded data; a personalised claim and a reset until the demo is `ready` again and
+answers. Each figure is a median and p95 over `--count` demos. Beside the reset and claim times,
+how many of the demos' processes were restarted (a service that reloads in place keeps its pid).
 
     .venv/bin/python bench/instant.py --count 10
     .venv/bin/python bench/instant.py --blueprint tiny
+    .venv/bin/python bench/instant.py --blueprint tiny-fork
 """
 
 from __future__ import annotations
@@ -27,9 +31,16 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from demo_orchestrator.providers.processes import free_port, marked_processes, stop_groups
+from demo_orchestrator.providers.processes import (
+    carrying,
+    free_port,
+    marked_processes,
+    pidfile_processes,
+    stop_groups,
+)
 
-PROBES = {"splits-network": "/api/jobs?limit=1", "tiny": "/api/items"}
+PROBES = {"splits-network": "/api/jobs?limit=1", "tiny": "/api/items", "tiny-fork": "/api/items"}
+BLUEPRINT_FILES = {"tiny": "tiny.yaml", "tiny-fork": "tiny_fork.yaml"}
 TOKEN = "bench-admin-token-0123456789"
 
 
@@ -69,8 +80,9 @@ class Bench:
             DEMO_IDLE_MINUTES="0",
             DEMO_MAX_INSTANCES_PER_OWNER="200",
         )
-        if blueprint == "tiny":
-            env["DEMO_BLUEPRINT_PATHS"] = json.dumps([str(ROOT / "tests/blueprints/tiny.yaml")])
+        if blueprint in BLUEPRINT_FILES:
+            path = ROOT / "tests/blueprints" / BLUEPRINT_FILES[blueprint]
+            env["DEMO_BLUEPRINT_PATHS"] = json.dumps([str(path)])
         democtl = str(Path(sys.executable).parent / "democtl")
         self.server = subprocess.Popen(
             [democtl, "serve"],
@@ -107,13 +119,23 @@ class Bench:
     def status(self, instance_id: str) -> str:
         return str(self.api.get(f"/api/v1/demo-instances/{instance_id}").json()["status"])
 
-    def create(self, scenario: str) -> tuple[dict[str, Any], float]:
+    def create(self, scenario: str, **extra: Any) -> tuple[dict[str, Any], float]:
         started = time.monotonic()
         instance = self.api.post(
-            "/api/v1/demo-instances", json={"scenario": scenario, "duration_hours": 1}
+            "/api/v1/demo-instances", json={"scenario": scenario, "duration_hours": 1, **extra}
         ).json()
-        wait(lambda: self.answers(instance), 120)
+        if extra:  # a claim to personalise: ready again with its prospect, then answering
+            wait(lambda: self.status(instance["id"]) == "ready" and self.answers(instance), 120)
+        else:
+            wait(lambda: self.answers(instance), 120)
         return instance, time.monotonic() - started
+
+    def pids(self, instance_id: str) -> set[int]:
+        path = self.home / "runtime" / instance_id / "runtime.json"
+        try:
+            return {int(s["pid"]) for s in json.loads(path.read_text()).values()}
+        except (OSError, ValueError):
+            return set()
 
     def pool(self, scenario: str, target: int) -> None:
         self.api.put(f"/api/v1/warm-pool/{scenario}", json={"target": target})
@@ -127,9 +149,20 @@ class Bench:
         self.web.close()
         self.server.terminate()
         self.server.wait(timeout=30)
-        strays = marked_processes("DEMO_ORCHESTRATOR_HOME", str(self.home.resolve()))
+        # Demos started by command, forked demos (their pidfiles) and the fork-servers, which
+        # outlive an orchestrator by design.
+        home = str(self.home.resolve())
+        strays = set(marked_processes("DEMO_ORCHESTRATOR_HOME", home))
+        strays |= carrying("DEMO_ORCHESTRATOR_HOME", home)
+        strays |= set(pidfile_processes(self.home.resolve() / "runtime"))
         if strays:
             stop_groups(strays, grace=1)
+
+
+def _members(bench: Bench, made: list[tuple[dict[str, Any], float]]) -> list[str]:
+    """Ids of the pool members now waiting (demos of this run not yet handed to anyone)."""
+    taken = {i["id"] for i, _ in made}
+    return [p.name for p in (bench.home / "runtime").glob("demo-*") if p.name not in taken]
 
 
 def main() -> None:
@@ -147,8 +180,19 @@ def main() -> None:
         bench.pool(scenario, args.count)
         wait(lambda: bench.pool_ready(scenario) >= args.count, 60 + 10 * args.count)
         pooled = [bench.create(scenario) for _ in range(args.count)]
+        wait(lambda: bench.pool_ready(scenario) >= args.count, 60 + 10 * args.count)
+        claimed: list[float] = []
+        personalised: list[tuple[dict[str, Any], float]] = []
+        claim_restarts = 0
+        for n in range(args.count):
+            before = {i: bench.pids(i) for i in _members(bench, cold + pooled + personalised)}
+            prospect = {"company": f"Prospect {n}", "industry": "Logistics"}
+            instance, seconds = bench.create(scenario, prospect=prospect)
+            claimed.append(seconds)
+            claim_restarts += len(before.get(instance["id"], set()) - bench.pids(instance["id"]))
+            personalised.append((instance, seconds))
         bench.pool(scenario, 0)
-        demos = [instance for instance, _ in cold + pooled]
+        demos = [instance for instance, _ in cold + pooled + personalised]
 
         woken: list[float] = []
         for instance in demos[: args.count]:
@@ -160,11 +204,14 @@ def main() -> None:
             woken.append(time.monotonic() - started)
 
         reset: list[float] = []
+        reset_restarts = 0
         for instance in demos[: args.count]:
+            pids_before = bench.pids(instance["id"])
             started = time.monotonic()
             bench.api.post(f"/api/v1/demo-instances/{instance['id']}/reset")
             wait(lambda i=instance: bench.status(i["id"]) == "ready" and bench.answers(i), 60)
             reset.append(time.monotonic() - started)
+            reset_restarts += len(pids_before - bench.pids(instance["id"]))
 
         gone: list[float] = []
         for instance in demos:
@@ -180,7 +227,10 @@ def main() -> None:
                     "create_to_ready_seconds": summary([s for _, s in cold]),
                     "create_to_ready_from_pool_seconds": summary([s for _, s in pooled]),
                     "wake_on_first_request_seconds": summary(woken),
+                    "pool_claim_personalised_seconds": summary(claimed),
+                    "pool_claim_restarted_processes": claim_restarts,
                     "reset_seconds": summary(reset),
+                    "reset_restarted_processes": reset_restarts,
                     "delete_to_gone_seconds": summary(gone),
                 },
                 indent=2,

@@ -101,6 +101,21 @@ def memory(home: Path, count: int) -> dict[str, Any]:
     }
 
 
+def list_latency(api: httpx.Client, requests: int) -> dict[str, float]:
+    """Median and p99 of the API list's first page (50) while every demo is held."""
+    api.get("/api/v1/demo-instances", params={"limit": 50})  # warm up
+    timings = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        answer = api.get("/api/v1/demo-instances", params={"limit": 50})
+        timings.append((time.perf_counter() - started) * 1000)
+        answer.raise_for_status()
+    return {
+        "median": round(statistics.median(timings), 2),
+        "p99": round(percentile(timings, 0.99), 2),
+    }
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
@@ -115,6 +130,16 @@ def main() -> None:
     parser.add_argument("--blueprint", default="splits-network", choices=sorted(PROBES))
     parser.add_argument(
         "--settle", type=float, default=12, help="idle seconds before the second memory look"
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a DEMO_ setting for the server (e.g. DEMO_DATABASE_PROVIDER=postgres), repeatable",
+    )
+    parser.add_argument(
+        "--list-requests", type=int, default=200, help="API list pages timed while demos are held"
     )
     args = parser.parse_args()
 
@@ -131,6 +156,11 @@ def main() -> None:
         DEMO_MAX_INSTANCES=str(max(200, args.count + 1)),
         DEMO_MAX_INSTANCES_PER_OWNER=str(max(20, args.count + 1)),
     )
+    for pair in args.env:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.startswith("DEMO_"):
+            raise SystemExit(f"--env takes DEMO_KEY=VALUE, not {pair!r}")
+        env[key] = value
     if args.blueprint == "tiny":
         env["DEMO_BLUEPRINT_PATHS"] = json.dumps([str(ROOT / "tests" / "blueprints" / "tiny.yaml")])
     democtl = str(Path(sys.executable).parent / "democtl")
@@ -173,6 +203,7 @@ def main() -> None:
 
         at_ready = memory(home.resolve(), args.count)
         server_rss = memory_kb(server.pid)[0]
+        listing = list_latency(api, args.list_requests)  # the API still answers with all held
         time.sleep(args.settle)  # idle: worker threads of the demos time out (anyio: 10 s)
         idle = memory(home.resolve(), args.count)
 
@@ -211,6 +242,8 @@ def main() -> None:
                     },
                     "orchestrator_rss_mb": round(server_rss / 1024, 1),
                     "orchestrator_rss_mb_per_ready_demo": round(server_rss / 1024 / args.count, 2),
+                    "api_list_limit_50_ms_with_demos_held": listing,
+                    "settings": sorted(args.env),
                     **at_ready,
                     "idle_seconds": args.settle,
                     "idle": idle,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up what the tests use on this machine: PostgreSQL, Redis, RabbitMQ (with its management
-# plugin, which the rabbitmq provider talks to) and Debian's chromium for the browser tests.
+# plugin, which the rabbitmq provider talks to), Debian's chromium for the browser tests and
+# Debian's prometheus package for `promtool` (the alert rules' tests under deploy/).
 #
 # Why a script of its own: `make test` must pass on a fresh machine with nothing run before it,
 # and CI (`.ci/run`) needs exactly the same set-up, so both call this one file.
@@ -143,10 +144,28 @@ ensure_chromium() { # Debian's package, never a browser download
   say "chromium at /usr/bin/chromium"
 }
 
+ensure_promtool() { # Debian's prometheus package carries promtool (check and test the alert rules)
+  if ! command -v promtool >/dev/null 2>&1; then
+    if ((ROOT == 0)) || ! command -v apt-get >/dev/null 2>&1; then
+      missing promtool "promtool missing; install Debian's: apt-get install prometheus"
+      return
+    fi
+    say "installing Debian's prometheus (for promtool)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq prometheus >/dev/null
+    command -v promtool >/dev/null 2>&1 || {
+      missing promtool "apt-get install prometheus failed"
+      return
+    }
+  fi
+  say "promtool at $(command -v promtool)"
+}
+
 ensure_postgres
 ensure_redis
 ensure_rabbitmq
 ensure_chromium
+ensure_promtool
 
 if ((${#MISSING[@]})) && ((STRICT)); then
   say "CI=true and not available: ${MISSING[*]}" >&2

@@ -1,8 +1,8 @@
 """Pytest plugin: tests that need an outside service say so with a marker, and a missing service
 is reported once, clearly, instead of as dozens of `Connection refused` errors.
 
-Markers: `postgres`, `redis`, `rabbitmq` (AMQP and the management API) and `browser` (Debian's
-chromium). Once per session, after collection, the plugin checks only the services the selected
+Markers: `postgres`, `redis`, `rabbitmq` (AMQP and the management API), `browser` (Debian's
+chromium) and `promtool` (Debian's prometheus package, for the alert rules' tests). Once per session, after collection, the plugin checks only the services the selected
 tests need (short time-outs, in parallel). A test that needs a missing service is skipped, and
 the run ends with one line per missing service naming it and how many tests it skipped. Under
 `CI=true` a missing service fails the run before any test runs: CI never skips silently.
@@ -13,6 +13,7 @@ the run ends with one line per missing service naming it and how many tests it s
 from __future__ import annotations
 
 import os
+import shutil
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -88,6 +89,11 @@ def _browser() -> None:
         raise Unavailable("not installed (apt-get install chromium)")
 
 
+def _promtool() -> None:
+    if shutil.which("promtool") is None:
+        raise Unavailable("not on PATH (apt-get install prometheus)")
+
+
 @dataclass(frozen=True)
 class Service:
     name: str
@@ -106,6 +112,7 @@ SERVICES = {
             _rabbitmq,
         ),
         Service("browser", str(CHROMIUM), _browser),
+        Service("promtool", "$PATH (Debian's prometheus package)", _promtool),
     )
 }
 

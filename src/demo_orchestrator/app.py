@@ -20,6 +20,7 @@ from demo_orchestrator.domain.errors import DemoError
 from demo_orchestrator.domain.instance import Status
 from demo_orchestrator.engine.routing import RouteInfo
 from demo_orchestrator.router import HostRouter, RouteDecision, Upstream
+from demo_orchestrator.serving.metrics import Monitoring
 
 WAKE_POLL_SECONDS = 0.02
 
@@ -32,6 +33,7 @@ def create_api(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
         try:
             yield
         finally:
+            monitoring.unsubscribe()
             if manage_lifecycle:
                 await anyio.to_thread.run_sync(orchestrator.stop)
 
@@ -42,6 +44,7 @@ def create_api(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
         lifespan=lifespan,
     )
     app.state.orchestrator = orchestrator
+    app.state.monitoring = monitoring = Monitoring(orchestrator)
     api.install(app)
     web.install(app)
 
@@ -72,10 +75,14 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
         info = await lookup(instance_id, route)
         if info.kind != "starting" or info.status != Status.SLEEPING.value:
             return _decision(instance_id, info)
-        # A request to a sleeping demo wakes it, and is held until the demo answers.
+        # A request to a sleeping demo wakes it, and is held until the demo answers. A demo
+        # still falling asleep is woken once it is down (asking sooner would be refused).
         started = time.monotonic()
-        await anyio.to_thread.run_sync(orchestrator.instances.wake_for_request, instance_id)
+        asked = False
         while info.kind == "starting" and time.monotonic() - started < hold:
+            if not asked and info.status == Status.SLEEPING.value:
+                wake = orchestrator.instances.wake_for_request
+                asked = await anyio.to_thread.run_sync(wake, instance_id)
             await anyio.sleep(WAKE_POLL_SECONDS)
             info = await lookup(instance_id, route)
         if info.kind != "proxy":
@@ -83,11 +90,17 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
         waited = (time.monotonic() - started) * 1000
         return _decision(instance_id, info, f'wake;dur={waited:.0f};desc="cold start"')
 
-    return HostRouter(
-        inner,
-        base_domain=orchestrator.ctx.settings.base_domain,
-        resolve=resolve,
-        on_proxied=orchestrator.requests.note,
+    monitoring: Monitoring = inner.state.monitoring
+    settings = orchestrator.ctx.settings
+    return monitoring.wrap(
+        HostRouter(
+            inner,
+            base_domain=settings.base_domain,
+            resolve=resolve,
+            on_proxied=orchestrator.requests.note,
+            connect_timeout=settings.router_connect_timeout_seconds,
+            read_timeout=settings.router_read_timeout_seconds,
+        )
     )
 
 

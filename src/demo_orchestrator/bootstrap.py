@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from demo_orchestrator.domain.blueprint import Blueprint
+from demo_orchestrator.domain.errors import DemoError
 from demo_orchestrator.engine.accounts import Accounts
 from demo_orchestrator.engine.activity import RequestLog
 from demo_orchestrator.engine.builtin_steps import BUILTIN_STEPS
 from demo_orchestrator.engine.context import Context, utcnow
+from demo_orchestrator.engine.expiry_follower import ExpiryFollower, follows_expiry
 from demo_orchestrator.engine.faults import FaultInjector
 from demo_orchestrator.engine.feed import ChangeFeed
 from demo_orchestrator.engine.plan import Plans, StepDef
@@ -53,6 +55,10 @@ class Orchestrator:
 
     def start(self) -> None:
         self.ctx.db.upgrade()
+        try:
+            self.reachable()
+        except DemoError as exc:  # demos wait for it; the operator learns at once
+            log.warning("%s", exc.detail)
         self.accounts.bootstrap()
         self.pool.seed_targets()
         self.feed.start()
@@ -61,6 +67,11 @@ class Orchestrator:
             self.reconciler.start()
             if self.ctx.settings.prebuild_templates:
                 threading.Thread(target=self._prebuild, name="prebuild", daemon=True).start()
+
+    def reachable(self) -> None:
+        """Raise `TemporaryError` naming the runtime's outside system (a cluster) when it cannot
+        be reached: `/healthz` answers 503 with it, and the start says so in one line."""
+        self.ctx.runtime.reachable()
 
     def stop(self) -> None:
         self.reconciler.stop()
@@ -132,6 +143,8 @@ def bootstrap(
     )
     plans = Plans(ctx, BUILTIN_STEPS if steps is None else steps)
     feed = ChangeFeed(ctx.db, poll_seconds=settings.feed_poll_seconds)
+    if follows_expiry(ctx.runtime):
+        feed.subscribe(ExpiryFollower(ctx).changed)
     runner = Runner(ctx, plans, FaultInjector(settings.fault_injection))
     pool = WarmPool(ctx, plans)
     reconciler = Reconciler(

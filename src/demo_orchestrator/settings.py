@@ -148,6 +148,18 @@ class Settings(BaseSettings):
         description="How long the router holds the first request to a sleeping demo while it "
         "wakes (s), before answering with a refreshing 'waking up' page instead.",
     )
+    router_connect_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long the router waits to connect to a demo service (s; loopback "
+        "connects in well under a millisecond) before a 502 page.",
+    )
+    router_read_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long the router waits for a demo's answer head (status and headers, "
+        "s) before a 504 page; a body already streaming (server-sent events) is not cut.",
+    )
     heal_seconds: float = Field(
         default=10.0, gt=0, description="How often ready demos are checked for dead processes (s)."
     )

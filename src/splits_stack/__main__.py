@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
 
-    from splits_stack.config import Settings
+    from splits_stack.config import load_settings
 
-    settings = Settings.from_env()
+    settings = load_settings()
     if args.command == "serve":
         from splits_stack.web.server import serve as run_server
 

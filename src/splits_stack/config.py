@@ -1,4 +1,6 @@
-"""Settings of one running stack, read once from the environment the orchestrator sets.
+"""Settings of one running stack, read from the environment the orchestrator sets, or from the
+settings file it names (`DEMO_SETTINGS_FILE`, `{"version", "env"}`), which it rewrites before it
+asks the stack to reload in place (see `web/gateway.py`).
 
 A plain frozen dataclass rather than pydantic-settings: it keeps start-up imports small, and the
 stack must also run standalone with nothing but (optionally) DATABASE_URL set.
@@ -6,8 +8,9 @@ stack must also run standalone with nothing but (optionally) DATABASE_URL set.
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 DEFAULT_SECRET = "splits-dev"
@@ -39,6 +42,11 @@ class Settings:
     url_candidate: str = ""
     prospect_company: str = ""
     prospect_industry: str = ""
+    # Reload in place: the file the settings came from, its version, and the token a reload
+    # request must carry (none: the stack does not reload, it is restarted with new settings).
+    settings_file: str = ""
+    settings_version: str = ""
+    reload_token: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -55,4 +63,22 @@ class Settings:
             url_candidate=(env.get("DEMO_URL_CANDIDATE") or "").rstrip("/"),
             prospect_company=(env.get("DEMO_PROSPECT_COMPANY") or "").strip(),
             prospect_industry=(env.get("DEMO_PROSPECT_INDUSTRY") or "").strip(),
+            settings_file=env.get("DEMO_SETTINGS_FILE") or "",
+            reload_token=env.get("DEMO_RELOAD_TOKEN") or "",
         )
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """The settings from the file the environment names when there is one (what the orchestrator
+    wrote last), else from the environment itself."""
+    env = dict(os.environ if environ is None else environ)
+    path = env.get("DEMO_SETTINGS_FILE")
+    if not path:
+        return Settings.from_env(env)
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        return Settings.from_env(env)
+    settings = Settings.from_env({**data["env"], "DEMO_SETTINGS_FILE": path})
+    return replace(settings, settings_version=str(data.get("version", "")))

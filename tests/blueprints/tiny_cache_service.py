@@ -3,9 +3,14 @@
 At start it writes `<REDIS_PREFIX>:boot` and publishes a `booted` event to the `events` queue of
 its vhost, so a test can find its traces on the real servers. `GET /api/report` answers with the
 database it is connected to, its seeded items, the cache keys it can read and the events queued.
+
+It reloads in place (the blueprint's `reload_path`; started with its command, not forked):
+`POST /__demo/reload` with its token re-reads the settings file and boots again (the boot key and
+event), as a restart would, in the same process.
 """
 
 import argparse
+import hmac
 import json
 import os
 import sqlite3
@@ -14,11 +19,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
 args = parser.parse_args()
-DB = os.environ["DATABASE_URL"]
-PREFIX = os.environ.get("REDIS_PREFIX", "")
+SETTINGS = dict(os.environ)  # what it serves from; a reload replaces it
+
+
+def load():
+    path = os.environ.get("DEMO_SETTINGS_FILE")
+    if path and os.path.exists(path):
+        with open(path) as handle:
+            data = json.load(handle)
+        SETTINGS.clear()
+        SETTINGS.update(data["env"])
+        return data["version"]
+    return ""
+
+
+VERSION = [load()]
 
 
 def database():
+    DB = SETTINGS["DATABASE_URL"]
     if DB.startswith("sqlite:///"):
         db = sqlite3.connect(DB.removeprefix("sqlite:///"))
         try:
@@ -35,14 +54,15 @@ def database():
 
 
 def cache(write=False):
-    if "REDIS_URL" not in os.environ:
+    if "REDIS_URL" not in SETTINGS:
         return None
     import redis
 
-    client = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
+    PREFIX = SETTINGS.get("REDIS_PREFIX", "")
+    client = redis.Redis.from_url(SETTINGS["REDIS_URL"], decode_responses=True)
     try:
         if write:
-            client.set(f"{PREFIX}:boot", os.environ.get("DEMO_INSTANCE_ID", "?"))
+            client.set(f"{PREFIX}:boot", SETTINGS.get("DEMO_INSTANCE_ID", "?"))
         client.incr(f"{PREFIX}:hits")
         return {"boot": client.get(f"{PREFIX}:boot"), "hits": int(client.get(f"{PREFIX}:hits"))}
     finally:
@@ -50,11 +70,11 @@ def cache(write=False):
 
 
 def broker(publish=False):
-    if "AMQP_URL" not in os.environ:
+    if "AMQP_URL" not in SETTINGS:
         return None
     import pika
 
-    connection = pika.BlockingConnection(pika.URLParameters(os.environ["AMQP_URL"]))
+    connection = pika.BlockingConnection(pika.URLParameters(SETTINGS["AMQP_URL"]))
     try:
         channel = connection.channel()
         queue = channel.queue_declare("events", durable=True)
@@ -83,7 +103,19 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, {"status": "ok"})
         if self.path.startswith("/api/report"):
             return self._send(200, {**database(), "cache": cache(), "broker": broker()})
-        self._send(200, {"instance": os.environ.get("DEMO_INSTANCE_ID"), **database()})
+        self._send(200, {"instance": SETTINGS.get("DEMO_INSTANCE_ID"), **database()})
+
+    def do_POST(self):
+        if self.path != "/__demo/reload":
+            return self._send(404, {})
+        token = SETTINGS.get("DEMO_RELOAD_TOKEN", "")
+        given = self.headers.get("Authorization", "")
+        if not token or not hmac.compare_digest(given, f"Bearer {token}"):
+            return self._send(403, {"detail": "wrong token"})
+        VERSION[0] = load()
+        cache(write=True)
+        broker(publish=True)
+        self._send(200, {"version": VERSION[0], "pid": os.getpid()})
 
 
 cache(write=True)

@@ -5,7 +5,9 @@ DEMO_DATABASE_PROVIDER=postgres, DEMO_REDIS_URL and DEMO_RABBITMQ_URL set. Shown
 becomes ready and its service sees its own database, key prefix and vhost; delete and expiry
 remove every server-side resource; kill -9 mid-provisioning then a restart leaves no orphan on any
 server; a server that is down gives retries, then `failed` with a clear error and nothing
-half-made. Each test uses its own owner marker and purges it afterwards.
+half-made; a reset restores the database from its template, empties the cache keys and purges
+the queues under the running service, which reloads in place. Each test uses its own owner marker
+and purges it afterwards.
 """
 
 from __future__ import annotations
@@ -217,6 +219,8 @@ def test_reset_restores_the_data_empties_the_cache_keys_and_purges_the_queues(
     assert len(used["items"]) == 6 and used["broker"]["events"] == 5
 
     before = server.get(instance_id)
+    runtime_json = server.home / "runtime" / instance_id / "runtime.json"
+    pid = json.loads(runtime_json.read_text())["web"]["pid"]
     assert server.http.post(f"/api/v1/demo-instances/{instance_id}/reset").status_code == 202
     after = server.wait_status(instance_id, "ready", "failed", timeout=60)
     assert after["status"] == "ready" and after["urls"] == before["urls"]
@@ -225,6 +229,8 @@ def test_reset_restores_the_data_empties_the_cache_keys_and_purges_the_queues(
     assert len(fresh["items"]) == 5 and "added during the demo" not in fresh["items"]
     assert fresh["cache"] == {"boot": instance_id, "hits": 2}  # a fresh boot, then this report
     assert fresh["broker"]["events"] == 1  # the four left over were purged; one boot event
+    # Restored underneath the running service, which reloaded in place (its `reload_path`).
+    assert json.loads(runtime_json.read_text())["web"]["pid"] == pid
     client = redis.Redis.from_url(REDIS_URL)
     try:
         assert client.get(f"{instance_id}:cart") is None

@@ -291,8 +291,13 @@ def test_scenarios_usage_metrics_and_docs(server: Server) -> None:
     assert scenarios["items"][0]["default"] is True
     instance = server.create(scenario="startup")
     server.wait_status(instance["id"], "ready")
-    usage = server.http.get("/api/v1/usage", params={"group_by": "scenario"}).json()
-    startup = next(i for i in usage["items"] if i["key"] == "startup")
+    deadline = time.monotonic() + 15
+    while True:  # cost shows to 1/10,000 USD: at the tiny rate that takes a second or two
+        usage = server.http.get("/api/v1/usage", params={"group_by": "scenario"}).json()
+        startup = next(i for i in usage["items"] if i["key"] == "startup")
+        if startup["cost_usd"] > 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert startup["demos"] >= 1 and startup["demo_hours"] > 0 and startup["cost_usd"] > 0
     assert server.http.get("/api/v1/usage", params={"group_by": "nope"}).status_code == 422
     metrics = httpx.get(f"{server.url}/metrics", trust_env=False).text

@@ -84,3 +84,34 @@ def test_an_idle_demo_sleeps_by_itself_and_a_used_one_does_not(make_server: Any)
     audit = server.http.get(f"/api/v1/demo-instances/{idle}/audit").json()["items"]
     assert audit[-1]["action"] == "sleep" and "idle" in audit[-1]["detail"]["reason"]
     assert server.demo(idle, "candidate").status_code == 200  # and a visit wakes it
+
+
+def test_kill_with_a_sleeping_and_a_waking_demo_then_restart_loses_nothing(
+    make_server: Any, tmp_path: Any
+) -> None:
+    server: Server = make_server(tmp_path / "home", DEMO_IDLE_MINUTES="0").start()
+    asleep, waking = server.create()["id"], server.create(scenario="startup")["id"]
+    totals = {}
+    for instance_id in (asleep, waking):
+        server.wait_status(instance_id, "ready")
+        with sqlite3.connect(server.home / "databases" / f"{instance_id}.db") as db:
+            db.execute("INSERT INTO items (name) VALUES ('made before the crash')")
+        totals[instance_id] = server.demo(instance_id, "portal").json()["total"]
+        assert server.http.post(f"/api/v1/demo-instances/{instance_id}/sleep").status_code == 202
+        server.wait_status(instance_id, "sleeping")
+    assert server.http.post(f"/api/v1/demo-instances/{waking}/wake").status_code == 202
+    server.kill()  # the wake may be anywhere: asked for, half done or done
+
+    again: Server = make_server(tmp_path / "home", server.port).start()
+    assert again.get(asleep)["status"] == "sleeping"
+    assert asleep not in again.demo_processes().values()  # nothing started behind its back
+    assert again.wait_status(waking, "ready")["status"] == "ready"
+    assert again.demo(waking, "portal").json()["total"] == totals[waking]
+    woken = again.demo(asleep, "portal")  # a request still wakes it after the restart
+    assert woken.status_code == 200 and woken.json()["total"] == totals[asleep]
+    owners = list(again.demo_processes().values())
+    assert owners.count(asleep) == 1 and owners.count(waking) == 1  # no orphan, no double
+    for instance_id in (asleep, waking):
+        assert again.http.delete(f"/api/v1/demo-instances/{instance_id}").status_code == 202
+        again.wait_status(instance_id, "deleted")
+    assert set(again.demo_processes().values()) == set()

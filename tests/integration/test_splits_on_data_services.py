@@ -1,8 +1,11 @@
 """The reference stack on the real PostgreSQL, Redis and RabbitMQ of this machine: its data in its
-own database, its session and cache keys under its prefix, its events through its own vhost."""
+own database, its session and cache keys under its prefix, its events through its own vhost; a
+reset gives the seeded data back (the database cloned again from its template) under the running
+stack, which reloads in place, the prospect woven in again."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -89,6 +92,20 @@ def test_the_reference_stack_runs_on_its_own_database_prefix_and_vhost(
             time.sleep(0.3)
         assert any(c["queue"]["name"] == f"splits.notification.{instance_id}" for c in consumers)
         assert mgmt.get(f"/api/queues/%2F/splits.notification.{instance_id}").status_code == 404
+
+    # reset: the moved application is back where the seed put it, the process is the same one
+    runtime_json = server.home / "runtime" / instance_id / "runtime.json"
+    pid = json.loads(runtime_json.read_text())["app"]["pid"]
+    assert server.http.post(f"/api/v1/demo-instances/{instance_id}/reset").status_code == 202
+    after = server.wait_status(instance_id, "ready", "failed", timeout=60)
+    assert after["status"] == "ready" and after["urls"] == ready["urls"]
+    assert json.loads(runtime_json.read_text())["app"]["pid"] == pid
+    with httpx.Client(base_url=server.url, headers=host, trust_env=False, timeout=20) as portal:
+        assert portal.get(f"{link.path}?{link.query}").status_code in (302, 303)
+        apps = portal.get("/api/applications", params={"limit": 500}).json()["items"]
+    assert next(a for a in apps if a["id"] == moving["id"])["stage"] == "applied"
+    with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{database}", autocommit=True) as pg:
+        assert "Initech" in [r[0] for r in pg.execute("SELECT name FROM companies").fetchall()]
 
     server.http.delete(f"/api/v1/demo-instances/{instance_id}")
     server.wait_status(instance_id, "deleted", timeout=30)

@@ -19,7 +19,14 @@ from demo_orchestrator.domain.errors import (
     TemporaryError,
 )
 from demo_orchestrator.domain.instance import MAX_BACKOFF_SECONDS, Status, backoff
-from tests.fakes.engine import ADMIN, Rig
+from tests.fakes.engine import (
+    ADMIN,
+    FakeClock,
+    FakeDatabase,
+    FakeRuntime,
+    FakeService,
+    Rig,
+)
 
 
 @pytest.fixture
@@ -238,6 +245,49 @@ def test_reset_makes_every_service_pristine_and_keeps_the_demo(tmp_path: Path) -
             "fake-db.destroy",  # a database's reset is destroy, then a fresh clone
         ]
         assert [a["action"] for a in rig.service.audit(ADMIN, instance_id)] == ["create", "reset"]
+    finally:
+        rig.close()
+
+
+class ReloadingRuntime(FakeRuntime):
+    """A runtime whose services reload in place: its reset keeps them running."""
+
+    name = "fake-runtime"
+
+    def reset(self, *, instance_id: str) -> None:
+        self._call("reset", instance_id)
+
+
+def test_a_runtime_that_keeps_its_services_resets_in_place_after_the_data(tmp_path: Path) -> None:
+    journal: list[tuple[str, str, str]] = []
+    clock = FakeClock()
+    runtime = ReloadingRuntime(journal, clock)
+    rig = Rig(
+        tmp_path,
+        clock=clock,
+        journal=journal,
+        providers={
+            "runtime": runtime,
+            "database": FakeDatabase(journal),
+            "cache": FakeService(journal, "cache"),
+            "broker": FakeService(journal, "broker"),
+        },
+    )
+    try:
+        instance_id = rig.create()
+        rig.settle()
+        started = runtime.started[instance_id]
+        rig.database.rows[instance_id] = 99
+        rig.journal.clear()
+        rig.service.reset(ADMIN, instance_id)
+        rig.settle()
+        assert rig.get(instance_id)["status"] == "ready"
+        assert rig.database.rows[instance_id] == 5
+        calls = rig.calls(instance_id=instance_id)
+        assert calls[0] == "fake-runtime.reset" and "fake-runtime.destroy" not in calls
+        # the runtime's ensure (the reload) comes after the database is back
+        assert calls.index("fake-runtime.ensure") > calls.index("fake-db.ensure")
+        assert runtime.started[instance_id] == started  # never stopped
     finally:
         rig.close()
 

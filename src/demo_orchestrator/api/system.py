@@ -5,19 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
-from sqlalchemy import func, select, text
+from fastapi import APIRouter, Query, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
 
 from demo_orchestrator.api.schemas import TokenCreate, TokenPublic, UserCreate, UserPublic
-from demo_orchestrator.bootstrap import Orchestrator
 from demo_orchestrator.domain.errors import BadRequest, Forbidden
 from demo_orchestrator.domain.instance import as_utc
 from demo_orchestrator.engine.usage import usage as compute_usage
 from demo_orchestrator.serving.deps import OrchestratorDep, PrincipalDep
-from demo_orchestrator.store.models import InstanceRow
+from demo_orchestrator.serving.metrics import Monitoring
 
 router = APIRouter()
 
@@ -26,38 +23,15 @@ router = APIRouter()
 def healthz(orchestrator: OrchestratorDep) -> dict[str, Any]:
     with orchestrator.ctx.db.read() as session:
         session.execute(text("SELECT 1"))
+    orchestrator.reachable()  # 503 problem+json naming the cluster when it cannot be reached
     return {"status": "ok", "busy": len(orchestrator.reconciler.busy())}
 
 
-class _StoreCollector(Collector):
-    def __init__(self, orchestrator: Orchestrator) -> None:
-        self.orchestrator = orchestrator
-
-    def collect(self) -> Any:
-        gauge = GaugeMetricFamily(
-            "demo_instances", "Demo instances by status and scenario", labels=["status", "scenario"]
-        )
-        with self.orchestrator.ctx.db.read() as session:
-            rows = session.execute(
-                select(InstanceRow.status, InstanceRow.scenario, func.count()).group_by(
-                    InstanceRow.status, InstanceRow.scenario
-                )
-            )
-            for status, scenario, count in rows:
-                gauge.add_metric([status, scenario], count)
-        yield gauge
-        busy = GaugeMetricFamily(
-            "demo_engine_busy_workers", "Instances the engine is working on now"
-        )
-        busy.add_metric([], len(self.orchestrator.reconciler.busy()))
-        yield busy
-
-
 @router.get("/metrics", tags=["system"])
-def metrics(orchestrator: OrchestratorDep) -> Response:
-    registry = CollectorRegistry()
-    registry.register(_StoreCollector(orchestrator))
-    return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+def metrics(request: Request) -> Response:
+    """Prometheus exposition: see the README's Monitoring section for every series."""
+    monitoring: Monitoring = request.app.state.monitoring
+    return Response(monitoring.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/api/v1/scenarios", tags=["scenarios"])

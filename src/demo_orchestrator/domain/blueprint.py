@@ -42,6 +42,12 @@ class Service(_Model):
     preload: str | None = Field(default=None, pattern=_ENTRY)
     image: str | None = None
     health_path: str = "/healthz"
+    # Local runtime, opt-in: the path of the service's reload endpoint. Given one, the runtime
+    # applies new per-demo settings (a warm-pool claim, a reset) in place: it rewrites the file
+    # named by DEMO_SETTINGS_FILE and POSTs here with `Authorization: Bearer $DEMO_RELOAD_TOKEN`;
+    # the service re-reads the file, reopens its connections and answers `{"version"}` of the file
+    # it applied. Without one, or when the service does not confirm, the service is restarted.
+    reload_path: str | None = Field(default=None, pattern=r"^/[\w./-]*$")
     routes: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     # Memory limit (MB): the local runtime's cap and the container's limit on Kubernetes.

@@ -189,6 +189,12 @@ class InstanceActions:
     ) -> dict[str, Any]:
         """Lock the instance, work out the change, and record it the one way (`apply_change`)."""
         self._require_write(who)
+        refused = self.ctx.runtime.refuses.get(action)
+        if refused:
+            raise Conflict(
+                f"{action} of {instance_id} is not available with the {self.ctx.runtime.name} "
+                f"runtime: {refused}"
+            )
         now = self.ctx.clock()
         with self.ctx.db.write() as session:
             row = self._visible(session, who, instance_id, lock=True)

@@ -86,7 +86,7 @@ BUILTIN_STEPS: tuple[StepDef, ...] = (
     _data_service("cache"),
     _data_service("broker"),
     StepDef("seed", _seed, slot="database", needs=("database",), skip=_skip_seed),
-    StepDef("deploy", _ensure, slot="runtime", undo=_destroy, reset=_destroy),
+    StepDef("deploy", _ensure, slot="runtime", undo=_destroy, reset=_reset),
     StepDef("routes", _routes, slot="runtime", needs=("deploy",), publishes="routes"),
     StepDef("health", _health, slot="runtime", needs=("deploy",), rewind_to="deploy"),
 )

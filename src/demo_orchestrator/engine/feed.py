@@ -56,6 +56,11 @@ class ChangeFeed:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._read_lock = threading.Lock()
+        # Commits with events notified (here, or by NOTIFY) and how many of them were read:
+        # while they differ, what consumers hold in memory may be stale (see `behind`).
+        self._notified = 0
+        self._read_upto = 0
+        self._count_lock = threading.Lock()
 
     def start(self) -> None:
         """Begin at the newest event (consumers load current state themselves), then follow."""
@@ -80,7 +85,24 @@ class ChangeFeed:
 
     def notify(self) -> None:
         """Something was committed: read the feed now."""
+        with self._count_lock:
+            self._notified += 1
         self._wake.set()
+
+    def behind(self) -> bool:
+        """True from a notified commit until the read that follows it has been dispatched.
+
+        The router answers from memory only while this is False: a deleted demo's routes are
+        then never used after its deletion was committed, even before the reader thread ran.
+        """
+        return self._notified != self._read_upto
+
+    def catch_up(self) -> None:
+        """Read and dispatch now if `behind` (one read serves every caller that waited)."""
+        if self.behind():
+            with self._read_lock:
+                if self.behind():
+                    self._read()
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call `subscriber` with every later batch of changes; returns the unsubscribe."""
@@ -97,22 +119,27 @@ class ChangeFeed:
     def read_now(self) -> int:
         """Read and dispatch whatever is new; returns how many changes were dispatched."""
         with self._read_lock:
-            total = 0
-            while True:
-                with self.db.read() as session:
-                    rows = repo.events_since(session, self.last_id)
-                    batch = [Change(r.id, r.instance_id, r.kind, r.at, dict(r.data)) for r in rows]
-                if not batch:
-                    return total
-                self.last_id = batch[-1].id
-                total += len(batch)
-                with self._lock:
-                    subscribers = list(self._subscribers)
-                for subscriber in subscribers:
-                    try:
-                        subscriber(batch)
-                    except Exception:  # one broken consumer must not stop the others
-                        log.exception("change feed subscriber failed")
+            return self._read()
+
+    def _read(self) -> int:
+        notified = self._notified  # every commit counted so far is visible to the read below
+        total = 0
+        while True:
+            with self.db.read() as session:
+                rows = repo.events_since(session, self.last_id)
+                batch = [Change(r.id, r.instance_id, r.kind, r.at, dict(r.data)) for r in rows]
+            if not batch:
+                self._read_upto = notified
+                return total
+            self.last_id = batch[-1].id
+            total += len(batch)
+            with self._lock:
+                subscribers = list(self._subscribers)
+            for subscriber in subscribers:
+                try:
+                    subscriber(batch)
+                except Exception:  # one broken consumer must not stop the others
+                    log.exception("change feed subscriber failed")
 
     def _read_loop(self) -> None:
         while not self._stop.is_set():

@@ -5,8 +5,9 @@ the ordinary plan, kept awake, and left out of lists, quotas and bills. A create
 claims the oldest ready member inside its own transaction (so no two creates, on any replica,
 claim one member), and the member becomes the creator's demo with its id: owner, name, prospect,
 expiry, and billing and the life cap counted from the claim. When the create carries a prospect,
-the member's runtime steps run again with the prospect's environment (the personalisation of this
-stack happens at start); without one it is ready at once. Refills happen in the background, one
+the member's runtime steps run again with the prospect's environment: the local runtime applies it
+in place to services that opted in to reloads (the reference stack weaves the prospect in again,
+no restart) and restarts the others; without one it is ready at once. Refills happen in the background, one
 member at a time, and only while no demo someone asked for is being made.
 """
 

@@ -27,7 +27,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from demo_orchestrator.domain.instance import LIVE, Desired, Status
-from demo_orchestrator.engine.changes import SYSTEM, Audit, apply_change
+from demo_orchestrator.engine.changes import SYSTEM, Audit, apply_change, record_orphan
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.pool import WarmPool
 from demo_orchestrator.engine.runner import GONE, Aborted, Outcome, Runner
@@ -399,13 +399,27 @@ class Reconciler:
             with self.ctx.db.read() as session:
                 keep = repo.known_ids(session, [s.value for s in LIVE] + [Status.DELETING.value])
             keep |= self.busy()
+            found: dict[str, bool] = {}
             for instance_id in sorted(owned - keep):
+                found[instance_id] = False
                 try:
                     provider.destroy(instance_id=instance_id)
+                    found[instance_id] = True
                     removed.setdefault(f"{provider.kind}:{provider.name}", []).append(instance_id)
                     log.info("orphan sweep: removed %s of %s", provider.kind, instance_id)
                 except Exception:
                     log.exception(
                         "orphan sweep: cannot remove %s of %s", provider.kind, instance_id
                     )
+            if found:  # on the change feed, like every other change (the metrics count them)
+                with self.ctx.db.write() as session:
+                    for instance_id, gone in found.items():
+                        record_orphan(
+                            session,
+                            instance_id,
+                            kind=provider.kind,
+                            provider=provider.name,
+                            removed=gone,
+                            now=self.ctx.clock(),
+                        )
         return removed

@@ -10,14 +10,17 @@ flood of made-up hosts costs one store read each at most once.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from demo_orchestrator.domain.instance import Status, is_instance_id
+from demo_orchestrator.domain.instance import Desired, Status, is_instance_id
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.feed import Change, ChangeFeed
 from demo_orchestrator.store import repository as repo
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class RouteInfo:
 @dataclass(frozen=True)
 class _Entry:
     status: str | None
+    desired: str | None = None
     blueprint: str | None = None
     routes: dict[str, tuple[str, int]] | None = None
     error: str | None = None
@@ -50,6 +54,7 @@ class RouteTable:
         self._generation: dict[str, int] = {}
         self._lock = threading.Lock()
         self.loads = 0  # store reads, for tests and the bench
+        self._feed = feed
         if feed is not None:
             feed.subscribe(self.changed)
 
@@ -68,13 +73,25 @@ class RouteTable:
         """The answer from memory, or None when the store must be read (see `resolve`)."""
         if not is_instance_id(instance_id):
             return NOT_FOUND
+        if self._feed is not None and self._feed.behind():
+            return None  # a committed change may not be dispatched yet: see `resolve`
+        return self._memory(instance_id, route)
+
+    def _memory(self, instance_id: str, route: str) -> RouteInfo | None:
         with self._lock:
             entry = self._entries.get(instance_id)
         return None if entry is None else self._answer(entry, route)
 
     def resolve(self, instance_id: str, route: str) -> RouteInfo:
         """The answer, reading the store once if this instance is not in memory."""
-        answer = self.cached(instance_id, route)
+        if not is_instance_id(instance_id):
+            return NOT_FOUND
+        if self._feed is not None:
+            try:
+                self._feed.catch_up()
+            except Exception:  # the store is down: what memory holds is the best answer left
+                log.warning("change feed: catching up failed", exc_info=True)
+        answer = self._memory(instance_id, route)
         if answer is not None:
             return answer
         with self._lock:
@@ -101,7 +118,13 @@ class RouteTable:
             for name, t in targets.items()
             if isinstance(t, dict) and "host" in t and "port" in t
         }
-        return _Entry(status=row.status, blueprint=row.blueprint, routes=routes, error=row.error)
+        return _Entry(
+            status=row.status,
+            desired=row.desired,
+            blueprint=row.blueprint,
+            routes=routes,
+            error=row.error,
+        )
 
     def _answer(self, entry: _Entry, route: str) -> RouteInfo:
         if entry.status is None or entry.status in GONE:
@@ -112,6 +135,10 @@ class RouteTable:
         if entry.status == Status.FAILED.value:
             return RouteInfo("failed", status=entry.status, message=entry.error)
         target = (entry.routes or {}).get(route)
+        if entry.status == Status.READY.value and entry.desired == Desired.SLEEPING.value:
+            # Falling asleep: its processes may stop (and their ports be reused) at any moment,
+            # so nothing is sent there; to the router it is asleep, and a request wakes it.
+            return RouteInfo("starting", status=Status.SLEEPING.value, message="waking up")
         if entry.status == Status.READY.value and target:
             return RouteInfo("proxy", status=entry.status, host=target[0], port=target[1])
         message = "waking up" if entry.status == Status.SLEEPING.value else "being prepared"

@@ -93,7 +93,7 @@ class Sleeper:
     def idle(self, busy: set[str]) -> list[str]:
         """Put to sleep the ready demos nobody has used for `DEMO_IDLE_MINUTES`."""
         minutes = self.ctx.settings.idle_minutes
-        if minutes <= 0:
+        if minutes <= 0 or "sleep" in self.ctx.runtime.refuses:
             return []
         now = self.ctx.clock()
         with self.ctx.db.read() as session:

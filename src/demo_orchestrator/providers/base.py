@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -157,6 +158,10 @@ class Provider:
         """Back to pristine; the engine calls `ensure` right after. By default: destroy."""
         self.destroy(instance_id=instance_id)
 
+    def reachable(self) -> None:
+        """Raise `TemporaryError` naming the outside system when it cannot be reached now (for
+        `/healthz` and the start); cheap and cached by the provider. By default: nothing to reach."""
+
     def close(self) -> None:
         """Release clients and pools at shutdown."""
 
@@ -202,6 +207,9 @@ class Endpoint:
 
 class RuntimeProvider(Provider):
     kind = "runtime"
+    # Actions on a demo this runtime cannot do (yet), each with why: the API answers them 409 with
+    # that reason, and idle demos of it are not put to sleep. `sleep`, `wake`, `reset`.
+    refuses: ClassVar[dict[str, str]] = {}
 
     def alive(self, *, instance_id: str) -> Health:
         """A cheap liveness check the engine runs often on ready demos (default: `probe`)."""
@@ -230,6 +238,10 @@ class RuntimeProvider(Provider):
 
     def endpoint(self, *, instance_id: str, state: dict[str, Any], route: str) -> Endpoint | None:
         raise NotImplementedError
+
+    def follow_expiry(self, *, instance_id: str, expires_at: datetime) -> None:
+        """Record the demo's expiry on its resources (when it becomes ready, after each extend),
+        where the runtime keeps one as a second line of defence. By default: none kept."""
 
     def logs(self, *, instance_id: str, service: str, tail: int) -> str:
         raise NotImplementedError

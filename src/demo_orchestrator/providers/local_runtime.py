@@ -13,6 +13,13 @@ after a kill -9 of the orchestrator its processes are found again even when `run
 never written: `ensure` adopts live ones, `owned` and `destroy` find stray ones; the fork-servers
 run in sessions of their own and are adopted through their sockets. Demo processes get a minimal
 environment, never the orchestrator's own (which may hold its tokens and store URL).
+
+Reload in place (a service whose blueprint names a `reload_path`, see local_reload.py): new
+per-demo settings (a warm-pool claim's prospect, a reset's restored data) reach the running
+service without a restart; one that does not confirm within `DEMO_LOCAL_RELOAD_TIMEOUT_SECONDS`
+is restarted. A reset keeps such services running and marks them for a reload (their data is
+restored underneath, and the files they wrote in their folder removed); every other service is
+stopped, then started again by `ensure`, as before.
 """
 
 from __future__ import annotations
@@ -42,9 +49,12 @@ from demo_orchestrator.providers.base import (
     own_settings,
 )
 from demo_orchestrator.providers.forkserver_client import ForkServers, ForkServerUnavailable
+from demo_orchestrator.providers.local_reload import SETTINGS_FOLDER, Reloads
 from demo_orchestrator.settings import Settings
 
 MARKER = "DEMO_ORCHESTRATOR_HOME"
+# In a demo's folder, what is the runtime's own (a reset removes everything else).
+OURS = {"runtime.json", "logs", processes.PIDFILES, SETTINGS_FOLDER}
 
 
 class LocalSettings(ProviderSettings):
@@ -71,6 +81,13 @@ class LocalSettings(ProviderSettings):
         "before it serves, given the child (instance, service, port, folder, env): the place to "
         "drop to a demo's own uid or join its cgroup without an exec; none by default.",
     )
+    reload_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How long a service that opted in to reloads (`reload_path`) has to confirm "
+        "new settings in place before it is restarted instead (s); a reload takes milliseconds, "
+        "a restart about a second.",
+    )
 
 
 class LocalRuntime(RuntimeProvider):
@@ -84,16 +101,19 @@ class LocalRuntime(RuntimeProvider):
         stop_grace: float = 3.0,
         fork_server: bool = True,
         post_fork_hook: str = "",
+        reload_timeout: float = 2.0,
     ) -> None:
         self.home = home.resolve()
         self.root = self.home / "runtime"
         self.root.mkdir(parents=True, exist_ok=True)
         self.stop_grace = stop_grace
         self.fork_server = fork_server
+        self.reload_timeout = reload_timeout
         self.forks = ForkServers(self.home, hook=post_fork_hook, marker=(MARKER, str(self.home)))
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=httpx.Timeout(2.0, connect=0.5), trust_env=False)
+        self.reloads = Reloads(self.root, self._http, reload_timeout)
 
     @classmethod
     def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
@@ -103,6 +123,7 @@ class LocalRuntime(RuntimeProvider):
             stop_grace=local.stop_grace_seconds,
             fork_server=local.fork_server,
             post_fork_hook=local.post_fork_hook,
+            reload_timeout=local.reload_timeout_seconds,
         )
 
     # -- protocol ------------------------------------------------------------------------------
@@ -112,23 +133,42 @@ class LocalRuntime(RuntimeProvider):
         new = not folder.exists()  # then no process of it can exist: each is made after this
         (folder / "logs").mkdir(parents=True, exist_ok=True)
         state = self._read_state(spec.instance_id)
-        wanted = {s.name for s in spec.blueprint.services}
-        # Processes started with another environment (a warm-pool demo given its prospect)
-        # start again; the same environment after a crash is adopted as it runs.
+        wanted = [s.name for s in spec.blueprint.services]
+        # Processes started with another environment (a warm-pool demo given its prospect), or
+        # marked by a reset, reload in place when they opted in and start again otherwise; the
+        # same environment after a crash is adopted as it runs.
         digest = hashlib.sha256(json.dumps(sorted(spec.env.items())).encode()).hexdigest()[:16]
         if (
             state
-            and set(state) == wanted
-            and all(self._alive(s) and s.get("env") == digest for s in state.values())
+            and set(state) == set(wanted)
+            and all(
+                self._alive(s) and s.get("env") == digest and not s.get("reset")
+                for s in state.values()
+            )
         ):
             return Outputs(state={"services": state}, message="adopted running processes")
+        kept, reloaded = self._keep_or_reload(spec, folder, state, digest)
+        if len(kept) == len(wanted):
+            kept = {name: kept[name] for name in wanted}
+            self._write_state(spec.instance_id, kept)
+            return Outputs(
+                state={"services": kept},
+                message=f"reloaded {reloaded} service(s) in place" if reloaded else "adopted",
+            )
         forked_by, why_not = self._fork_server_for(spec)  # NotReady while it starts
         if not new:
-            self._stop(spec.instance_id, state)
-        services: dict[str, dict[str, Any]] = {}
+            keep = {int(s["pid"]) for s in kept.values()}
+            self._stop(spec.instance_id, {n: s for n, s in state.items() if n not in kept}, keep)
+        services: dict[str, dict[str, Any]] = dict(kept)
         for service in spec.blueprint.services:
+            if service.name in kept:
+                continue
             port = processes.free_port()
             env = self._env(spec, port, folder, service.env)
+            version = None
+            if service.reload_path:
+                env = self.reloads.environment(spec.instance_id, service.name, env)
+                version = self.reloads.write(spec.instance_id, service.name, env, digest)
             log_path = folder / "logs" / f"{service.name}.log"
             if service.entry and forked_by:
                 spawned = self.forks.spawn(
@@ -156,15 +196,98 @@ class LocalRuntime(RuntimeProvider):
                 "health_path": service.health_path,
                 "via": via,
                 "env": digest,
+                "reload_path": service.reload_path,
+                "settings": version,
             }
             self._write_state(spec.instance_id, services)
-        forked = sum(1 for s in services.values() if s["via"] == "fork")
+        services = {name: services[name] for name in wanted}
+        self._write_state(spec.instance_id, services)
+        forked = sum(1 for n, s in services.items() if s["via"] == "fork" and n not in kept)
         note = f" ({forked} forked)" if forked else ""
+        note += f", {reloaded} reloaded in place" if reloaded else ""
+        note += f", {len(kept) - reloaded} kept running" if len(kept) > reloaded else ""
         note += f"; fork-server unavailable: {why_not}" if why_not else ""
         return Outputs(
             state={"services": services},
-            message=f"started {len(services)} process(es){note}",
+            message=f"started {len(wanted) - len(kept)} process(es){note}",
         )
+
+    def reset(self, *, instance_id: str) -> None:
+        """Back to pristine without a restart where the services allow it: those that opted in
+        to reloads keep running, marked so that the `ensure` after the data services' reset
+        reloads them (their data is restored underneath by then); the others stop, as on
+        destroy, and `ensure` starts them again."""
+        state = self._read_state(instance_id)
+        marked = {
+            name: {**service, "reset": True}
+            for name, service in state.items()
+            if service.get("reload_path") and self._alive(service)
+        }
+        if not marked:
+            self.destroy(instance_id=instance_id)
+            return
+        keep = {int(s["pid"]) for s in marked.values()}
+        self._stop(instance_id, {n: s for n, s in state.items() if n not in marked}, keep)
+        self._write_state(instance_id, marked)
+        # What the demo wrote in its folder (its HOME and working directory) is data: gone too.
+        for path in (self.root / instance_id).iterdir():
+            if path.name not in OURS:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+
+    def _keep_or_reload(
+        self,
+        spec: InstanceSpec,
+        folder: Path,
+        state: dict[str, dict[str, Any]],
+        digest: str,
+    ) -> tuple[dict[str, dict[str, Any]], int]:
+        """The running services that stay (as they are, or reloaded with the new settings),
+        and how many were reloaded; any other service is (re)started by the caller."""
+        kept: dict[str, dict[str, Any]] = {}
+        reloaded = 0
+        for service in spec.blueprint.services:
+            current = state.get(service.name)
+            if current is None or not self._alive(current):
+                continue
+            if current.get("env") == digest and not current.get("reset"):
+                kept[service.name] = current
+                continue
+            if not service.reload_path or current.get("reload_path") != service.reload_path:
+                continue
+            version, why_not = self._reload(spec, service.name, service.env, current, digest)
+            if version is None:
+                with (folder / "logs" / f"{service.name}.log").open("a") as log:
+                    log.write(f"reload not confirmed ({why_not}): restarting\n")
+                continue
+            entry = {k: v for k, v in current.items() if k != "reset"}
+            kept[service.name] = {**entry, "env": digest, "settings": version}
+            reloaded += 1
+        return kept, reloaded
+
+    def _reload(
+        self,
+        spec: InstanceSpec,
+        name: str,
+        extra: dict[str, str],
+        current: dict[str, Any],
+        digest: str,
+    ) -> tuple[str | None, str]:
+        """Rewrite the service's settings and ask it to apply them: (the version it confirmed,
+        or None; why not)."""
+        port = int(current["port"])
+        env = self._env(spec, port, self.root / spec.instance_id, extra)
+        env = self.reloads.environment(spec.instance_id, name, env)
+        version = self.reloads.write(spec.instance_id, name, env, digest)
+        why_not = self.reloads.ask(
+            port=port,
+            path=str(current["reload_path"]),
+            token=env["DEMO_RELOAD_TOKEN"],
+            version=version,
+        )
+        return (None, why_not) if why_not else (version, "")
 
     def _fork_server_for(self, spec: InstanceSpec) -> tuple[str | None, str]:
         """(key of the blueprint's ready fork-server, or None; why there is none, if it failed)."""
@@ -314,11 +437,15 @@ class LocalRuntime(RuntimeProvider):
         except httpx.HTTPError:
             return False
 
-    def _stop(self, instance_id: str, state: dict[str, dict[str, Any]]) -> None:
+    def _stop(
+        self, instance_id: str, state: dict[str, dict[str, Any]], keep: set[int] | None = None
+    ) -> None:
+        """Stop the processes of `state` and any stray of the instance, except those in `keep`."""
         pids = {int(s["pid"]) for s in state.values() if self._alive(s)}
         strays = processes.marked_processes(MARKER, str(self.home))
         pids.update(pid for pid, owner in strays.items() if owner == instance_id)
         pids.update(processes.pidfile_processes(self.root, instance_id))
+        pids -= keep or set()
         if pids:
             processes.stop_groups(pids, grace=self.stop_grace, spare=self.forks.server_pids())
         if (self.root / instance_id).is_dir():

@@ -205,6 +205,20 @@ class PostgresDatabase(DatabaseProvider):
         except Unreachable as exc:
             log.warning("%s; the orphan sweep removes %s once it answers", exc.detail, name)
 
+    def reset(self, *, instance_id: str) -> None:
+        """Pristine: the demo's database is dropped `WITH (FORCE)` (which ends its sessions
+        first) and `ensure`, run right after, clones it again from the seeded template with
+        `CREATE DATABASE ... TEMPLATE` (a file-level copy, milliseconds). The role and its
+        password stay, so the DATABASE_URL the demo holds keeps working once it reconnects."""
+        name = database_name(instance_id)
+        with self.admin.connect() as conn:
+            role_comment, db_comment, db_owner = self.admin.lookup(conn, name)
+            ours_role = role_comment == self.instance_marker
+            if db_owner is not None and (
+                db_comment == self.instance_marker or (db_owner == name and ours_role)
+            ):
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Ident(name)))
+
     def _destroy(self, name: str) -> None:
         with self.admin.connect() as conn:
             role_comment, db_comment, db_owner = self.admin.lookup(conn, name)

@@ -56,14 +56,38 @@ class SqliteDatabase(DatabaseProvider):
         self.prepare_template(blueprint=spec.blueprint, scenario=spec.scenario)
         tmp = target.with_name(target.name + ".partial")
         shutil.copyfile(template, tmp)
+        self._template_record(spec.instance_id).write_text(str(template))
         os.replace(tmp, target)
         return Outputs(
             env=self._env(target), state=state, message=f"cloned from template {template.name}"
         )
 
+    def reset(self, *, instance_id: str) -> None:
+        """Pristine in one atomic swap: a fresh copy of the template the demo was cloned from
+        (named in `<id>.db.template`) is renamed over its file, so a service that still runs
+        never finds the file missing (SQLite would make an empty one) nor half-copied; its open
+        connections keep the old file until it reloads or restarts. With no template recorded
+        (a database from an older version): destroy, and `ensure` clones afresh."""
+        target = self.path_of(instance_id)
+        try:
+            template = Path(self._template_record(instance_id).read_text().strip())
+        except FileNotFoundError:
+            template = None
+        if template is None or not template.is_file() or not target.is_file():
+            self.destroy(instance_id=instance_id)
+            return
+        tmp = target.with_name(target.name + ".partial")
+        shutil.copyfile(template, tmp)
+        os.replace(tmp, target)
+        for suffix in ("-wal", "-shm", "-journal"):  # they belonged to the data just replaced
+            Path(str(target) + suffix).unlink(missing_ok=True)
+
+    def _template_record(self, instance_id: str) -> Path:
+        return self.root / f"{instance_id}.db.template"
+
     def destroy(self, *, instance_id: str) -> None:
         base = self.path_of(instance_id)
-        for suffix in ("", "-wal", "-shm", "-journal", ".partial"):
+        for suffix in ("", "-wal", "-shm", "-journal", ".partial", ".template"):
             Path(str(base) + suffix).unlink(missing_ok=True)
 
     def probe(self, *, instance_id: str) -> Health:

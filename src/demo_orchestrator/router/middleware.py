@@ -17,7 +17,7 @@ from demo_orchestrator.router import pages
 from demo_orchestrator.router.decisions import Resolver, RouteDecision
 from demo_orchestrator.router.headers import header
 from demo_orchestrator.router.hosts import looks_like_demo_host, parse_demo_host
-from demo_orchestrator.router.proxy import HttpProxy, UpstreamUnavailable
+from demo_orchestrator.router.proxy import HttpProxy, UpstreamTimedOut, UpstreamUnavailable
 from demo_orchestrator.router.websocket import deny, proxy_websocket
 
 log = logging.getLogger(__name__)
@@ -57,12 +57,14 @@ class HostRouter:
         base_domain: str,
         resolve: Resolver,
         on_proxied: Callable[[str], None] | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
     ) -> None:
         self.app = app
         self.base_domain = base_domain
         self._resolve = resolve
         self._on_proxied = on_proxied
-        self._http = HttpProxy()
+        self._http = HttpProxy(connect_timeout=connect_timeout, read_timeout=read_timeout)
 
     async def aclose(self) -> None:
         """Close the pooled upstream connections."""
@@ -100,6 +102,8 @@ class HostRouter:
                         send = _with_header(send, b"server-timing", decision.server_timing)
                     await self._http.forward(scope, receive, send, decision.upstream)
                 return
+            except UpstreamTimedOut:
+                problem = pages.timed_out(instance_id)
             except UpstreamUnavailable:
                 problem = pages.not_answering(instance_id)
         if problem is not None:

@@ -67,6 +67,15 @@ def not_answering(instance_id: str) -> Problem:
     )
 
 
+def timed_out(instance_id: str) -> Problem:
+    return Problem(
+        504,
+        "The demo service took too long to answer",
+        "The demo service did not answer in time. Try again in a few seconds.",
+        instance_id,
+    )
+
+
 def lookup_failed(instance_id: str) -> Problem:
     return Problem(
         503,

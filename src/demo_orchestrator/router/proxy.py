@@ -3,8 +3,9 @@
 Demos serve file uploads, downloads and server-sent events, so neither body is ever held in
 memory: the request body is read from the ASGI server chunk by chunk while it is sent upstream,
 and the response is relayed chunk by chunk as it arrives. Bytes are relayed raw (no
-decompression, no redirect following) so the browser sees what the demo sent. One pooled
-``httpx.AsyncClient`` is shared by all demos and created on first use, in the serving event loop.
+decompression, no redirect following) so the browser sees what the demo sent. The upstream side
+is our own keep-alive HTTP/1.1 client (``upstream.py``): the proxy must cost far less per
+request than the demo it fronts, which a general-purpose client does not.
 """
 
 from __future__ import annotations
@@ -13,17 +14,23 @@ import logging
 from collections.abc import AsyncIterator
 
 import anyio
-import httpx
 from starlette.types import Message, Receive, Scope, Send
 
 from demo_orchestrator.router.decisions import Upstream
 from demo_orchestrator.router.headers import RawHeaders, end_to_end, forwarded_for
+from demo_orchestrator.router.upstream import (
+    Response,
+    UpstreamError,
+    UpstreamPool,
+    UpstreamTimeout,
+)
 
 log = logging.getLogger(__name__)
 
 # The router answers ``Expect: 100-continue`` itself (the ASGI server does), so it must not be
 # forwarded: the demo would wait for a body the router sends without asking.
 _NOT_FORWARDED = frozenset({b"expect"})
+_BODILESS = frozenset({204, 304})
 
 
 class ClientDisconnected(Exception):
@@ -34,22 +41,38 @@ class UpstreamUnavailable(Exception):
     """The demo service refused the connection or did not accept it in time."""
 
 
-def upstream_url(scope: Scope, upstream: Upstream) -> httpx.URL:
-    """The demo-side URL: same raw path and query string, the upstream's address."""
+class UpstreamTimedOut(UpstreamUnavailable):
+    """The demo service took the request but sent no answer within the read timeout."""
+
+
+def request_head(scope: Scope, headers: RawHeaders) -> bytes:
+    """The request line (same raw path and query string) and the headers, as sent upstream."""
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
     query: bytes = scope.get("query_string", b"")
     target = raw_path + (b"?" + query if query else b"")
-    return httpx.URL(scheme="http", host=upstream.host, port=upstream.port, raw_path=target)
+    lines = [b"%s %s HTTP/1.1\r\n" % (scope["method"].encode("ascii"), target)]
+    lines += [b"%s: %s\r\n" % (name, value) for name, value in headers]
+    lines.append(b"\r\n")
+    return b"".join(lines)
 
 
-def _request_headers(scope: Scope) -> RawHeaders:
-    headers = [(k, v) for k, v in end_to_end(scope["headers"]) if k.lower() not in _NOT_FORWARDED]
-    return forwarded_for(scope, headers)
-
-
-def _has_body(headers: RawHeaders) -> bool:
-    names = {name.lower() for name, _ in headers}
-    return b"content-length" in names or b"transfer-encoding" in names
+def _request_headers(scope: Scope) -> tuple[RawHeaders, bool, bool]:
+    """Headers to send, whether there is a body, and whether it goes chunked."""
+    kept: RawHeaders = []
+    length = chunked = False
+    for name, value in end_to_end(scope["headers"]):
+        lower = name.lower()
+        if lower in _NOT_FORWARDED:
+            continue
+        length = length or lower == b"content-length"
+        kept.append((name, value))
+    if not length:
+        # A body of unknown length reached us chunked (the ASGI server removed the framing):
+        # it goes on chunked too.
+        chunked = any(name.lower() == b"transfer-encoding" for name, _ in scope["headers"])
+        if chunked:
+            kept.append((b"transfer-encoding", b"chunked"))
+    return forwarded_for(scope, kept), length or chunked, chunked
 
 
 async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
@@ -65,7 +88,7 @@ async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
 
 
 async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
-    """Stop relaying (and close the upstream stream) once the client has gone."""
+    """Stop relaying (and drop the upstream connection) once the client has gone."""
     while True:
         message: Message = await receive()
         if message["type"] == "http.disconnect":
@@ -74,75 +97,69 @@ async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> N
 
 
 class HttpProxy:
-    """A shared, lazily created upstream client and the forwarding of one request."""
+    """The pooled upstream connections and the forwarding of one request."""
 
-    def __init__(self, *, connect_timeout: float = 5.0) -> None:
-        self._connect_timeout = connect_timeout
-        self._client: httpx.AsyncClient | None = None
-
-    def _get_client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            client = httpx.AsyncClient(
-                timeout=httpx.Timeout(
-                    connect=self._connect_timeout, read=None, write=60.0, pool=30.0
-                ),
-                limits=httpx.Limits(
-                    max_connections=None, max_keepalive_connections=256, keepalive_expiry=30.0
-                ),
-                follow_redirects=False,
-                trust_env=False,  # demos are on our own network: never through an HTTP proxy
-            )
-            client.headers.clear()  # no default Accept-Encoding, User-Agent, ...
-            self._client = client
-        return self._client
+    def __init__(self, *, connect_timeout: float = 5.0, read_timeout: float = 60.0) -> None:
+        self.pool = UpstreamPool(connect_timeout=connect_timeout, head_timeout=read_timeout)
 
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        await self.pool.aclose()
 
     async def forward(self, scope: Scope, receive: Receive, send: Send, upstream: Upstream) -> None:
         """Relay the request; raise ``UpstreamUnavailable`` if nothing was sent back yet."""
-        headers = _request_headers(scope)
-        client = self._get_client()
-        request = client.build_request(
-            scope["method"],
-            upstream_url(scope, upstream),
-            headers=headers,
-            content=_request_body(receive) if _has_body(scope["headers"]) else None,
-        )
+        headers, has_body, chunked = _request_headers(scope)
         try:
-            response = await client.send(request, stream=True)
+            conn, response = await self.pool.request(
+                upstream.host,
+                upstream.port,
+                request_head(scope, headers),
+                _request_body(receive) if has_body else None,
+                method=scope["method"].encode("ascii"),
+                chunked=chunked,
+            )
         except ClientDisconnected:
             return
-        except httpx.TransportError as exc:
-            log.warning("demo upstream %s:%s failed: %r", upstream.host, upstream.port, exc)
+        except UpstreamTimeout as exc:
+            log.warning("demo upstream %s:%s timed out: %s", upstream.host, upstream.port, exc)
+            raise UpstreamTimedOut(str(exc)) from exc
+        except UpstreamError as exc:
+            log.warning("demo upstream %s:%s failed: %s", upstream.host, upstream.port, exc)
             raise UpstreamUnavailable(str(exc)) from exc
+        done = False
         try:
-            await self._relay(response, receive, send)
+            done = await self._relay(response, receive, send)
         finally:
-            await response.aclose()
+            if done and response.reusable:
+                self.pool.release(conn)
+            else:
+                conn.close()
+            await response.body.aclose()  # a relay cut short leaves the reader suspended
 
     @staticmethod
-    async def _relay(response: httpx.Response, receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status_code,
-                "headers": [(k.lower(), v) for k, v in end_to_end(response.headers.raw)],
-            }
-        )
+    async def _relay(response: Response, receive: Receive, send: Send) -> bool:
+        """Send the answer on; True when its body was read to the end."""
+        headers = end_to_end(response.headers)
+        if response.status in _BODILESS:
+            # The length a 304 may state is the full answer's; the ASGI server would wait for it.
+            headers = [(k, v) for k, v in headers if k != b"content-length"]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if response.complete:  # the whole body came with the head: no await on the demo
+            await send({"type": "http.response.body", "body": response.first, "more_body": False})
+            return True
+        done = False
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
-                async for chunk in response.aiter_raw():
-                    if chunk:
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                async for chunk in response.body:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
+                done = True
                 group.cancel_scope.cancel()
-        except* httpx.TransportError as group:
+        except* UpstreamError as group:
             # Headers are already out: all we can do is cut the connection short, which the
             # ASGI server does when we return without finishing the body.
-            log.warning("demo upstream broke off a response: %r", group.exceptions[0])
-        except* OSError:
-            pass  # servers that report a gone client by raising from send (uvicorn does not)
+            log.warning("demo upstream broke off a response: %s", group.exceptions[0])
+        except* OSError as group:
+            # The demo reset the connection, or a server reports a gone client by raising.
+            log.warning("relaying a response failed: %r", group.exceptions[0])
+        return done

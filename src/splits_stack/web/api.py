@@ -97,7 +97,14 @@ def matches(request: Request) -> JSONResponse:
 def healthz(request: Request) -> JSONResponse:
     stack: Stack = request.app.state.stack
     if stack.db_ok():
-        return JSONResponse({"status": "ok", "scenario": stack.meta.get("scenario")})
+        # `settings`: the version of the settings file it serves from (reload in place).
+        return JSONResponse(
+            {
+                "status": "ok",
+                "scenario": stack.meta.get("scenario"),
+                "settings": stack.settings.settings_version or None,
+            }
+        )
     return JSONResponse(
         {"status": "unavailable", "detail": "database does not answer"}, status_code=503
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from splits_stack.config import Settings
+from splits_stack.config import Settings, load_settings
 
 
 def uvicorn_config(app: Any, host: str, port: int) -> Any:
@@ -38,4 +38,4 @@ def serve(settings: Settings, host: str, port: int) -> None:
 def run(port: int, environ: Mapping[str, str]) -> None:
     """Serve one demo on 127.0.0.1:`port`, configured by `environ` (what `serve` reads from the
     process environment), until SIGTERM."""
-    serve(Settings.from_env(dict(environ)), "127.0.0.1", port)
+    serve(load_settings(dict(environ)), "127.0.0.1", port)

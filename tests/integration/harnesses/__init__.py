@@ -6,8 +6,9 @@ from __future__ import annotations
 from tests.integration.harnesses.base import SECRET, Foreign, Harness, NotApplicable, World
 from tests.integration.harnesses.databases import POSTGRES, SUPABASE
 from tests.integration.harnesses.embedded import LOCAL, SQLITE
+from tests.integration.harnesses.kubernetes import KUBERNETES
 from tests.integration.harnesses.messaging import RABBITMQ, REDIS
 
-HARNESSES = {h.name: h for h in (LOCAL, SQLITE, POSTGRES, SUPABASE, REDIS, RABBITMQ)}
+HARNESSES = {h.name: h for h in (LOCAL, SQLITE, POSTGRES, SUPABASE, REDIS, RABBITMQ, KUBERNETES)}
 
 __all__ = ["HARNESSES", "SECRET", "Foreign", "Harness", "NotApplicable", "World"]

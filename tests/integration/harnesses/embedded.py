@@ -82,9 +82,14 @@ def _local_writes(world: World, instance_id: str, out: Outputs) -> None:
 def _fresh_processes(world: World, instance_id: str, before: Outputs, after: Outputs) -> None:
     _serving(world, instance_id, after)
     assert not (world.home / "runtime" / instance_id / "written-by-the-demo").exists()
-    old = {s["pid"] for s in before.state["services"].values()}
-    new = {s["pid"] for s in after.state["services"].values()}
+    # A service that opted in to reloads keeps its process with new settings; the others are new.
+    reloads = {n for n, s in before.state["services"].items() if s.get("reload_path")}
+    old = {s["pid"] for n, s in before.state["services"].items() if n not in reloads}
+    new = {s["pid"] for n, s in after.state["services"].items() if n not in reloads}
     assert not old & new and not any(processes.is_alive(pid, None) for pid in old)
+    for name in reloads:
+        was, now = before.state["services"][name], after.state["services"][name]
+        assert now["pid"] == was["pid"] and now["settings"] != was["settings"]
 
 
 @contextmanager

@@ -34,6 +34,7 @@ class DemoRequest:
     owner: str
     expires_at: datetime
     extra_values: list[Path] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # non-secret, of this demo (its prospect)
 
 
 def render_demo(
@@ -59,6 +60,7 @@ def render_demo(
         settings=settings,
         servers=servers,
         credentials=credentials,
+        extra_env=request.env,
     )
     chart = helm_template(
         chart_path(request.blueprint, settings),

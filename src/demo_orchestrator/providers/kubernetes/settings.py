@@ -88,6 +88,26 @@ class KubernetesSettings(ProviderSettings):
         description="Extra CIDR blocks demos may reach (JSON list), for data servers outside "
         "the cluster.",
     )
+    kubeconfig: Path | None = Field(
+        default=None,
+        description="kubeconfig file of the cluster demos run in; unset: in-cluster config, "
+        "else KUBECONFIG, else ~/.kube/config.",
+    )
+    context: str | None = Field(
+        default=None, description="kubeconfig context to use; the file's current one if unset."
+    )
+    api_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds one call to the cluster's API may take before it counts as a "
+        "temporary failure.",
+    )
+    outage_wait_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a create waits for an unreachable cluster API before the attempt "
+        "counts as failed (s).",
+    )
     dns_namespace: str = Field(
         default="kube-system",
         description="Namespace of the cluster DNS, the one egress every demo keeps.",

@@ -1,0 +1,274 @@
+"""The engine driving the `kubernetes` runtime against the fake API server: a demo created
+through the service becomes ready (fence, stack, then routes once the stack is available), a
+temporary API failure is retried, an orchestrator restarted mid-plan resumes, and delete removes
+the namespace. The other slots (database, cache, broker) are the engine's fakes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from demo_orchestrator.bootstrap import Orchestrator, bootstrap
+from demo_orchestrator.domain.blueprint import load_blueprint
+from demo_orchestrator.domain.errors import Conflict
+from demo_orchestrator.engine.service import CreateInstance
+from demo_orchestrator.providers.kubernetes.runtime import KubernetesRuntime
+from demo_orchestrator.providers.kubernetes.settings import KubernetesSettings, SharedDataServers
+from demo_orchestrator.settings import Settings
+from tests.fakes.engine import (
+    ADMIN,
+    FakeClock,
+    FakeDatabase,
+    FakeService,
+    InlineExecutor,
+    Journal,
+    _migrated_store,
+)
+from tests.fakes.kube_api import FakeKubeApi
+from tests.kubernetes import tools
+
+
+class KubeRig:
+    """An in-process orchestrator whose runtime is the real provider on the fake API server."""
+
+    def __init__(self, home: Path, fake: FakeKubeApi, helm: Path, clock: FakeClock) -> None:
+        self.clock = clock
+        self.journal: Journal = []
+        self.runtime = KubernetesRuntime(
+            settings=KubernetesSettings(
+                kubeconfig=fake.kubeconfig(home / "kubeconfig"), helm=str(helm)
+            ),
+            servers=SharedDataServers(),
+            base_domain="demo.example.com",
+            owner="rig",
+            secret_key="engine-test-secret-key-0123",
+            max_hours=8,
+        )
+        blueprint = load_blueprint(tools.ROOT / "blueprints" / "splits-network.yaml")
+        self.orchestrator: Orchestrator = bootstrap(
+            Settings(
+                home=home,
+                blueprint=blueprint.name,
+                retry_base_seconds=0.2,
+                step_retries=3,
+                health_timeout_seconds=30.0,
+                prebuild_templates=False,
+                admin_token="test-admin-token-0123456789",
+            ),
+            runtime=self.runtime,
+            database=FakeDatabase(self.journal),
+            cache=FakeService(self.journal, "cache"),
+            broker=FakeService(self.journal, "broker"),
+            blueprints={blueprint.name: blueprint},
+            clock=clock,
+            executor=InlineExecutor(),
+        )
+        _migrated_store(home, self.orchestrator)
+
+    def create(self) -> str:
+        instance, _ = self.orchestrator.instances.create(ADMIN, CreateInstance(duration_hours=1))
+        return str(instance["id"])
+
+    def get(self, instance_id: str) -> dict[str, Any]:
+        return self.orchestrator.instances.get(ADMIN, instance_id)
+
+    def settle(self, seconds: float = 60.0) -> None:
+        reconciler = self.orchestrator.reconciler
+        deadline = self.clock() + timedelta(seconds=seconds)
+        reconciler.run_until_idle()
+        while True:
+            due = reconciler.next_due()
+            if due is None or due > deadline:
+                reconciler.run_until_idle()
+                return
+            self.clock.now = max(self.clock.now, due)
+            reconciler.run_until_idle()
+
+    def close(self) -> None:
+        self.orchestrator.reconciler.stop()
+        self.orchestrator.ctx.db.dispose()
+        self.runtime.close()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeKubeApi]:
+    api = FakeKubeApi(terminating_seconds=0, auto_available=True)
+    api.start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def rig(tmp_path: Path, fake: FakeKubeApi, helm: Path) -> Iterator[KubeRig]:
+    made = KubeRig(tmp_path, fake, helm, FakeClock())
+    yield made
+    made.close()
+
+
+def test_a_created_demo_becomes_ready_in_its_namespace_then_delete_removes_it(
+    rig: KubeRig, fake: FakeKubeApi
+) -> None:
+    instance_id = rig.create()
+    rig.settle()
+    instance = rig.get(instance_id)
+    assert instance["status"] == "ready", instance
+    names = fake.names(instance_id)
+    assert {("deployments", "app"), ("httproutes", "portal"), ("httproutes", "candidate")} <= names
+    namespace = fake.get("api/v1", "", "namespaces", instance_id)
+    assert namespace is not None and "janitor/expires" in namespace["metadata"]["annotations"]
+    assert rig.runtime.owned() == {instance_id}
+
+    rig.orchestrator.instances.delete(ADMIN, instance_id)
+    rig.settle()
+    assert rig.get(instance_id)["status"] == "deleted"
+    assert fake.get("api/v1", "", "namespaces", instance_id) is None
+    assert fake.names(instance_id) == set()
+
+
+def test_a_temporary_api_failure_is_retried(rig: KubeRig, fake: FakeKubeApi) -> None:
+    fake.fail(503, method="PATCH", path_contains="/deployments/", times=1)
+    instance_id = rig.create()
+    rig.settle()
+    instance = rig.get(instance_id)
+    assert instance["status"] == "ready", instance
+    deploy = next(s for s in instance["steps"] if s["name"] == "deploy")
+    assert deploy["status"] == "done"
+
+
+def test_a_restart_while_waiting_for_the_rollout_resumes_and_applies_the_routes(
+    tmp_path: Path, fake: FakeKubeApi, helm: Path
+) -> None:
+    fake.auto_available = False
+    clock = FakeClock()
+    first = KubeRig(tmp_path, fake, helm, clock)
+    instance_id = first.create()
+    first.settle(seconds=1)
+    assert first.get(instance_id)["status"] == "provisioning"
+    assert not [n for n in fake.names(instance_id) if n[0] == "httproutes"]
+    first.close()  # the orchestrator dies while the health gate waits
+
+    fake.set_available(instance_id, "app")
+    second = KubeRig(tmp_path, fake, helm, clock)  # same store: a restart
+    try:
+        second.settle()
+        assert second.get(instance_id)["status"] == "ready"
+        assert ("httproutes", "portal") in fake.names(instance_id)
+    finally:
+        second.close()
+
+
+@pytest.mark.parametrize("action", ["sleep", "wake", "reset"])
+def test_sleep_wake_and_reset_answer_409_saying_why(rig: KubeRig, action: str) -> None:
+    instance_id = rig.create()
+    rig.settle()
+    with pytest.raises(Conflict) as refused:
+        getattr(rig.orchestrator.instances, action)(ADMIN, instance_id)
+    assert refused.value.status == 409
+    assert f"{action} of {instance_id} is not available with the kubernetes runtime" in (
+        refused.value.detail
+    )
+    assert rig.get(instance_id)["status"] == "ready"
+
+
+def test_idle_demos_are_not_put_to_sleep(rig: KubeRig, fake: FakeKubeApi) -> None:
+    """No request reaches the orchestrator's router for a demo the Gateway routes to directly:
+    an idle sleep would delete its namespace, data included."""
+    instance_id = rig.create()
+    rig.settle()
+    rig.clock.advance(30 * 60)  # twice DEMO_IDLE_MINUTES, within the hour it lives
+    assert rig.orchestrator.reconciler.sleeper.idle(set()) == []  # the upkeep's idle look
+    rig.settle()
+    assert rig.get(instance_id)["status"] == "ready"
+    assert fake.get("api/v1", "", "namespaces", instance_id) is not None
+
+
+def test_healthz_answers_503_naming_the_cluster_while_its_api_cannot_be_reached(
+    rig: KubeRig, fake: FakeKubeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.testclient import TestClient
+
+    from demo_orchestrator.app import create_app
+    from demo_orchestrator.providers.kubernetes import runtime
+
+    monkeypatch.setattr(runtime, "REACHABLE_CACHE_SECONDS", 0.0)  # look every time
+
+    with TestClient(create_app(rig.orchestrator), base_url="http://localhost:8000") as client:
+        ok = client.get("/healthz")
+        assert ok.status_code == 200, ok.text
+        fake.stop()
+        down = client.get("/healthz")
+    assert down.status_code == 503
+    assert down.headers["content-type"].startswith("application/problem+json")
+    detail = down.json()["detail"]
+    assert detail.startswith("kubernetes runtime: ")
+    assert f"cluster fake ({fake.url})" in detail and "cannot be reached" in detail
+
+
+def test_a_create_waits_out_a_cluster_outage_and_healing_leaves_demos_alone(
+    rig: KubeRig, fake: FakeKubeApi
+) -> None:
+    ready = rig.create()
+    rig.settle()
+    port = int(fake.url.rsplit(":", 1)[1])
+    fake.stop()
+    # Healing does not restart a demo because the control plane is away.
+    assert rig.orchestrator.reconciler.heal() == []
+    waiting = rig.create()
+    rig.settle(seconds=30)
+    instance = rig.get(waiting)
+    assert instance["status"] == "provisioning", instance
+    deploy = next(s for s in instance["steps"] if s["name"] == "deploy")
+    assert "deploying waits for the cluster" in (deploy["message"] or ""), deploy
+    assert deploy["retries"] == 0
+    fake.start(port)  # the API is back
+    rig.settle(seconds=30)
+    assert rig.get(waiting)["status"] == "ready"
+    assert rig.get(ready)["status"] == "ready"
+
+
+def _annotation_becomes(fake: FakeKubeApi, instance_id: str, expected: str) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        namespace = fake.get("api/v1", "", "namespaces", instance_id)
+        assert namespace is not None
+        found = namespace["metadata"]["annotations"]["janitor/expires"]
+        if found == expected:
+            return
+        assert time.monotonic() < deadline, f"janitor/expires is {found}, not {expected}"
+        time.sleep(0.02)
+
+
+def _stamp(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_the_namespace_expiry_follows_the_demo_when_ready_and_after_each_extend(
+    rig: KubeRig, fake: FakeKubeApi
+) -> None:
+    instance_id = rig.create()
+    rig.settle()
+    rig.orchestrator.feed.read_now()  # what the feed's reader thread does after each commit
+    _annotation_becomes(fake, instance_id, _stamp(rig.get(instance_id)["expires_at"]))
+
+    extended = rig.orchestrator.instances.extend(ADMIN, instance_id, 2)
+    rig.orchestrator.feed.read_now()
+    _annotation_becomes(fake, instance_id, _stamp(extended["expires_at"]))
+
+
+def test_the_start_says_in_one_line_that_the_cluster_cannot_be_reached(
+    rig: KubeRig, fake: FakeKubeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.stop()
+    caplog.set_level("WARNING", logger="demo_orchestrator.bootstrap")
+    rig.orchestrator.start()
+    rig.orchestrator.stop()
+    lines = [r.getMessage() for r in caplog.records if r.name == "demo_orchestrator.bootstrap"]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("kubernetes runtime: ")
+    assert "cluster fake" in lines[0] and "cannot be reached" in lines[0]
