@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from demo_orchestrator.domain.errors import BadRequest, PermanentError
 from demo_orchestrator.domain.instance import LIVE, Status
 from demo_orchestrator.domain.plan import PlannedStep
-from demo_orchestrator.store import accounts, migrate
+from demo_orchestrator.store import accounts, listing, migrate
 from demo_orchestrator.store import repository as repo
 from demo_orchestrator.store.crypto import SecretBox, load_or_create_key
 from demo_orchestrator.store.database import Database, normalise_url
@@ -266,7 +266,7 @@ def test_list_instances_filters(db: Database) -> None:
 
     def ids(**filters: Any) -> set[str]:
         with db.read() as session:
-            rows, cursor = repo.list_instances(session, **filters)
+            rows, cursor = listing.list_instances(session, **filters)
         assert cursor is None
         return {r.id for r in rows}
 
@@ -294,11 +294,11 @@ def test_list_is_newest_first_with_ties_by_id(db: Database) -> None:
     rows = _many_rows()
     add(db, *reversed(rows))
     with db.read() as session:
-        got, cursor = repo.list_instances(session, limit=100)
+        got, cursor = listing.list_instances(session, limit=100)
     assert cursor is None
     expected = sorted(rows, key=lambda r: (r.created_at, r.id), reverse=True)
     assert [r.id for r in got] == [r.id for r in expected]
-    assert got[0].created_at == NOW
+    assert listing.stored_time(got[0].created_at) == NOW  # times come as stored, read once
 
 
 @pytest.mark.parametrize("limit", [1, 3, 4, 5, 24, 25])
@@ -311,7 +311,7 @@ def test_cursor_pagination_visits_every_row_exactly_once(db: Database, limit: in
     pages = 0
     while True:
         with db.read() as session:
-            page, cursor = repo.list_instances(session, limit=limit, cursor=cursor)
+            page, cursor = listing.list_instances(session, limit=limit, cursor=cursor)
         pages += 1
         assert 0 < len(page) <= limit
         seen.extend(r.id for r in page)
@@ -329,7 +329,9 @@ def test_cursor_pagination_with_a_filter(db: Database) -> None:
     cursor: str | None = None
     while True:
         with db.read() as session:
-            page, cursor = repo.list_instances(session, scenario="agency", limit=2, cursor=cursor)
+            page, cursor = listing.list_instances(
+                session, scenario="agency", limit=2, cursor=cursor
+            )
         seen.extend(r.id for r in page)
         if cursor is None:
             break
@@ -354,7 +356,7 @@ def _b64(raw: bytes) -> str:
 )
 def test_decode_cursor_rejects_garbage(cursor: str) -> None:
     with pytest.raises(BadRequest, match="cursor is not valid; pass the next_cursor"):
-        repo.decode_cursor(cursor)
+        listing.decode_cursor(cursor)
 
 
 def test_cursor_round_trips(db: Database) -> None:
@@ -362,18 +364,18 @@ def test_cursor_round_trips(db: Database) -> None:
     with db.read() as session:
         got = repo.get_instance(session, "demo-cursor")
     assert got is not None
-    assert repo.decode_cursor(repo.encode_cursor(got)) == (NOW, "demo-cursor")
+    assert listing.decode_cursor(listing.encode_cursor(got)) == (NOW, "demo-cursor")
 
 
 def test_list_with_a_garbage_cursor_is_a_bad_request(db: Database) -> None:
     with db.read() as session, pytest.raises(BadRequest):
-        repo.list_instances(session, cursor=_b64(b"yesterday|demo-aaaaaa"))
+        listing.list_instances(session, cursor=_b64(b"yesterday|demo-aaaaaa"))
 
 
 def test_cursor_without_offset_is_a_bad_request_not_a_crash(db: Database) -> None:
     add(db, row("demo-naive1"))
     with db.read() as session, contextlib.suppress(BadRequest):
-        repo.list_instances(session, cursor=_b64(b"2026-03-01T12:00:00|demo-zzzzzz"))
+        listing.list_instances(session, cursor=_b64(b"2026-03-01T12:00:00|demo-zzzzzz"))
 
 
 # --- what the engine works on ---------------------------------------------------------------

@@ -32,6 +32,7 @@ from demo_orchestrator.domain.instance import (
 from demo_orchestrator.engine.actions import InstanceActions, Principal
 from demo_orchestrator.engine.changes import Audit, apply_change
 from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.listing import InstanceList
 from demo_orchestrator.engine.making import insert_instance
 from demo_orchestrator.engine.plan import Plans
 from demo_orchestrator.engine.pool import WarmPool
@@ -63,6 +64,7 @@ class InstanceService(InstanceActions):
         self.pool = pool
         self.nudge = wake  # tells the engine the store changed
         self._opened: dict[str, str] = {}
+        self._list = InstanceList(ctx, self._login_secret)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -107,27 +109,16 @@ class InstanceService(InstanceActions):
         cursor: str | None = None,
         search: str | None = None,
     ) -> dict[str, Any]:
-        if status is not None and status not in {s.value for s in Status}:
-            raise BadRequest(
-                f"status {status!r} is not a status; use one of: {', '.join(s.value for s in Status)}"
-            )
-        if not who.sees_all:
-            if owner is not None and owner != who.name:
-                raise Forbidden("sales users can list only their own demos; drop the owner filter")
-            owner = who.name
-        with self.ctx.db.read() as session:
-            rows, next_cursor = repo.list_instances(
-                session,
-                status=status,
-                scenario=scenario,
-                owner=owner,
-                limit=limit,
-                cursor=cursor,
-                search=search,
-            )
-            steps = repo.steps_of(session, [r.id for r in rows])
-            items = [self.view(r, steps[r.id]) for r in rows]
-        return {"items": items, "next_cursor": next_cursor}
+        """`{"items": [...], "next_cursor": str | None}`; a non-admin sees only their own demos."""
+        return self._list.page(
+            who,
+            status=status,
+            scenario=scenario,
+            owner=owner,
+            limit=limit,
+            cursor=cursor,
+            search=search,
+        )
 
     def events_after(self, who: Principal, instance_id: str, after: int) -> list[dict[str, Any]]:
         with self.ctx.db.read() as session:

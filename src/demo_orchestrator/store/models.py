@@ -49,15 +49,23 @@ class Base(DeclarativeBase):
 
 class InstanceRow(Base):
     __tablename__ = "instances"
+    # The list walks these newest first: warm-pool members left out, optionally one filter
+    # (each index also serves the lookups its leading column had an index of its own for).
+    __table_args__ = (
+        Index("ix_instances_list", "pooled", "created_at", "id"),
+        Index("ix_instances_list_status", "status", "pooled", "created_at", "id"),
+        Index("ix_instances_list_scenario", "scenario", "pooled", "created_at", "id"),
+        Index("ix_instances_list_owner", "owner", "pooled", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
     blueprint: Mapped[str] = mapped_column(String(64))
-    scenario: Mapped[str] = mapped_column(String(64), index=True)
-    owner: Mapped[str] = mapped_column(String(128), index=True)
+    scenario: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(200))
     prospect: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
-    status: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(32))
     desired: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -85,7 +93,7 @@ class InstanceRow(Base):
     # The last request the router passed to the demo (written at most once a minute): idle sleep.
     last_request_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # A warm-pool member waiting to be claimed: in no list, quota or bill until then.
-    pooled: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    pooled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class StepRow(Base):

@@ -6,21 +6,18 @@ transaction. Nothing here knows about HTTP or providers.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import String, and_, cast, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from demo_orchestrator.domain.errors import BadRequest
 from demo_orchestrator.domain.instance import (
     LIVE,
     Desired,
     Status,
     StepStatus,
-    as_utc,
 )
 from demo_orchestrator.domain.plan import PlannedStep
 from demo_orchestrator.store.models import (
@@ -112,64 +109,6 @@ def count_live(session: Session, *, owner: str | None = None) -> int:
     if owner is not None:
         query = query.where(InstanceRow.owner == owner)
     return int(session.scalar(query) or 0)
-
-
-def encode_cursor(row: InstanceRow) -> str:
-    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, instance_id = raw.split("|", 1)
-        return as_utc(datetime.fromisoformat(stamp)), instance_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(
-            "cursor is not valid; pass the next_cursor of a previous page unchanged"
-        ) from exc
-
-
-def list_instances(
-    session: Session,
-    *,
-    status: str | None = None,
-    scenario: str | None = None,
-    owner: str | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
-    search: str | None = None,
-) -> tuple[list[InstanceRow], str | None]:
-    query = select(InstanceRow).where(InstanceRow.pooled.is_(False))  # the pool is not listed
-    if search:
-        pattern = f"%{search.strip().lower()}%"
-        query = query.where(
-            or_(
-                func.lower(InstanceRow.id).like(pattern),
-                func.lower(InstanceRow.name).like(pattern),
-                func.lower(InstanceRow.owner).like(pattern),
-                func.lower(cast(InstanceRow.prospect, String)).like(pattern),
-                func.lower(func.coalesce(InstanceRow.notes, "")).like(pattern),
-            )
-        )
-    if status is not None:
-        query = query.where(InstanceRow.status == status)
-    if scenario is not None:
-        query = query.where(InstanceRow.scenario == scenario)
-    if owner is not None:
-        query = query.where(InstanceRow.owner == owner)
-    if cursor:
-        created, last_id = decode_cursor(cursor)
-        query = query.where(
-            or_(
-                InstanceRow.created_at < created,
-                and_(InstanceRow.created_at == created, InstanceRow.id < last_id),
-            )
-        )
-    query = query.order_by(InstanceRow.created_at.desc(), InstanceRow.id.desc()).limit(limit + 1)
-    rows = list(session.scalars(query))
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
 
 
 def add_event(
