@@ -53,7 +53,11 @@ def preload() -> None:
         _schema(settings.database_url)
         from splits_stack.web.gateway import Gateway
 
-        server.uvicorn_config(Gateway(settings), "127.0.0.1", 0).load()
+        config = server.uvicorn_config(Gateway(settings), "127.0.0.1", 0)
+        config.load()  # the HTTP protocol each demo serves with is imported here, once
+        # So is the event loop module uvicorn picks (no loop of it is made here: a uvloop loop
+        # would leave libuv's pipes open across the fork).
+        config.get_loop_factory()
         asyncio.run(_rehearse(Gateway(settings)))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
