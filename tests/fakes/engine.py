@@ -213,6 +213,9 @@ def _migrated_store(home: Path, orchestrator: Orchestrator) -> None:
     import tempfile
 
     db = orchestrator.ctx.db
+    if db.engine.url.get_backend_name() != "sqlite":  # a server store: migrate it in place
+        db.upgrade()
+        return
     target = Path(str(db.engine.url.database))
     if target.exists():  # a second rig on the same home: the store is already there
         return

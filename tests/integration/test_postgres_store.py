@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 from psycopg import sql
 
+from demo_orchestrator.engine.service import CreateInstance
 from tests.conftest import PG_ADMIN, Server, instance_files
+from tests.fakes.engine import ADMIN, Rig
 
 pytestmark = pytest.mark.postgres
 
@@ -114,3 +118,34 @@ def test_a_second_process_sees_every_change_of_the_first(
     deleted = _stream(api, instance_id, until="deleted")
     assert deleted[-1]["status"] == "deleted"
     assert api.demo(instance_id, "portal").status_code == 404
+
+
+def test_two_replicas_never_claim_one_pool_member_twice(tmp_path: Any, store_url: str) -> None:
+    """50 creates at once, through two orchestrators on one PostgreSQL store, against a warm
+    pool of 5: each member is claimed exactly once (SKIP LOCKED), the rest are plain creates."""
+    shared = {"store_url": store_url, "secret_key": Fernet.generate_key().decode()}
+    limits = {"max_instances": 100, "max_instances_per_owner": 100, **shared}
+    one, two = Rig(tmp_path / "one", **limits), Rig(tmp_path / "two", **limits)
+    try:
+        one.orchestrator.pool.set_target(ADMIN, "agency", 5)
+        for _ in range(6):
+            one.orchestrator.pool.refill()
+            one.settle()
+        members = set(one.runtime.owned())
+        assert len(members) == 5
+        assert two.orchestrator.pool.status()[0]["ready"] == 5  # the other replica sees them
+
+        def create(index: int) -> str:
+            replica = (one, two)[index % 2]
+            instance, _ = replica.service.create(ADMIN, CreateInstance(scenario="agency"))
+            return str(instance["id"])
+
+        with ThreadPoolExecutor(max_workers=10) as threads:
+            ids = list(threads.map(create, range(50)))
+        assert len(set(ids)) == 50
+        assert sorted(i for i in ids if i in members) == sorted(members)  # each claimed once
+        status = next(i for i in two.orchestrator.pool.status() if i["scenario"] == "agency")
+        assert (status["claims"], status["misses"]) == (5, 45)
+    finally:
+        one.close()
+        two.close()
