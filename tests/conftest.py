@@ -7,7 +7,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,28 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def instance_files(home: Path, instance_id: str) -> list[Path]:
     """Every file or folder that still carries the instance's id under DEMO_HOME."""
     return [p for p in home.rglob(f"*{instance_id}*")]
+
+
+@pytest.fixture(scope="module")
+def pg_databases(request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
+    """Makes uniquely named scratch databases on the local server (named after the test module);
+    drops them all at the end of the module."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    prefix = "demo_test_" + request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")[:20]
+    admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        admin.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+
+    try:
+        yield make
+    finally:
+        for name in made:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

@@ -9,18 +9,15 @@ does not grow with the page.
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from alembic import command
 from sqlalchemy import event, inspect, update
-from sqlalchemy.engine import make_url
 
 from demo_orchestrator.api.schemas import InstancePage
 from demo_orchestrator.app import create_app
@@ -33,7 +30,6 @@ from demo_orchestrator.settings import Settings
 from demo_orchestrator.store import listing, migrate
 from demo_orchestrator.store.database import Database
 from demo_orchestrator.store.models import InstanceRow, StepRow
-from tests.conftest import PG_ADMIN
 from tests.fakes.engine import (
     TINY,
     FakeClock,
@@ -47,25 +43,6 @@ VIEWER = Principal("vera", "viewer")
 ALICE = Principal("alice", "sales")
 TOKEN = "test-admin-token-0123456789"
 STEPS = ["database", "cache", "broker", "seed", "deploy", "routes", "health"]
-
-
-@pytest.fixture(scope="module")
-def pg_databases() -> Iterator[Callable[[], str]]:
-    admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"demo_test_list_{uuid.uuid4().hex[:12]}"
-        admin.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        return make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-
-    try:
-        yield make
-    finally:
-        for name in made:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

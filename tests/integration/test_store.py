@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -39,33 +38,12 @@ from demo_orchestrator.store import repository as repo
 from demo_orchestrator.store.crypto import SecretBox, load_or_create_key
 from demo_orchestrator.store.database import Database, normalise_url
 from demo_orchestrator.store.models import Base, InstanceRow, StepRow, TokenRow, UTCDateTime
-from tests.conftest import PG_ADMIN
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 TABLES = {"instances", "steps", "events", "users", "tokens", "idempotency_keys", "audit_log"}
 
 
 # --- backends -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def pg_databases() -> Iterator[Callable[[], str]]:
-    """Makes uniquely named scratch databases on the local server; drops them all at the end."""
-    admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"demo_test_store_{uuid.uuid4().hex[:12]}"
-        admin.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        return make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-
-    try:
-        yield make
-    finally:
-        for name in made:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture(scope="module")
