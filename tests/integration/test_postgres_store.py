@@ -122,7 +122,9 @@ def test_a_second_process_sees_every_change_of_the_first(
 
 def test_two_replicas_never_claim_one_pool_member_twice(tmp_path: Any, store_url: str) -> None:
     """50 creates at once, through two orchestrators on one PostgreSQL store, against a warm
-    pool of 5: each member is claimed exactly once (SKIP LOCKED), the rest are plain creates."""
+    pool of 5: each member is claimed exactly once, the rest are plain creates (creates hold the
+    quota's advisory lock across replicas; the member row is also taken FOR UPDATE SKIP LOCKED).
+    Without the advisory lock this fails."""
     shared = {"store_url": store_url, "secret_key": Fernet.generate_key().decode()}
     limits = {"max_instances": 100, "max_instances_per_owner": 100, **shared}
     one, two = Rig(tmp_path / "one", **limits), Rig(tmp_path / "two", **limits)
