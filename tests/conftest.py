@@ -130,6 +130,15 @@ class Server:
             time.sleep(0.02)
         raise AssertionError(f"{instance_id}: step {step} never became {status}")
 
+    def wait_deployed(self, instance_id: str, timeout: float = 40) -> None:
+        """Until the demo's processes run. Not `wait_step(..., "deploy", "done")`: while health
+        keeps failing, each retry rewinds to deploy, so deploy is `done` only for moments."""
+        deadline = time.monotonic() + timeout
+        while instance_id not in self.demo_processes().values():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{instance_id}: no process of it ever ran")
+            time.sleep(0.02)
+
     def demo(self, instance_id: str, route: str, path: str = "/api/items") -> httpx.Response:
         host = f"{instance_id}.{route}.localhost:{self.port}"
         return httpx.get(f"{self.url}{path}", headers={"Host": host}, timeout=10, trust_env=False)

@@ -19,10 +19,10 @@ def test_kill_during_provisioning_then_restart_converges(make_server: Any, tmp_p
     ).start()
     first = slow.create()["id"]
     second = slow.create(scenario="startup")["id"]
-    slow.wait_step(first, "deploy", "done")
-    slow.wait_step(second, "deploy", "done")
+    slow.wait_deployed(first)
+    slow.wait_deployed(second)
     doomed = slow.create()["id"]
-    slow.wait_step(doomed, "deploy", "done")
+    slow.wait_deployed(doomed)
     assert slow.http.delete(f"/api/v1/demo-instances/{doomed}").status_code == 202
     slow.kill()
     assert {first, second} <= set(slow.demo_processes().values())  # demos outlive the crash

@@ -131,7 +131,7 @@ def test_kill_mid_provisioning_then_restart_leaves_no_orphan_anywhere(
     kept = slow.create()["id"]
     forgotten = slow.create()["id"]
     for instance_id in (kept, forgotten):
-        slow.wait_step(instance_id, "deploy", "done")
+        slow.wait_deployed(instance_id)
     slow.kill()
     assert _on_servers(forgotten)["database"] and _on_servers(forgotten)["vhost"]
     store = sqlite3.connect(home / "orchestrator.db")  # the store forgets one instance

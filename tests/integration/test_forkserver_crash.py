@@ -85,9 +85,9 @@ def test_kill_during_provisioning_then_restart_leaves_one_process_per_service(
         DEMO_STEP_RETRIES="60",
     ).start()
     instance_id = slow.create()["id"]
-    slow.wait_step(instance_id, "deploy", "done")
+    slow.wait_deployed(instance_id)
     doomed = slow.create()["id"]
-    slow.wait_step(doomed, "deploy", "done")
+    slow.wait_deployed(doomed)
     assert slow.http.delete(f"/api/v1/demo-instances/{doomed}").status_code == 202
     slow.kill()
     again = forked_server(make_server, tmp_path / "home", slow.port).start()
