@@ -13,9 +13,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.conftest import Server
+from tests.e2e.shots import save_shot
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 ADMIN_PASSWORD = "admin-pass-0123"
 SALES_PASSWORD = "sales-pass-0123"
@@ -69,8 +69,7 @@ def sign_in(page: Page, ui: Server, user: str, password: str, start: str = "/por
 
 
 def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"ui-{name}.png"), full_page=True)
+    save_shot(page, f"ui-{name}.png")
 
 
 def test_anonymous_visitors_get_the_sign_in_page_and_wrong_passwords_fail(

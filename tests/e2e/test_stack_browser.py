@@ -18,10 +18,10 @@ import pytest
 from splits_stack.db import make_engine
 from splits_stack.devserver import StackProcess
 from splits_stack.seed.run import seed
+from tests.e2e.shots import SHOTS, save_shot
 
 pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_sign_in_through_a_persona_link_and_drag_a_pipeline_card(
     page.wait_for_url(re.compile(r"\.portal\.localhost:\d+/$"))
     assert "Good to see you, Jordan" in page.text_content("h1")
     assert page.text_content('[data-kpi="open_jobs"]') == "10"
-    page.screenshot(path=str(SHOTS / "stack-portal-dashboard.png"), full_page=True)
+    save_shot(page, "stack-portal-dashboard.png")
 
     page.goto(demo.env["DEMO_URL_PORTAL"] + "/jobs/1")
     card = page.locator(
@@ -88,7 +88,7 @@ def test_sign_in_through_a_persona_link_and_drag_a_pipeline_card(
     page.wait_for_function(
         f"document.querySelector('.column[data-stage=\"interview\"] .count').textContent == '{before + 1}'"
     )
-    page.screenshot(path=str(SHOTS / "stack-pipeline-after-drag.png"), full_page=True)
+    save_shot(page, "stack-pipeline-after-drag.png")
     page.reload()  # persisted, not just moved in the DOM
     assert page.locator(f'.column[data-stage="interview"] .kcard[data-app="{app_id}"]').count() == 1
 
@@ -123,12 +123,12 @@ def test_apply_as_candidate_then_see_it_in_the_portal_and_the_outbox(
     job_id = target.get_attribute("data-job")
     title = (target.locator("strong").first.text_content() or "").strip()
     target.click()
-    page.screenshot(path=str(SHOTS / "stack-candidate-job.png"), full_page=True)
+    save_shot(page, "stack-candidate-job.png")
     page.click("button[data-apply]")
     page.wait_for_url(re.compile(r"/applications\?flash="))
     assert page.locator("[data-application]").count() == 3
     assert title in (page.text_content("main") or "")
-    page.screenshot(path=str(SHOTS / "stack-candidate-applications.png"), full_page=True)
+    save_shot(page, "stack-candidate-applications.png")
     page.context.close()
 
     portal = _persona_page(browser, demo)
@@ -136,12 +136,12 @@ def test_apply_as_candidate_then_see_it_in_the_portal_and_the_outbox(
     portal.goto(demo.env["DEMO_URL_PORTAL"] + f"/jobs/{job_id}")
     applied = portal.locator('.column[data-stage="applied"] .kcard[data-name="Sam Carter"]')
     assert applied.count() == 1
-    portal.screenshot(path=str(SHOTS / "stack-portal-new-applicant.png"), full_page=True)
+    save_shot(portal, "stack-portal-new-applicant.png")
     portal.goto(demo.env["DEMO_URL_PORTAL"] + "/outbox")
     assert portal.locator(".mail-list", has_text="New applicant: Sam Carter").count() == 1
     portal.click(f"text=We received your application for {title}")
     assert "Thanks for applying" in (portal.text_content(".mail-view") or "")
-    portal.screenshot(path=str(SHOTS / "stack-portal-outbox.png"), full_page=True)
+    save_shot(portal, "stack-portal-outbox.png")
     portal.context.close()
 
 
@@ -151,10 +151,10 @@ def test_prospect_is_woven_in_and_reports_render(browser: Any, demo: StackProces
     page.goto(demo.env["DEMO_URL_PORTAL"] + "/jobs")
     assert "Acme Robotics" in (page.text_content("main") or "")
     page.goto(demo.env["DEMO_URL_PORTAL"] + "/recruiters")
-    page.screenshot(path=str(SHOTS / "stack-portal-recruiters.png"), full_page=True)
+    save_shot(page, "stack-portal-recruiters.png")
     page.goto(demo.env["DEMO_URL_PORTAL"] + "/candidates/1")
     assert "EXPERIENCE" in (page.text_content("pre.resume") or "")
-    page.screenshot(path=str(SHOTS / "stack-portal-candidate.png"), full_page=True)
+    save_shot(page, "stack-portal-candidate.png")
     page.context.close()
 
 
@@ -177,14 +177,14 @@ def test_enterprise_approvals_and_reports_in_the_browser(browser: Any, tmp_path:
         rows = page.locator("tr[data-approval]")
         waiting = rows.count()
         assert waiting > 0
-        page.screenshot(path=str(SHOTS / "stack-enterprise-approvals.png"), full_page=True)
+        save_shot(page, "stack-enterprise-approvals.png")
         rows.first.locator("button", has_text="Approve").click()
         page.wait_for_url(re.compile(r"flash="))
         page.goto(stack.env["DEMO_URL_PORTAL"] + "/approvals")
         assert page.locator("tr[data-approval]").count() == waiting - 1
         page.goto(stack.env["DEMO_URL_PORTAL"] + "/reports")
         assert page.locator("svg.chart").count() >= 6
-        page.screenshot(path=str(SHOTS / "stack-enterprise-reports.png"), full_page=True)
+        save_shot(page, "stack-enterprise-reports.png")
         page.context.close()
     finally:
         stack.stop()
