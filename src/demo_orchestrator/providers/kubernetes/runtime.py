@@ -120,6 +120,9 @@ class KubernetesRuntime(RuntimeProvider):
         "wake": "a demo on Kubernetes never sleeps, so there is nothing to wake",
         "reset": "reset in place is not built for Kubernetes yet; delete the demo and create a "
         "new one for pristine data",
+        "rotate-links": "rotating sign-in links is not built for Kubernetes yet (the demo's "
+        "pods would need the new secret and a restart); delete the demo and create a new one "
+        "for new links",
     }
 
     def __init__(
