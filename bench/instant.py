@@ -31,6 +31,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from demo_session import read  # bench/, beside this script
+
 from demo_orchestrator.providers.processes import (
     carrying,
     free_port,
@@ -108,11 +110,13 @@ class Bench:
     def answers(self, instance: dict[str, Any]) -> bool:
         for route in instance["urls"]:
             host = f"{instance['id']}.{route}.localhost:{self.port}"
-            try:
-                response = self.web.get(f"{self.base}{self.probe}", headers={"Host": host})
+            try:  # through the rep's session, as any tool outside the demo reads it
+                response = read(
+                    self.web, self.base, host, self.probe, instance.get("rep_login_url")
+                )
             except httpx.HTTPError:
                 return False
-            if response.status_code != 200:
+            if response is None or response.status_code != 200:
                 return False
         return True
 
