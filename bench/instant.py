@@ -1,10 +1,11 @@
 """Instant demos, measured side by side in one run on one embedded server: create -> ready with
 and without the warm pool, a pool claim with a prospect (personalised), wake on the first
-request, reset, delete -> gone. Prints JSON.
+request, reset, a rotation of the sign-in links, delete -> gone. Prints JSON.
 
 create -> ready is what a user sees: from the POST until both of the demo's hosts answer through
 the router with seeded data; a personalised claim and a reset until the demo is `ready` again and
-answers. Each figure is a median and p95 over `--count` demos. Beside the reset and claim times,
+answers (read through the rep's session, `bench/demo_session.py`); a rotation until the new rep
+link reads data. Each figure is a median and p95 over `--count` demos. Beside the reset, claim and rotation times,
 how many of the demos' processes were restarted (a service that reloads in place keeps its pid).
 
     .venv/bin/python bench/instant.py --count 10
@@ -217,6 +218,16 @@ def main() -> None:
             reset.append(time.monotonic() - started)
             reset_restarts += len(pids_before - bench.pids(instance["id"]))
 
+        rotated: list[float] = []  # new sign-in links until they read data (old ones are dead)
+        rotate_restarts = 0
+        for instance in demos[: args.count]:
+            pids_before = bench.pids(instance["id"])
+            started = time.monotonic()
+            fresh = bench.api.post(f"/api/v1/demo-instances/{instance['id']}/rotate-links").json()
+            wait(lambda i=fresh: bench.status(i["id"]) == "ready" and bench.answers(i), 60)
+            rotated.append(time.monotonic() - started)
+            rotate_restarts += len(pids_before - bench.pids(instance["id"]))
+
         gone: list[float] = []
         for instance in demos:
             started = time.monotonic()
@@ -235,6 +246,8 @@ def main() -> None:
                     "pool_claim_restarted_processes": claim_restarts,
                     "reset_seconds": summary(reset),
                     "reset_restarted_processes": reset_restarts,
+                    "rotate_links_seconds": summary(rotated) if rotated else None,
+                    "rotate_links_restarted_processes": rotate_restarts,
                     "delete_to_gone_seconds": summary(gone),
                 },
                 indent=2,
