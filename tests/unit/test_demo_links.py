@@ -13,6 +13,7 @@ import pytest
 from demo_orchestrator.domain.errors import Conflict, Forbidden
 from demo_orchestrator.engine.actions import Principal
 from demo_orchestrator.engine.views import login_token, rep_token
+from demo_orchestrator.providers.kubernetes.runtime import KubernetesRuntime
 from splits_stack.services import identity
 from tests.fakes.engine import ADMIN, Rig
 
@@ -96,6 +97,7 @@ def test_rotation_is_for_writers_on_their_own_ready_demo(rig: Rig) -> None:
         rig.service.rotate_links(VIEWER, instance_id)
     with pytest.raises(Forbidden):
         rig.service.rotate_links(SALLY, instance_id)  # not hers
+    assert "rotate-links" in KubernetesRuntime.refuses  # cluster mode answers 409 with why
     rig.runtime.refuses = {"rotate-links": "not built here"}
     with pytest.raises(Conflict, match="not built here"):
         rig.service.rotate_links(ADMIN, instance_id)
