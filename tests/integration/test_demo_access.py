@@ -131,3 +131,21 @@ def test_only_sign_in_links_open_a_demo_and_rotation_replaces_them(server: Serve
     assert refused.status_code == 409
     assert refused.headers["content-type"] == "application/problem+json"
     assert "ready" in refused.json()["detail"]
+
+
+def test_democtl_rotates_the_links_and_says_why_it_cannot(make_server: Any, tmp_path: Path) -> None:
+    from tests.integration.test_cli import democtl
+
+    server: Server = make_server(tmp_path / "tiny").start()  # the tiny blueprint: quick
+    made = server.create()
+    ready = server.wait_status(made["id"], "ready", "failed", timeout=60)
+    rotated = democtl(server, "rotate-links", ready["id"], "--wait", "--json")
+    assert rotated.returncode == 0, rotated.stderr
+    after = json.loads(rotated.stdout)
+    assert after["status"] == "ready"
+    assert set(_links(after).values()).isdisjoint(_links(ready).values())
+    server.http.post(f"/api/v1/demo-instances/{ready['id']}/sleep")
+    server.wait_status(ready["id"], "sleeping", timeout=30)
+    refused = democtl(server, "rotate-links", ready["id"])
+    assert refused.returncode != 0 and "ready" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
