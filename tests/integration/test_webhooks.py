@@ -36,12 +36,15 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[tuple[str, dict[str, str], bytes]] = []
         self.statuses: list[int] = []
+        self.hanging = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 receiver.received.append((self.path, dict(self.headers.items()), body))
+                if self.path == "/hang":  # a receiver that does not answer until released
+                    receiver.hanging.wait(timeout=10)
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 self.send_header("content-length", "0")
@@ -61,6 +64,7 @@ class Receiver:
         return [json.loads(body) for p, _, body in self.received if p == path]
 
     def close(self) -> None:
+        self.hanging.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -86,6 +90,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         webhook_allow_private_networks=True,
         webhook_retry_base_seconds=2,
         webhook_max_attempts=3,
+        webhook_timeout_seconds=1,
         expiry_warning_minutes="15,5",
     )
     made.orchestrator.notifier.begin()
@@ -101,7 +106,7 @@ def subscribe(rig: Rig, who: Principal, url: str, events: list[str], **more: Any
         url=url,
         events=events,
         secret=more.get("secret"),
-        format=more.get("format", "standard"),
+        format=more.get("format", "json"),
         scope=more.get("scope", "own"),
         check_url=lambda _: None,
     )
@@ -130,7 +135,7 @@ def test_events_go_signed_to_the_owners_hooks_and_to_global_ones(
     for path, secret in (("/all", everyone["secret"]), ("/sam", sams["secret"])):
         [(_, headers, body)] = [r for r in receiver.received if r[0] == path]
         payload = verified(secret, headers, body)
-        assert payload["type"] == "demo.ready"
+        assert payload["type"] == "ready"
         assert payload["data"]["instance"]["id"] == instance["id"]
         assert payload["data"]["instance"]["owner"] == "sam"
         # a notification never carries a way in: no sign-in link, no secret
@@ -146,7 +151,7 @@ def test_events_go_signed_to_the_owners_hooks_and_to_global_ones(
 
 def test_a_replayed_or_tampered_message_is_refused_by_the_receiver() -> None:
     secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-    body = b'{"type":"demo.ready"}'
+    body = b'{"type":"ready"}'
     old = int((datetime.now(UTC) - timedelta(minutes=10)).timestamp())
     headers = {
         "webhook-id": "msg_1",
@@ -161,9 +166,9 @@ def test_a_replayed_or_tampered_message_is_refused_by_the_receiver() -> None:
         "webhook-timestamp": str(now),
         "webhook-signature": sign(secret, "msg_1", now, body),
     }
-    assert Webhook(secret).verify(body, fresh) == {"type": "demo.ready"}
+    assert Webhook(secret).verify(body, fresh) == {"type": "ready"}
     with pytest.raises(WebhookVerificationError):
-        Webhook(secret).verify(b'{"type":"demo.failed"}', fresh)
+        Webhook(secret).verify(b'{"type":"failed"}', fresh)
 
 
 def test_a_failing_receiver_is_retried_with_back_off_then_marked_failed(
@@ -221,7 +226,7 @@ def test_expiry_reminders_at_each_lead_time_once_and_again_after_an_extension(
     notifier.tick()
     notifier.tick()
     [first] = receiver.at("/exp")
-    assert first["type"] == "demo.expiring"
+    assert first["type"] == "expiring"
     assert (first["data"]["minutes_left"], first["data"]["lead_minutes"]) == (14, 15)
     rig.clock.now = expires - timedelta(minutes=4)
     notifier.tick()
@@ -233,7 +238,7 @@ def test_expiry_reminders_at_each_lead_time_once_and_again_after_an_extension(
     rig.clock.now = expires + timedelta(minutes=61)
     rig.settle()
     notifier.tick()
-    assert receiver.at("/exp")[-1]["type"] == "demo.expired"
+    assert receiver.at("/exp")[-1]["type"] == "expired"
 
 
 def test_approval_events_reach_the_requester_and_the_approvers(
@@ -253,13 +258,13 @@ def test_approval_events_reach_the_requester_and_the_approvers(
     rig.service.reject(ADMIN, other["id"], "too long for a first call")
     rig.orchestrator.notifier.tick()
     assert sorted(m["type"] for m in receiver.at("/sam")) == [
-        "demo.approval_requested",
-        "demo.approval_requested",
-        "demo.approved",
-        "demo.rejected",
+        "approval_requested",
+        "approval_requested",
+        "approved",
+        "rejected",
     ]
     by_type = {m["type"]: m["data"]["instance"]["id"] for m in receiver.at("/sam")}
-    assert (by_type["demo.approved"], by_type["demo.rejected"]) == (long_one["id"], other["id"])
+    assert (by_type["approved"], by_type["rejected"]) == (long_one["id"], other["id"])
 
 
 def test_two_replicas_reading_the_same_events_send_each_message_once(
@@ -354,9 +359,7 @@ def test_the_api_shows_the_secret_once_and_keeps_hooks_to_their_owner(
     assert made.status_code == 201, made.text
     hook = made.json()
     assert (
-        hook["secret"].startswith("whsec_")
-        and hook["scope"] == "own"
-        and hook["format"] == "standard"
+        hook["secret"].startswith("whsec_") and hook["scope"] == "own" and hook["format"] == "json"
     )
     listed = call(app, "GET", "/api/v1/webhooks").json()["items"]
     assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in listed[0]
@@ -396,3 +399,55 @@ def test_the_api_shows_the_secret_once_and_keeps_hooks_to_their_owner(
         subscribe(rig, SAM, receiver.url("/g"), ["ready"], scope="global")
     with pytest.raises(Exception, match="viewers"):
         subscribe(rig, Principal("vic", "viewer"), receiver.url("/v"), ["ready"])
+
+
+def test_a_hanging_receiver_delays_neither_provisioning_nor_other_deliveries(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    rig = Rig(
+        tmp_path,
+        clock=real_now_clock(),
+        webhook_allow_private_networks=True,
+        webhook_timeout_seconds=30,
+    )
+    try:
+        rig.orchestrator.notifier.begin()
+        subscribe(rig, ADMIN, receiver.url("/hang"), ["ready"], scope="global")
+        rig.create()
+        rig.settle()
+        notifier = rig.orchestrator.notifier
+        sending = threading.Thread(target=notifier.tick)
+        sending.start()
+        while not receiver.received:  # the attempt is under way and the receiver holds it
+            threading.Event().wait(0.01)
+        second = rig.create()
+        rig.settle()  # the engine makes a whole demo while the receiver still hangs
+        assert rig.get(second)["status"] == "ready"
+        assert sending.is_alive() and not receiver.hanging.is_set()
+        receiver.hanging.set()
+        sending.join(timeout=30)
+        notifier.tick()
+        assert len(receiver.received) == 2
+    finally:
+        rig.orchestrator.notifier.stop()
+        rig.close()
+
+
+def test_an_attempt_that_hangs_past_the_time_out_counts_as_failed(
+    rig: Rig, receiver: Receiver
+) -> None:
+    hook = subscribe(rig, ADMIN, receiver.url("/hang"), ["ready"], scope="global")
+    rig.create()
+    rig.settle()
+    notifier = rig.orchestrator.notifier
+    notifier.tick()  # DEMO_WEBHOOK_TIMEOUT_SECONDS is 1 here
+    [delivery] = notifier.deliveries(ADMIN, hook["id"])
+    assert (delivery["status"], delivery["attempts"], delivery["last_error"]) == (
+        "pending",
+        1,
+        "timed out",
+    )
+    receiver.hanging.set()
+    rig.clock.advance(3)
+    notifier.tick()
+    assert notifier.deliveries(ADMIN, hook["id"])[0]["status"] == "delivered"

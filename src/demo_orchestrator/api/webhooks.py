@@ -39,8 +39,8 @@ class WebhookCreate(BaseModel):
         max_length=200,
         description="`whsec_` + base64 of 24-64 bytes; generated (and shown once) when omitted.",
     )
-    format: Literal["standard", "slack"] = Field(
-        default="standard",
+    format: Literal["json", "slack"] = Field(
+        default="json",
         description="`slack` adds a `text` line, so a Slack incoming-webhook URL works as is.",
     )
     scope: Literal["own", "global"] = Field(

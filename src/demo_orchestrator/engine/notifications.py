@@ -25,7 +25,6 @@ from demo_orchestrator.domain.errors import Forbidden, NotFound
 from demo_orchestrator.domain.notifications import (
     FORMATS,
     SCOPES,
-    TYPE_PREFIX,
     check_events,
     event_of,
     new_secret,
@@ -287,7 +286,7 @@ class Notifier:
         for hook in chosen:
             message_id = "msg_" + secrets.token_hex(12)
             payload = {
-                "type": TYPE_PREFIX + event,
+                "type": event,
                 "timestamp": now.isoformat().replace("+00:00", "Z"),
                 "data": data,
             }
