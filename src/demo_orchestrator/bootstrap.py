@@ -35,6 +35,7 @@ from demo_orchestrator.engine.runner import Runner
 from demo_orchestrator.engine.service import InstanceService
 from demo_orchestrator.providers.base import DatabaseProvider, Provider, RuntimeProvider
 from demo_orchestrator.providers.registry import load_blueprints, load_named, load_slots
+from demo_orchestrator.providers.smtp_mail import SmtpMailer
 from demo_orchestrator.providers.webhook_http import WebhookSender
 from demo_orchestrator.settings import Settings
 from demo_orchestrator.store.crypto import SecretBox, load_or_create_key
@@ -174,5 +175,10 @@ def bootstrap(
                 timeout=settings.webhook_timeout_seconds,
                 allow_private=settings.webhook_allow_private_networks,
             ),
+            mailer=SmtpMailer(
+                settings.smtp_url, settings.smtp_from, timeout=settings.webhook_timeout_seconds
+            )
+            if settings.smtp_url
+            else None,
         ),
     )

@@ -220,6 +220,15 @@ class Settings(BaseSettings):
         description="Let webhooks go to loopback, private and link-local addresses (a receiver "
         "on this machine or the LAN); off: public addresses only, so a URL cannot reach internals.",
     )
+    smtp_url: str | None = Field(
+        default=None,
+        description="SMTP server notification e-mails go through: smtp://[user:pw@]host[:port] "
+        "(STARTTLS when offered; ?starttls=require|off) or smtps://host:465; unset: no e-mail.",
+    )
+    smtp_from: str = Field(
+        default="demo-orchestrator@localhost",
+        description="From address of notification e-mails.",
+    )
     resource_owner: str | None = Field(
         default=None,
         description="Marker on every server-side resource so the orphan sweep touches only its "

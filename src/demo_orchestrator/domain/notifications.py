@@ -114,3 +114,33 @@ def slack_text(event: str, instance: Mapping[str, Any], extra: Mapping[str, Any]
         "starting": f"Demo {who} starts soon",
     }
     return lines.get(event, f"Demo {who}: {event}")
+
+
+# E-mail goes to the demo's owner for these; `approval_requested` goes to the admins.
+OWNER_MAIL_EVENTS = frozenset(EVENTS) - {"approval_requested"}
+ADMIN_MAIL_EVENTS = frozenset({"approval_requested"})
+MAIL_PREFIX = "email:"
+
+
+def mail_text(event: str, instance: Mapping[str, Any], extra: Mapping[str, Any]) -> tuple[str, str]:
+    """Subject and plain-text body of a notification e-mail: the demo's links and personas'
+    names, never a sign-in link (the demo's page in the orchestrator has those)."""
+    subject = slack_text(event, instance, extra).split(": http")[0]
+    lines = [slack_text(event, instance, extra), ""]
+    if instance.get("name"):
+        lines.append(f"Demo:      {instance['name']}")
+    prospect = instance.get("prospect") or {}
+    if prospect.get("company"):
+        lines.append(f"Prospect:  {prospect['company']}")
+    lines.append(f"Scenario:  {instance.get('scenario')}")
+    lines.append(f"Owner:     {instance.get('owner')}")
+    if instance.get("expires_at"):
+        lines.append(f"Expires:   {instance['expires_at']}")
+    urls = instance.get("urls") or {}
+    if urls:
+        lines += ["", "Links:"] + [f"  {route}: {url}" for route, url in urls.items()]
+    personas = [p.get("name") for p in instance.get("personas") or [] if p.get("name")]
+    if personas:
+        lines += ["", "Personas (sign in from the demo's page): " + ", ".join(personas)]
+    lines += ["", "-- demo-orchestrator"]
+    return subject, "\n".join(lines) + "\n"

@@ -23,10 +23,14 @@ from typing import Any, Protocol
 
 from demo_orchestrator.domain.errors import Forbidden, NotFound
 from demo_orchestrator.domain.notifications import (
+    ADMIN_MAIL_EVENTS,
     FORMATS,
+    MAIL_PREFIX,
+    OWNER_MAIL_EVENTS,
     SCOPES,
     check_events,
     event_of,
+    mail_text,
     new_secret,
     secret_bytes,
     sign,
@@ -63,6 +67,12 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
+class Mailer(Protocol):
+    def send(self, to: str, subject: str, text: str) -> Sent: ...
+
+    def close(self) -> None: ...
+
+
 def parse_leads(value: str) -> list[int]:
     """`"15,5"` -> [15, 5] (minutes before expiry, largest first)."""
     leads = sorted({int(part) for part in value.split(",") if part.strip()}, reverse=True)
@@ -90,9 +100,10 @@ def redacted(ctx: Context, row: InstanceRow) -> dict[str, Any]:
 
 
 class Notifier:
-    def __init__(self, ctx: Context, sender: Sender) -> None:
+    def __init__(self, ctx: Context, sender: Sender, mailer: Mailer | None = None) -> None:
         self.ctx = ctx
         self.sender = sender
+        self.mailer = mailer
         self.leads = parse_leads(ctx.settings.expiry_warning_minutes)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -209,6 +220,8 @@ class Notifier:
             self._thread.join(timeout=5)
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.sender.close()
+        if self.mailer is not None:
+            self.mailer.close()
 
     def wake(self, _changes: object = None) -> None:
         """The change feed's subscriber: something happened, look now."""
@@ -239,7 +252,7 @@ class Notifier:
             hooks = store.live_webhooks(session)
             for event in events:
                 name = event_of(event.kind, event.data or {})
-                if name is None or not hooks:
+                if name is None or (not hooks and self.mailer is None):
                     continue
                 row = session.get(InstanceRow, event.instance_id)
                 if row is None or row.pooled:
@@ -256,7 +269,7 @@ class Notifier:
         now = self.ctx.clock()
         with self.ctx.db.write() as session:
             hooks = [h for h in store.live_webhooks(session) if "expiring" in h.events]
-            if not hooks:
+            if not hooks and self.mailer is None:
                 return
             for row in store.expiring(session, now, now + timedelta(minutes=self.leads[0])):
                 assert row.expires_at is not None
@@ -278,7 +291,8 @@ class Notifier:
         chosen = [
             h for h in hooks if event in h.events and (h.scope == "global" or h.owner == row.owner)
         ]
-        if not chosen:
+        mailed = self._mail_recipients(session, row, event)
+        if not chosen and not mailed:
             return
         now = self.ctx.clock()
         instance = redacted(self.ctx, row)
@@ -307,6 +321,36 @@ class Notifier:
                     created_at=now,
                 ),
             )
+        for name in mailed:
+            payload = {
+                "type": event,
+                "timestamp": now.isoformat().replace("+00:00", "Z"),
+                "data": data,
+            }
+            store.enqueue(
+                session,
+                DeliveryRow(
+                    id="msg_" + secrets.token_hex(12),
+                    webhook_id=MAIL_PREFIX + name,
+                    key=key[:160],
+                    event=event,
+                    instance_id=row.id,
+                    payload=payload,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                ),
+            )
+
+    def _mail_recipients(self, session: Any, row: InstanceRow, event: str) -> list[str]:
+        """Who gets this event by e-mail: the owner, or the admins for approval requests."""
+        if self.mailer is None or event not in OWNER_MAIL_EVENTS | ADMIN_MAIL_EVENTS:
+            return []
+        users = store.mail_recipients(session, row.owner, admins_too=event in ADMIN_MAIL_EVENTS)
+        if event in ADMIN_MAIL_EVENTS:
+            return [u.name for u in users if u.role == "admin" and u.name != row.owner]
+        return [u.name for u in users if u.name == row.owner]
 
     def claim_due(self) -> list[DeliveryRow]:
         now = self.ctx.clock()
@@ -320,6 +364,9 @@ class Notifier:
         return claimed
 
     def attempt(self, delivery: DeliveryRow) -> None:
+        if delivery.webhook_id.startswith(MAIL_PREFIX):
+            self._mail(delivery)
+            return
         with self.ctx.db.read() as session:
             hook = store.webhook(session, delivery.webhook_id)
             secret = None if hook is None else self.ctx.box.open(hook.secret)["secret"]
@@ -338,6 +385,27 @@ class Notifier:
         }
         outcome = self.sender.send(url, headers, body)
         self._record(delivery.id, outcome.status_code, outcome.error, delivered=outcome.delivered)
+
+    def _mail(self, delivery: DeliveryRow) -> None:
+        name = delivery.webhook_id[len(MAIL_PREFIX) :]
+        with self.ctx.db.read() as session:
+            user = store.user(session, name)
+            address = user.email if user is not None and store.usable(user) else None
+        if self.mailer is None or address is None:
+            self._record(delivery.id, None, "no e-mail address (or SMTP) any more", final=True)
+            return
+        data = delivery.payload.get("data") or {}
+        extra = {k: v for k, v in data.items() if k != "instance"}
+        subject, text = mail_text(delivery.event, data.get("instance") or {}, extra)
+        outcome = self.mailer.send(address, subject, text)
+        self._record(delivery.id, outcome.status_code, outcome.error, delivered=outcome.delivered)
+
+    def mail_deliveries(self, who: Principal, limit: int = 100) -> list[dict[str, Any]]:
+        """The e-mails sent to `who` (the notifications page shows them beside the webhooks)."""
+        with self.ctx.db.read() as session:
+            return [
+                store.as_dict(d) for d in store.deliveries(session, MAIL_PREFIX + who.name, limit)
+            ]
 
     def _record(
         self,

@@ -9,7 +9,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from demo_orchestrator.store.models import DeliveryRow, InstanceRow, NotifyCursorRow, WebhookRow
+from demo_orchestrator.store.models import (
+    DeliveryRow,
+    InstanceRow,
+    NotifyCursorRow,
+    UserRow,
+    WebhookRow,
+)
 
 
 def live_webhooks(session: Session, owner: str | None = None) -> list[WebhookRow]:
@@ -115,3 +121,22 @@ def as_dict(row: DeliveryRow) -> dict[str, Any]:
         "created_at": iso(row.created_at),
         "delivered_at": iso(row.delivered_at),
     }
+
+
+def mail_recipients(session: Session, owner: str, admins_too: bool) -> list[UserRow]:
+    """Users with an e-mail address: the owner, and every admin when `admins_too`."""
+    query = select(UserRow).where(UserRow.email.is_not(None))
+    if admins_too:
+        query = query.where((UserRow.name == owner) | (UserRow.role == "admin"))
+    else:
+        query = query.where(UserRow.name == owner)
+    return [u for u in session.scalars(query.order_by(UserRow.name)) if usable(u)]
+
+
+def usable(user: UserRow) -> bool:
+    """Disabled users get no mail (the column exists once accounts can be disabled)."""
+    return getattr(user, "disabled_at", None) is None
+
+
+def user(session: Session, name: str) -> UserRow | None:
+    return session.get(UserRow, name)

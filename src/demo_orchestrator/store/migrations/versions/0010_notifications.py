@@ -1,4 +1,5 @@
-"""webhooks: subscriptions, their deliveries (idempotent by key) and the notifier's feed cursor
+"""notifications: webhooks, their deliveries (idempotent by key), the notifier's feed cursor,
+and an e-mail address per user
 
 Revision ID: 0010
 Revises: 0006
@@ -51,6 +52,8 @@ def upgrade() -> None:
     op.create_index(
         "ix_webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_at"]
     )
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(sa.Column("email", sa.String(254), nullable=True))
     op.create_table(
         "notify_cursor",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
@@ -60,6 +63,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("notify_cursor")
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("email")
     op.drop_index("ix_webhook_deliveries_due", "webhook_deliveries")
     op.drop_index("ux_webhook_deliveries_key", "webhook_deliveries")
     op.drop_table("webhook_deliveries")
