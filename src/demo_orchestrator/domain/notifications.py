@@ -54,7 +54,7 @@ def event_of(kind: str, data: Mapping[str, Any]) -> str | None:
         return None
     if kind == "expired":
         return "expired"
-    if kind == "health" and data.get("state") == "degraded":
+    if kind == "health" and (data.get("health") or {}).get("state") == "degraded":
         return "degraded"
     if kind == "starting":
         return "starting"

@@ -257,7 +257,8 @@ class Notifier:
                 row = session.get(InstanceRow, event.instance_id)
                 if row is None or row.pooled:
                     continue
-                extra = {"reason": (event.data or {}).get("reason")} if name == "degraded" else {}
+                health = (event.data or {}).get("health") or {}
+                extra = {"reason": health.get("reason")} if name == "degraded" else {}
                 self._enqueue(session, hooks, row, name, f"{name}:{event.id}", extra)
             store.move_cursor(session, events[-1].id)
         if len(events) == BATCH:
