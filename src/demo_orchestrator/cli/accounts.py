@@ -9,6 +9,18 @@ import typer
 from rich.table import Table
 
 from demo_orchestrator.cli.app import JsonOpt, call, emit, fail, out, token_app, user_app
+from demo_orchestrator.client import Client, ClientError
+
+
+def _send(method: str, path: str) -> None:
+    """One call whose answer has no body (204)."""
+    client = Client()
+    try:
+        client.request(method, path)
+    except ClientError as exc:
+        fail(exc.message, 2 if exc.status is None else 1)
+    finally:
+        client.close()
 
 
 @token_app.command("list")
@@ -39,7 +51,7 @@ def token_revoke(
     """Revoke a token at once: the next request with it is refused."""
     if not token_id.isdigit() or not 0 < int(token_id) < 2**62:
         fail(f"token id {token_id!r} is not a token id; see `democtl token list`")
-    call("DELETE", f"/api/v1/tokens/{int(token_id)}")
+    _send("DELETE", f"/api/v1/tokens/{int(token_id)}")
     if not emit({"id": int(token_id), "revoked": True}, as_json):
         out.print(f"token {int(token_id)} revoked")
 
