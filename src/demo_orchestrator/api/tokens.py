@@ -47,7 +47,7 @@ def list_tokens(orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, A
 def revoke_token(
     orchestrator: OrchestratorDep,
     who: PrincipalDep,
-    token_id: int = Path(ge=1, le=2**62),
+    token_id: int = Path(ge=1, le=2**31 - 1),  # the column is a 32-bit integer on PostgreSQL
 ) -> Response:
     """Revoke at once: the next request with it is refused (401)."""
     orchestrator.accounts.revoke_token(token_id, who)

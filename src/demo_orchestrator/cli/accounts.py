@@ -49,7 +49,7 @@ def token_revoke(
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke a token at once: the next request with it is refused."""
-    if not token_id.isdigit() or not 0 < int(token_id) < 2**62:
+    if not token_id.isdigit() or not 0 < int(token_id) < 2**31:
         fail(f"token id {token_id!r} is not a token id; see `democtl token list`")
     _send("DELETE", f"/api/v1/tokens/{int(token_id)}")
     if not emit({"id": int(token_id), "revoked": True}, as_json):
