@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from demo_orchestrator.domain.errors import TemporaryError
 from demo_orchestrator.engine.service import Principal
 from demo_orchestrator.engine.signin import SignIn, SignInRefused, SignInThrottled, Throttle
 from tests.conftest import DEMOCTL, Server, sign_in
@@ -154,6 +155,20 @@ def test_replicas_share_the_counts_through_redis() -> None:
     assert 1 <= two.wait_seconds(user=name, address="10.9.9.9") <= 60  # the other replica's hits
     memory = Throttle(per_user="3/minute", per_address="100/minute", storage_url="memory://")
     assert memory.wait_seconds(user=name, address="10.1.1.1") == 0  # memory: per replica
+    down = Throttle(per_user="3/minute", per_address="9/minute", storage_url="redis://127.0.0.1:1")
+    with pytest.raises(TemporaryError, match="cannot be reached"):
+        down.wait_seconds(user=name, address="10.1.1.1")
+
+
+def test_a_bad_throttle_setting_is_a_clear_start_error(make_server: Any) -> None:
+    for env, message in (
+        ({"DEMO_LOGIN_THROTTLE_STORAGE": "mongo-ish://x"}, "DEMO_LOGIN_THROTTLE_STORAGE is not"),
+        ({"DEMO_LOGIN_RATE_PER_USER": "five a minute"}, "is not a rate like 5/minute"),
+    ):
+        server: Server = make_server(**env)
+        with pytest.raises(RuntimeError, match="server exited"):
+            server.start()
+        assert message in (server.home / "server.log").read_text()
 
 
 # -- login CSRF ------------------------------------------------------------------------------

@@ -23,11 +23,11 @@ from functools import cached_property
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from limits import RateLimitItem, parse_many
-from limits.errors import StorageError
+from limits.errors import ConfigurationError, StorageError
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from demo_orchestrator.domain.errors import DemoError, TemporaryError
+from demo_orchestrator.domain.errors import DemoError, PermanentError, TemporaryError
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.service import Principal
 from demo_orchestrator.store import accounts as store
@@ -64,7 +64,13 @@ class Throttle:
             "user": parse_many(per_user),
             "address": parse_many(per_address),
         }
-        storage = storage_from_string(storage_url, wrap_exceptions=True)
+        try:
+            storage = storage_from_string(storage_url, wrap_exceptions=True)
+        except ConfigurationError as exc:
+            raise PermanentError(
+                f"DEMO_LOGIN_THROTTLE_STORAGE is not a usable storage ({exc}); use memory:// or "
+                "redis://host:6379/0"
+            ) from exc
         self._limiter = MovingWindowRateLimiter(storage)
 
     def _keys(self, user: str, address: str | None) -> list[tuple[str, str]]:
