@@ -202,13 +202,24 @@ class Settings(BaseSettings):
         description="Connect and request time-out towards every data service's server (s); short, "
         "so a server that is down fails a step fast and the engine retries it later.",
     )
+    allowed_hosts: str | None = Field(
+        default=None,
+        description="Names the orchestrator's own pages answer to, comma-separated (`*.example.com`"
+        " for subdomains, `*` for any); unset: the serve host, localhost, 127.0.0.1, [::1], the "
+        "base domain and admin.<base domain>. Guards the UI against DNS rebinding.",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="When set, /metrics asks for `Authorization: Bearer <this>` (Prometheus' "
+        "`authorization` scrape option); unset: /metrics is open, as Prometheus expects by default.",
+    )
     resource_owner: str | None = Field(
         default=None,
         description="Marker on every server-side resource so the orphan sweep touches only its "
         "own; a hash of the store URL when unset.",
     )
 
-    @field_validator("admin_token", "admin_password", "secret_key")
+    @field_validator("admin_token", "admin_password", "secret_key", "metrics_token")
     @classmethod
     def _no_placeholder(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in PLACEHOLDER_SECRETS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from demo_orchestrator.domain.errors import Unauthorized
 from demo_orchestrator.domain.instance import as_utc
 from demo_orchestrator.engine.usage import usage as compute_usage
 from demo_orchestrator.serving.deps import OrchestratorDep, PrincipalDep
@@ -26,8 +28,16 @@ def healthz(orchestrator: OrchestratorDep) -> dict[str, Any]:
 
 
 @router.get("/metrics", tags=["system"])
-def metrics(request: Request) -> Response:
+def metrics(request: Request, orchestrator: OrchestratorDep) -> Response:
     """Prometheus exposition: see the README's Monitoring section for every series."""
+    expected = orchestrator.ctx.settings.metrics_token
+    if expected is not None:
+        scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected.encode()):
+            raise Unauthorized(
+                "/metrics is protected by DEMO_METRICS_TOKEN: send `Authorization: Bearer "
+                "<token>` (Prometheus: the scrape config's `authorization` credentials)"
+            )
     monitoring: Monitoring = request.app.state.monitoring
     return Response(monitoring.exposition(), media_type=CONTENT_TYPE_LATEST)
 
