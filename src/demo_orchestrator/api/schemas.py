@@ -103,7 +103,7 @@ class UserInfo(BaseModel):
     role: str
     created_at: str
     disabled_at: str | None
-    password: bool = Field(description="Whether the user can sign in to the web UI.")
+    web_sign_in: bool = Field(description="Whether the user has a password for the web UI.")
 
 
 class UserList(BaseModel):

@@ -68,7 +68,7 @@ def user_list(as_json: JsonOpt = False) -> None:
             u["name"],
             u["role"],
             u["created_at"][:16],
-            "yes" if u["password"] else "no",
+            "yes" if u["web_sign_in"] else "no",
             (u["disabled_at"] or "-")[:16],
         )
     out.print(table)

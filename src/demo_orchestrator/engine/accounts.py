@@ -70,7 +70,7 @@ def user_view(user: UserRow) -> dict[str, Any]:
         "role": user.role,
         "created_at": _iso(user.created_at),
         "disabled_at": _iso(user.disabled_at),
-        "password": bool(user.password_hash),
+        "web_sign_in": bool(user.password_hash),
     }
 
 
