@@ -19,7 +19,13 @@ import pytest
 
 from demo_orchestrator.domain.errors import TemporaryError
 from demo_orchestrator.engine.service import Principal
-from demo_orchestrator.engine.signin import SignIn, SignInRefused, SignInThrottled, Throttle
+from demo_orchestrator.engine.signin import (
+    SignIn,
+    SignInRefused,
+    SignInThrottled,
+    Throttle,
+    address_key,
+)
 from tests.conftest import DEMOCTL, Server, sign_in
 from tests.fakes.engine import Rig
 from tests.services import REDIS_URL
@@ -169,6 +175,16 @@ def test_a_bad_throttle_setting_is_a_clear_start_error(make_server: Any) -> None
         with pytest.raises(RuntimeError, match="server exited"):
             server.start()
         assert message in (server.home / "server.log").read_text()
+
+
+def test_ipv6_clients_are_counted_by_their_64_block() -> None:
+    throttle = Throttle(per_user="100/minute", per_address="2/minute", storage_url="memory://")
+    for host in ("2001:db8:1:2::a", "2001:db8:1:2:ffff::b"):  # two addresses, one subscriber
+        assert throttle.wait_seconds(user="x", address=host) == 0
+        throttle.failed(user=f"name-{host}", address=host)
+    assert throttle.wait_seconds(user="y", address="2001:db8:1:2::c") >= 1
+    assert throttle.wait_seconds(user="y", address="2001:db8:1:3::c") == 0  # the next /64
+    assert address_key("::ffff:10.0.0.1") == address_key("10.0.0.1") == "10.0.0.1"
 
 
 # -- login CSRF ------------------------------------------------------------------------------

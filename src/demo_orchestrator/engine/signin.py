@@ -15,6 +15,7 @@ user name.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import secrets
 import time
@@ -56,6 +57,20 @@ class SignInThrottled(DemoError):
         self.retry_after = retry_after
 
 
+def address_key(address: str | None) -> str:
+    """What an address is counted as: an IPv6 client by its /64, since one subscriber usually
+    holds a whole /64 and could otherwise take a fresh address for every attempt."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else ip)
+
+
 class Throttle:
     """Counts failures per key in moving windows; says how long a full key must wait."""
 
@@ -74,7 +89,7 @@ class Throttle:
         self._limiter = MovingWindowRateLimiter(storage)
 
     def _keys(self, user: str, address: str | None) -> list[tuple[str, str]]:
-        return [("user", user.lower()[:KEY_CHARS]), ("address", address or "unknown")]
+        return [("user", user.lower()[:KEY_CHARS]), ("address", address_key(address))]
 
     def wait_seconds(self, *, user: str, address: str | None) -> int:
         """0 when an attempt may go ahead, else whole seconds until the fullest window frees."""
