@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class ProspectIn(BaseModel):
@@ -47,6 +47,10 @@ class TokenCreate(BaseModel):
     user: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
     role: str = Field(pattern=r"^(admin|sales|viewer)$")
     name: str | None = Field(default=None, max_length=128)
+    expires_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the token stops working (ISO 8601 with offset); never when unset.",
+    )
 
 
 class RejectIn(BaseModel):
@@ -60,7 +64,11 @@ class UserCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
     role: str = Field(pattern=r"^(admin|sales|viewer)$")
-    password: str = Field(min_length=8, max_length=200)
+    password: str = Field(
+        min_length=1,
+        max_length=200,
+        description="At least 12 characters, not a common password, not containing the name.",
+    )
 
 
 class UserPublic(BaseModel):
@@ -68,10 +76,38 @@ class UserPublic(BaseModel):
     role: str
 
 
-class TokenPublic(BaseModel):
+class TokenInfo(BaseModel):
+    """A token as listed: never its secret nor its hash."""
+
+    id: int
+    name: str
     user: str
     role: str
+    created_at: str
+    expires_at: str | None
+    revoked_at: str | None
+
+
+class TokenPublic(TokenInfo):
+    """The answer to a create: the secret, shown this once."""
+
     token: str
+
+
+class TokenList(BaseModel):
+    items: list[TokenInfo]
+
+
+class UserInfo(BaseModel):
+    name: str
+    role: str
+    created_at: str
+    disabled_at: str | None
+    web_sign_in: bool = Field(description="Whether the user has a password for the web UI.")
+
+
+class UserList(BaseModel):
+    items: list[UserInfo]
 
 
 class Step(BaseModel):
