@@ -30,9 +30,11 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
-from demo_orchestrator.domain.errors import PermanentError
+from demo_orchestrator.domain.errors import PermanentError, ProviderError
+from demo_orchestrator.providers import postgres_doctor
 from demo_orchestrator.providers.base import (
     DatabaseProvider,
+    Finding,
     Health,
     InstanceSpec,
     Outputs,
@@ -192,6 +194,7 @@ class PostgresDatabase(DatabaseProvider):
                             sql.SQL(target), Ident(self.templates.builder)
                         )
                     )
+        self.prove(name, password)
         return Outputs(
             env={"DATABASE_URL": self.url_for(name, password, name)},
             state={"database": name, "role": name, "template": template},
@@ -252,6 +255,25 @@ class PostgresDatabase(DatabaseProvider):
                 {"m": self.instance_marker},
             ).fetchall()
         return {str(r[0]).replace("_", "-", 1) for r in rows if _INSTANCE_DB.match(str(r[0]))}
+
+    def prove(self, name: str, password: str) -> None:
+        """Log in as the demo will (its role, its password, its database) and run a query."""
+        try:
+            with psycopg.connect(
+                self.url_for(name, password, name),
+                connect_timeout=max(2, round(self.admin.timeout)),
+            ) as conn:
+                conn.execute("SELECT 1").fetchone()
+        except psycopg.Error as exc:
+            detail = first_line(exc).replace(password, "***")
+            raise ProviderError(
+                f"PostgreSQL database {name}: login as role {name} at "
+                f"{self.admin.host[0]}:{self.admin.host[1]} failed: {detail}"
+            ) from exc
+
+    def doctor(self) -> list[Finding]:
+        """A wrong password refused, no non-demo database open to PUBLIC (see postgres_doctor)."""
+        return postgres_doctor.check(self.admin)
 
     # -- templates -----------------------------------------------------------------------------
 

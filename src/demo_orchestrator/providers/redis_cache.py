@@ -1,9 +1,13 @@
 """The `redis` cache provider: an ACL user per demo, confined to its own key prefix and channels.
 
 Redis has one keyspace, so isolation is the ACL: user `demo-ab12cd` may only touch keys
-`demo-ab12cd:*` and channels `demo-ab12cd:*`, and is denied the dangerous commands (FLUSHALL,
-CONFIG, DEBUG, ...) and the ones that reveal other demos' keys (KEYS, SCAN, RANDOMKEY). The prefix
-reaches the demo as `REDIS_PREFIX`.
+`demo-ab12cd:*` and channels `demo-ab12cd:*`, and may run only the commands that stay inside
+them, an allow list derived from the server's own command table (`redis_acl.py`): no FLUSHALL,
+SCRIPT FLUSH, FUNCTION LOAD, DBSIZE, KEYS, SCAN, PUBSUB CHANNELS, ... The prefix reaches the demo
+as `REDIS_PREFIX`. `ensure` proves the result: it logs in as the user with its password and
+writes, reads and deletes a key under the prefix, so a user that cannot work never goes `ready`.
+The isolation is only as good as the server's `default` user: `doctor()` fails when it is on
+without a password (then any client, a demo too, is a user with every right).
 
 The ownership marker lives in the ACL rule itself: a read-only pattern on a key that never exists
 (`%R~demo-orchestrator:managed-by:<owner>`). It is set in the same `ACL SETUSER` that creates
@@ -24,8 +28,10 @@ import redis
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from demo_orchestrator.domain.errors import PermanentError, ProviderError
+from demo_orchestrator.domain.errors import DemoError, PermanentError, ProviderError
+from demo_orchestrator.providers import redis_acl
 from demo_orchestrator.providers.base import (
+    Finding,
     Health,
     InstanceSpec,
     Outputs,
@@ -47,7 +53,7 @@ from demo_orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DENIED = ("-@dangerous", "-scan", "-randomkey", "-keys")
+PROBE_KEY = "demo-orchestrator:probe"  # under the demo's prefix, deleted at once
 
 
 class RedisSettings(ProviderSettings):
@@ -75,9 +81,11 @@ class RedisCache(Provider):
         self.owner = owner
         self.tag = f"demo-orchestrator:managed-by:{owner}"
         self.passwords = passwords
+        self._timeout = timeout
         self._client: redis.Redis = redis.Redis.from_url(
             url, socket_connect_timeout=timeout, socket_timeout=timeout, decode_responses=True
         )
+        self._command_rules: list[str] | None = None  # derived once per provider (server)
 
     @classmethod
     def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
@@ -111,8 +119,13 @@ class RedisCache(Provider):
         env = {"REDIS_URL": self.url_for(user, password), "REDIS_PREFIX": user}
         state = {"user": user, "prefix": f"{user}:"}
         digest = f"#{hashlib.sha256(password.encode()).hexdigest()}"
-        if existing is not None and {"on", digest} <= set(existing.split()):
-            return Outputs(env=env, state=state, message="exists")  # unchanged: keep its clients
+        commands = self.command_rules()
+        # Redis rewrites command rules in its own words, so the rules carry their own digest
+        # (a pattern on a key that never exists): a new Redis or new rules make the user again.
+        version = f"%R~demo-orchestrator:rules:{_digest(commands)}"
+        if existing is not None and {"on", digest, version} <= set(existing.split()):
+            self.prove(user, password)  # unchanged: keep its clients
+            return Outputs(env=env, state=state, message="exists")
         rules = [
             "reset",
             "on",
@@ -120,11 +133,55 @@ class RedisCache(Provider):
             f"~{user}:*",
             f"&{user}:*",
             f"%R~{self.tag}",
-            "+@all",
-            *DENIED,
+            version,
+            *commands,
         ]
         self._call(f"create ACL user {user}", "ACL", "SETUSER", user, *rules, secret=password)
+        self.prove(user, password)
         return Outputs(env=env, state=state, message="ACL user ready")
+
+    def command_rules(self) -> list[str]:
+        """The ACL's command rules, from this server's `COMMAND` table (see redis_acl.py)."""
+        if self._command_rules is None:
+            database = int(self._parts.path.lstrip("/") or 0)
+            self._command_rules = redis_acl.rules(self.command_table(), database=database)
+        return self._command_rules
+
+    def command_table(self) -> list[Any]:
+        """The raw `COMMAND` reply (redis-py's parser drops key specs and subcommands)."""
+        try:
+            connection = self._client.connection_pool.get_connection()
+            try:
+                connection.send_command("COMMAND")  # type: ignore[no-untyped-call]
+                table = connection.read_response()
+            finally:
+                self._client.connection_pool.release(connection)
+        except redis.RedisError as exc:
+            raise self._wrap("read the command table (COMMAND)", exc) from exc
+        if not isinstance(table, list) or not table:
+            raise ProviderError(f"Redis at {redact(self._url)} answered COMMAND with no table")
+        return table
+
+    def prove(self, user: str, password: str) -> None:
+        """Log in as the demo will, and write, read and delete a key under its prefix."""
+        key, where = f"{user}:{PROBE_KEY}", f"Redis ACL user {user} at {redact(self._url)}"
+        demo = redis.Redis.from_url(
+            self.url_for(user, password),
+            socket_connect_timeout=self._timeout,
+            socket_timeout=self._timeout,
+            decode_responses=True,
+        )
+        try:
+            demo.set(key, "1", ex=60)
+            answer = demo.get(key)
+            demo.delete(key)
+        except redis.RedisError as exc:
+            detail = scrub(first_line(exc), password, self._parts.password)
+            raise ProviderError(f"{where} does not work as the demo will use it: {detail}") from exc
+        finally:
+            demo.close()
+        if answer != "1":
+            raise ProviderError(f"{where}: a key written under its prefix read back {answer!r}")
 
     def destroy(self, *, instance_id: str) -> None:
         try:
@@ -184,6 +241,59 @@ class RedisCache(Provider):
                 found.add(words[1])
         return found
 
+    def doctor(self) -> list[Finding]:
+        """The `default` user must be off or need a password; the ACL is derived here."""
+        where = f"Redis at {redact(self._url)}"
+        try:
+            default = self._call("read the default user", "ACL", "GETUSER", "default")
+            rules = self.command_rules()
+        except DemoError as exc:
+            return [Finding("warn", "redis default user", f"could not be checked: {exc.detail}")]
+        flags = _flags(default)
+        found: list[Finding] = []
+        if "on" in flags and "nopass" in flags and self._anyone_gets_in():
+            found.append(
+                Finding(
+                    "fail",
+                    "redis default user",
+                    f"{where}: the `default` user is on with no password: any client (a demo "
+                    "too) is a user with every right, so per-demo ACL users isolate nothing",
+                    "`ACL SETUSER default off` (or `requirepass`), and give the orchestrator an "
+                    "admin ACL user in DEMO_REDIS_URL; persist it in redis.conf / aclfile",
+                )
+            )
+        else:
+            found.append(
+                Finding(
+                    "ok", "redis default user", f"{where}: `default` needs a password or is off"
+                )
+            )
+        allowed = len(rules) - 2
+        found.append(
+            Finding(
+                "ok",
+                "redis acl",
+                f"{where}: demo users may run {allowed} (sub)commands that stay in their prefix, "
+                "derived from the server's command table; the rest is denied",
+            )
+        )
+        return found
+
+    def _anyone_gets_in(self) -> bool:
+        """Try it: a client with no credentials at all runs a command."""
+        anon = redis.Redis(
+            host=self._parts.hostname or "localhost",
+            port=self._parts.port or 6379,
+            socket_connect_timeout=self._timeout,
+            socket_timeout=self._timeout,
+        )
+        try:
+            return bool(anon.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            anon.close()
+
     def close(self) -> None:
         self._client.close()
 
@@ -241,3 +351,17 @@ class RedisCache(Provider):
 def _escape(prefix: str) -> str:
     """Escape glob characters so SCAN MATCH only sees this exact prefix."""
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in prefix)
+
+
+def _digest(rules: list[str]) -> str:
+    return hashlib.sha256(" ".join(rules).encode()).hexdigest()[:12]
+
+
+def _flags(getuser: Any) -> set[str]:
+    """The flags of an `ACL GETUSER` reply (a flat list or a dict, by protocol)."""
+    if isinstance(getuser, dict):
+        return {str(f) for f in getuser.get("flags", [])}
+    if isinstance(getuser, list):
+        pairs = dict(zip(getuser[::2], getuser[1::2], strict=False))
+        return {str(f) for f in pairs.get("flags", [])}
+    return set()
