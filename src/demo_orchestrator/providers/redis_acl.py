@@ -18,6 +18,10 @@ ACL categories, subcommands included) and are an ALLOW list, `-@all` then `+` ea
   DBSIZE, KEYS, RANDOMKEY, INFO, PUBSUB CHANNELS/NUMSUB/NUMPAT, WAIT, ... SCAN is denied too:
   its MATCH pattern is the client's choice and Redis does not filter its answer by the ACL, so it
   lists every demo's key names (a demo keeps a set of its own keys instead);
+- a keyed command whose keys this server fails to check in some call shape is denied: at start
+  the provider asks `ACL DRYRUN` (as a throwaway user) whether each keyed command, with another
+  prefix's key in every argument, is refused; Redis 7.0 lets `PFMERGE other:key` through (with
+  a destination and no source its key specs yield no key), so PFMERGE is denied there;
 - two keyed commands are denied because they cross databases, whose keys the teardown (SCAN of
   the demo's database) would never find: MOVE and COPY (its DB option); and CLIENT TRACKING,
   whose BCAST PREFIX mode reports changes to other demos' keys by name.
@@ -85,7 +89,26 @@ def judge_all(table: list[Any]) -> list[Verdict]:
     return [judge(name, entry) for name, entry in commands(table)]
 
 
-def rules(table: list[Any], *, database: int) -> list[str]:
-    """`-@all` then `+` every allowed (sub)command, and `SELECT` of the demo's database only."""
-    allowed = sorted(v.command for v in judge_all(table) if v.allowed)
+def rules(table: list[Any], *, database: int, unchecked: frozenset[str] = frozenset()) -> list[str]:
+    """`-@all` then `+` every allowed (sub)command but those whose keys the server does not
+    check (`unchecked`), and `SELECT` of the demo's database only."""
+    allowed = sorted(
+        v.command for v in judge_all(table) if v.allowed and v.command not in unchecked
+    )
     return ["-@all", *(f"+{c}" for c in allowed), f"+select|{database}"]
+
+
+def sample_argv(name: str, entry: list[Any], key: str) -> list[str]:
+    """The (sub)command with `key` in every argument, as many as its arity asks; key specs
+    that search for a keyword or read a key count get them, so the keys are where Redis looks."""
+    words = name.split("|")
+    argv = words + [key] * max(0, abs(int(entry[1])) - len(words))
+    for spec in entry[8] if len(entry) > 8 else []:
+        begin, find = spec.get("begin_search", {}), spec.get("find_keys", {})
+        if begin.get("type") == "keyword":
+            argv = [*argv, str(begin["spec"]["keyword"]), key, key]
+        if find.get("type") == "keynum":
+            position = int(begin.get("spec", {}).get("index", 0)) + int(find["spec"]["keynumidx"])
+            argv = argv + [key] * max(0, position + 3 - len(argv))
+            argv[position] = "1"
+    return argv

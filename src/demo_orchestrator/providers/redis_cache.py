@@ -144,8 +144,44 @@ class RedisCache(Provider):
         """The ACL's command rules, from this server's `COMMAND` table (see redis_acl.py)."""
         if self._command_rules is None:
             database = int(self._parts.path.lstrip("/") or 0)
-            self._command_rules = redis_acl.rules(self.command_table(), database=database)
+            table = self.command_table()
+            self._command_rules = redis_acl.rules(
+                table, database=database, unchecked=self._unchecked_keys(table)
+            )
         return self._command_rules
+
+    def _unchecked_keys(self, table: list[Any]) -> frozenset[str]:
+        """Keyed commands this server lets through with another prefix's key in every argument
+        (`ACL DRYRUN` as a throwaway user confined to a prefix: nothing runs). Empty on a Redis
+        without DRYRUN (before 7.0)."""
+        probe = f"demo-orchestrator-acl-probe-{self.owner}"
+        keyed = [(n, e) for n, e in redis_acl.commands(table) if redis_acl.judge(n, e).keyed]
+        self._call(
+            "make the ACL probe user",
+            "ACL",
+            "SETUSER",
+            probe,
+            "reset",
+            "off",
+            f"~{probe}:*",
+            "+@all",
+        )
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for name, entry in keyed:
+                pipe.execute_command(
+                    "ACL", "DRYRUN", probe, *redis_acl.sample_argv(name, entry, "elsewhere:k")
+                )
+            answers = pipe.execute(raise_on_error=False)
+        except redis.RedisError as exc:
+            raise self._wrap("dry-run the ACL (ACL DRYRUN)", exc) from exc
+        finally:
+            self._call("delete the ACL probe user", "ACL", "DELUSER", probe)
+        if any(isinstance(a, redis.ResponseError) and "unknown" in str(a).lower() for a in answers):
+            return frozenset()  # no ACL DRYRUN on this server
+        return frozenset(
+            name for (name, _), answer in zip(keyed, answers, strict=True) if answer == "OK"
+        )
 
     def command_table(self) -> list[Any]:
         """The raw `COMMAND` reply (redis-py's parser drops key specs and subcommands)."""
