@@ -169,7 +169,7 @@ class RedisCache(Provider):
         try:
             pipe = self._client.pipeline(transaction=False)
             for name, entry in keyed:
-                pipe.execute_command(
+                pipe.execute_command(  # type: ignore[no-untyped-call]
                     "ACL", "DRYRUN", probe, *redis_acl.sample_argv(name, entry, "elsewhere:k")
                 )
             answers = pipe.execute(raise_on_error=False)
