@@ -4,8 +4,10 @@ the user and the limits. What every provider keeps is proven in test_provider_co
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pika
@@ -157,3 +159,26 @@ def test_doctor_finds_guest_loopback_only_on_this_broker(owner: str) -> None:
     # guest/guest answers on loopback here (the tests' own admin): a warning, not a failure,
     # since RabbitMQ refuses it from any other address.
     assert finding.level == "warn" and "loopback-only" in finding.detail
+
+
+def test_a_demo_on_a_broker_whose_amqp_port_is_dead_fails_instead_of_going_ready(
+    owner: str, make_server: Any, tmp_path: Path
+) -> None:
+    from demo_orchestrator.providers import processes
+    from tests.fakes.data_services import MANAGEMENT_URL
+
+    closed = processes.free_port()
+    server = make_server(
+        tmp_path / "home",
+        DEMO_BLUEPRINT="tiny-cache",
+        DEMO_BLUEPRINT_PATHS=json.dumps([str(TINY_CACHE)]),
+        DEMO_RABBITMQ_URL=f"amqp://guest:guest@127.0.0.1:{closed}/",
+        DEMO_RABBITMQ_MANAGEMENT_URL=MANAGEMENT_URL,
+        DEMO_RESOURCE_OWNER=owner,
+        DEMO_STEP_RETRIES="2",
+    ).start()
+    instance_id = server.create()["id"]
+    failed = server.wait_status(instance_id, "failed", "ready", timeout=90)
+    assert failed["status"] == "failed"
+    broker = next(s for s in failed["steps"] if s["name"] == "broker")
+    assert f"AMQP login as {instance_id} at 127.0.0.1:{closed} failed" in broker["error"]
