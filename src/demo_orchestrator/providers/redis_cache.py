@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from typing import Any, Self
 
 import redis
@@ -154,7 +155,7 @@ class RedisCache(Provider):
         """Keyed commands this server lets through with another prefix's key in every argument
         (`ACL DRYRUN` as a throwaway user confined to a prefix: nothing runs). Empty on a Redis
         without DRYRUN (before 7.0)."""
-        probe = f"demo-orchestrator-acl-probe-{self.owner}"
+        probe = f"demo-orchestrator-acl-probe-{secrets.token_hex(4)}"  # one per caller
         keyed = [(n, e) for n, e in redis_acl.commands(table) if redis_acl.judge(n, e).keyed]
         self._call(
             "make the ACL probe user",
