@@ -160,10 +160,12 @@ class PostgresDatabase(DatabaseProvider):
                 conn.execute(self.admin.comment("ROLE", name, self.instance_marker))
             created = db_owner is None
             if created:
+                # Born closed: a new database grants CONNECT to PUBLIC until the REVOKE below,
+                # and a session another role opens in that moment would outlive the REVOKE.
                 conn.execute(
-                    sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
-                        Ident(name), Ident(template), Ident(name)
-                    )
+                    sql.SQL(
+                        "CREATE DATABASE {} TEMPLATE {} OWNER {} ALLOW_CONNECTIONS false"
+                    ).format(Ident(name), Ident(template), Ident(name))
                 )
             conn.execute(self.admin.comment("DATABASE", name, self.instance_marker))
             # Database grants are not copied from the template: apply them after every clone.
@@ -172,6 +174,9 @@ class PostgresDatabase(DatabaseProvider):
                 sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
                     Ident(name), Ident(name)
                 )
+            )
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(Ident(name))
             )
         with self.admin.connect(dbname=name) as conn:
             # What the builder made in the template now belongs to the demo's role.
