@@ -130,6 +130,22 @@ def test_the_embedded_default_starts_without_allow_insecure(tmp_path: Path) -> N
     assert "INSECURE" not in (home / "server.log").read_text()
 
 
+def test_doctor_on_the_embedded_default_passes_and_finds_secrets_readable_by_others(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    env = _env(home)
+    result = _doctor(env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0].startswith("ok   file modes:")
+    (home / "secret.key").write_text(Fernet.generate_key().decode())
+    (home / "secret.key").chmod(0o644)
+    result = _doctor(env)
+    assert result.returncode == 1
+    assert f"fail file modes: {home / 'secret.key'} is mode 0644" in result.stdout
+    assert f"fix: chmod 600 {home / 'secret.key'}" in result.stdout
+
+
 # -- the private servers configured the safe way ----------------------------------------------
 
 
