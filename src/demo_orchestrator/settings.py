@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import limits
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -160,6 +161,36 @@ class Settings(BaseSettings):
         description="How long the router waits for a demo's answer head (status and headers, "
         "s) before a 504 page; a body already streaming (server-sent events) is not cut.",
     )
+    router_total_timeout_seconds: float = Field(
+        default=90.0,
+        gt=0,
+        description="Bound on a whole upstream exchange up to the answer head (connect, request "
+        "body, retries, head; s) before a 504 page; a body already streaming is not cut.",
+    )
+    max_streams_per_user: int = Field(
+        default=20, gt=0, description="Open event streams one user may hold at once (429 past it)."
+    )
+    max_streams: int = Field(
+        default=500,
+        gt=0,
+        description="Open event streams this process serves in total (429 past it).",
+    )
+    create_rate_per_user: str = Field(
+        default="20/minute",
+        description="Creates one user may make, moving window in `limits` notation (429 past it).",
+    )
+    heal_restarts: int = Field(
+        default=3,
+        ge=0,
+        description="Restarts of a demo service that stopped answering its health path before "
+        "the demo is shown `degraded` (back-off doubles from DEMO_HEAL_SECONDS).",
+    )
+    probe_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How long a health probe waits for a service's health path (s) before it "
+        "counts the service as not answering.",
+    )
     heal_seconds: float = Field(
         default=10.0, gt=0, description="How often ready demos are checked for dead processes (s)."
     )
@@ -197,6 +228,15 @@ class Settings(BaseSettings):
             raise ValueError("is a placeholder; set a real secret")
         if value is not None and len(value) < 8:
             raise ValueError("is too short; use at least 8 characters")
+        return value
+
+    @field_validator("create_rate_per_user")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError("is not a rate; write it like 20/minute or 100/hour") from None
         return value
 
     @field_validator("base_domain")
