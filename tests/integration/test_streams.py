@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session
 
 from demo_orchestrator.app import create_app
@@ -56,21 +57,7 @@ class Running:
 
 
 def _start(tmp_path: Path, **settings: Any) -> Iterator[Running]:
-    blueprint = load_blueprint(TINY)
-    orchestrator = bootstrap(
-        Settings(
-            home=tmp_path,
-            blueprint="tiny",
-            admin_token=TOKEN,
-            engine=False,
-            prebuild_templates=False,
-            feed_poll_seconds=0.05,
-            **settings,
-        ),
-        runtime=FakeRuntime([], FakeClock()),
-        database=FakeDatabase([]),
-        blueprints={blueprint.name: blueprint},
-    )
+    orchestrator = _orchestrator(tmp_path, **settings)
     orchestrator.start()
     running = Running(orchestrator, 0)
     db = orchestrator.ctx.db
@@ -85,6 +72,26 @@ def _start(tmp_path: Path, **settings: Any) -> Iterator[Running]:
         running.port = server.port
         yield running
     orchestrator.stop()
+
+
+def _orchestrator(home: Path, **settings: Any) -> Orchestrator:
+    """An API-only orchestrator (engine off, fake providers) on a real store and change feed."""
+    blueprint = load_blueprint(TINY)
+    values: dict[str, Any] = {
+        "home": home,
+        "blueprint": "tiny",
+        "admin_token": TOKEN,
+        "engine": False,
+        "prebuild_templates": False,
+        "feed_poll_seconds": 0.05,
+        **settings,
+    }
+    return bootstrap(
+        Settings(**values),
+        runtime=FakeRuntime([], FakeClock()),
+        database=FakeDatabase([]),
+        blueprints={blueprint.name: blueprint},
+    )
 
 
 @pytest.fixture
@@ -204,6 +211,32 @@ def test_idle_streams_read_nothing_and_a_change_reaches_every_one(running: Runni
     finally:
         for client in clients:
             client.close()
+
+
+@pytest.mark.postgres
+def test_a_stream_on_one_replica_follows_changes_made_by_another(
+    tmp_path: Path, pg_databases: Callable[[], str]
+) -> None:
+    url = pg_databases()
+    key = Fernet.generate_key().decode()  # replicas share the store's key
+    # The streams' replica reads its feed on its own only every 30 s: what reaches it sooner
+    # came by PostgreSQL's NOTIFY from the other replica's commit.
+    started = _start(tmp_path / "a", store_url=url, feed_poll_seconds=30, secret_key=key)
+    running = next(started)
+    other = _orchestrator(tmp_path / "b", store_url=url, secret_key=key)
+    other.start()
+    try:
+        instance_id = _new_instance(running)
+        client = SseClient(running.port, f"/api/v1/demo-instances/{instance_id}/events", TOKEN)
+        try:
+            client.wait_for(_snapshot)
+            other.instances.extend(ADMIN, instance_id, 1)
+            client.wait_for(lambda c: any(kind == "expiry" for kind, _ in c.events))
+        finally:
+            client.close()
+    finally:
+        other.stop()
+        next(started, None)
 
 
 # --- caps -----------------------------------------------------------------------------------------
