@@ -182,6 +182,8 @@ def test_a_service_that_keeps_hanging_is_restarted_a_bounded_number_of_times_the
     listed = server.http.get("/api/v1/demo-instances", params={"limit": 500}).json()["items"]
     assert next(i for i in listed if i["id"] == instance_id)["health"] == health
     assert server.demo(instance_id, "portal").status_code == 504
+    metrics = httpx.get(f"{server.url}/metrics", timeout=10, trust_env=False).text
+    assert 'demo_health_changes_total{state="degraded"} 1.0' in metrics
     # The admin's detail page says so.
     with httpx.Client(base_url=server.url, trust_env=False) as browser:
         signed = browser.post(
