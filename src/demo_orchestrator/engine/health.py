@@ -20,6 +20,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from demo_orchestrator.domain.errors import DemoError
 from demo_orchestrator.engine.changes import SYSTEM, Audit, apply_change
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.runner import Runner
@@ -45,7 +46,11 @@ class Healer:
 
     def check(self, instance_id: str) -> bool:
         """Probe one ready demo whose processes run; True when it was sent to be restarted."""
-        health = self.ctx.runtime.probe(instance_id=instance_id)
+        try:
+            health = self.ctx.runtime.probe(instance_id=instance_id)
+        except DemoError as exc:  # the runtime cannot look now (a cluster away): judge later
+            log.debug("%s: health not judged: %s", instance_id, exc.detail)
+            return False
         now = self.ctx.clock()
         if health.healthy:
             self._answered(instance_id, now)
