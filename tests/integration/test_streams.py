@@ -312,3 +312,30 @@ def test_creates_past_the_rate_get_429_with_retry_after_per_user(rated: Running)
 def test_a_create_rate_that_is_not_a_rate_is_refused_at_start(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a rate"):
         Settings(home=tmp_path, create_rate_per_user="lots")
+
+
+def test_the_ui_create_form_shares_the_rate(rated: Running) -> None:
+    accounts = rated.orchestrator.accounts
+    cookie = accounts.start_session(ADMIN)
+    found = accounts.session_of(cookie, source=None)
+    assert found is not None
+    form = {"csrf_token": found[1], "scenario": "agency", "duration_hours": "1"}
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{rated.port}",
+        cookies={"demo_session": cookie},
+        trust_env=False,
+        timeout=10,
+    ) as browser:
+        made = [browser.post("/portal/admin/demo-instances", data=form) for _ in range(2)]
+        assert [r.status_code for r in made] == [303, 303]
+    with rated.http() as http:  # the API's creates count towards the same user's rate
+        assert http.post("/api/v1/demo-instances", json={"duration_hours": 1}).status_code == 202
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{rated.port}",
+        cookies={"demo_session": cookie},
+        trust_env=False,
+        timeout=10,
+    ) as browser:
+        refused = browser.post("/portal/admin/demo-instances", data=form)
+    assert refused.status_code == 429
+    assert "DEMO_CREATE_RATE_PER_USER" in refused.text and "try again in" in refused.text
