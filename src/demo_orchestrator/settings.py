@@ -188,11 +188,14 @@ class Settings(BaseSettings):
     probe_timeout_seconds: float = Field(
         default=2.0,
         gt=0,
-        description="How long a health probe waits for a service's health path (s) before it "
-        "counts the service as not answering.",
+        description="How long the local runtime's health probe waits for a service's health "
+        "path (s) before it counts the service as not answering (hung).",
     )
     heal_seconds: float = Field(
-        default=10.0, gt=0, description="How often ready demos are checked for dead processes (s)."
+        default=10.0,
+        gt=0,
+        description="How often ready demos are checked (s): dead processes, and services that do "
+        "not answer their health path over HTTP.",
     )
     sweep_seconds: float = Field(
         default=30.0, gt=0, description="Period of the orphan sweep (s); it also runs at start."
