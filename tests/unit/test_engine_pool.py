@@ -145,9 +145,7 @@ def test_shrinking_the_pool_removes_members_and_targets_are_checked(rig: Rig) ->
 
 
 def test_concurrent_creates_never_claim_one_member_twice(tmp_path: Path) -> None:
-    rig = Rig(
-        tmp_path, max_instances_per_owner=100, max_instances=100, create_rate_per_user="100/minute"
-    )
+    rig = Rig(tmp_path, max_instances_per_owner=100, max_instances=100)
     try:
         _filled(rig, target=5)
         members = set(rig.runtime.owned())
