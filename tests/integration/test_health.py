@@ -71,7 +71,7 @@ def test_a_hung_demo_gets_a_504_page_within_the_total_timeout(hung_demo: Demo) -
 # --- healing: a real demo process that is alive but does not answer -------------------------------
 
 HEALING = {
-    "DEMO_HEAL_SECONDS": "0.3",
+    "DEMO_HEAL_SECONDS": "0.5",
     "DEMO_HEAL_RESTARTS": "2",
     "DEMO_PROBE_TIMEOUT_SECONDS": "0.5",
     "DEMO_ROUTER_READ_TIMEOUT_SECONDS": "1",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from demo_orchestrator.providers.base import Health
+from demo_orchestrator.store import repository as repo
 from tests.fakes.engine import ADMIN, Rig
 
 
@@ -80,4 +81,24 @@ def test_a_demo_that_answers_is_never_restarted(rig: Rig) -> None:
     for _ in range(5):
         assert _round(rig, 10) == []
     assert rig.stopped == []  # type: ignore[attr-defined]
+    assert rig.get(instance_id)["health"]["state"] == "ok"
+
+
+def _restarts(rig: Rig, instance_id: str) -> int:
+    with rig.orchestrator.ctx.db.read() as session:
+        row = repo.get_instance(session, instance_id)
+        assert row is not None
+        return row.health_restarts
+
+
+def test_the_restart_count_starts_over_only_after_a_quiet_while(rig: Rig) -> None:
+    instance_id = rig.create()
+    rig.settle()
+    rig.hung.add(instance_id)  # type: ignore[attr-defined]
+    assert _round(rig, 0) == [instance_id]
+    rig.hung.discard(instance_id)  # type: ignore[attr-defined]
+    _round(rig, 50)  # answers, but the restart was recent: it still counts
+    assert _restarts(rig, instance_id) == 1
+    _round(rig, 60)  # 110 s > 10 heal rounds of 10 s and the 80 s ladder
+    assert _restarts(rig, instance_id) == 0
     assert rig.get(instance_id)["health"]["state"] == "ok"

@@ -8,7 +8,9 @@ bounded: at most `DEMO_HEAL_RESTARTS`, the first at once, each later one after a
 doubles from `DEMO_HEAL_SECONDS`. When they are used up and it still does not answer, the demo is
 shown `degraded` with the reason (its status stays `ready`: it may answer again, and a person
 decides) and no further restart is made; it is `ok` again as soon as a probe passes. The count
-starts over once the demo has answered for longer than the whole back-off ladder.
+starts over once the last restart is longer ago than the whole back-off ladder and QUIET_ROUNDS
+heal rounds (so a service that hangs again soon after each restart, however slowly it starts,
+still runs out of restarts).
 
 Every change of the health is an instance change (version, `health` event on the change feed),
 so event streams and metrics see it like any other.
@@ -31,6 +33,7 @@ from demo_orchestrator.store.models import InstanceRow
 log = logging.getLogger(__name__)
 
 OK, DEGRADED = "ok", "degraded"
+QUIET_ROUNDS = 10
 
 
 class Healer:
@@ -95,8 +98,12 @@ class Healer:
                 return
             degraded = row.health_state == DEGRADED
             last, restarts = row.health_restarted_at, row.health_restarts or 0
-        ladder = self.backoff(self.ctx.settings.heal_restarts + 1)
-        quiet = restarts and last is not None and now - last > ladder
+        settings = self.ctx.settings
+        window = max(
+            self.backoff(settings.heal_restarts + 1),
+            timedelta(seconds=QUIET_ROUNDS * settings.heal_seconds),
+        )
+        quiet = restarts and last is not None and now - last > window
         if degraded:
             self._set(instance_id, now, OK, None, reset=True)
         elif quiet:
