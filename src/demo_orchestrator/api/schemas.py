@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -137,6 +137,15 @@ class Cost(BaseModel):
     )
 
 
+class Health(BaseModel):
+    state: Literal["ok", "degraded"] = Field(
+        description="`degraded`: a service stopped answering its health path and restarts did "
+        "not help; the status stays `ready`."
+    )
+    reason: str | None = Field(description="Why it is degraded (null when ok).")
+    since: str = Field(description="Since when the state holds (ISO 8601).")
+
+
 class InstancePublic(BaseModel):
     id: str
     status: str
@@ -163,6 +172,7 @@ class InstancePublic(BaseModel):
     )
     steps: list[Step]
     cost: Cost
+    health: Health
     error: str | None
 
 
