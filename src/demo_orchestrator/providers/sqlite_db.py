@@ -5,6 +5,12 @@ migrate and seed commands into a temporary file that is then renamed into place,
 leaves a half-seeded template. The fingerprint hashes the seed inputs (the commands, the scenario's
 seed and the source of the packages the blueprint names), so changing migrations or seed code
 builds a new template. Giving a demo its database is then a file copy.
+
+Sandboxed (sandbox.py, as root): the file lives in the demo's private folder, `data/<id>.db`,
+owned by the demo's uid, mode 0600, in a folder only that uid may enter (SQLite writes its
+journal beside it); `DEMO_HOME/databases/<id>.db` is then a symlink to it, so the orchestrator
+finds it where it always did. Files in a folder the demo owns are made without following
+symlinks it may have planted.
 """
 
 from __future__ import annotations
@@ -24,40 +30,44 @@ from demo_orchestrator.providers.base import (
     InstanceSpec,
     Outputs,
     ProviderSettings,
+    own_settings,
 )
 from demo_orchestrator.providers.fingerprint import template_fingerprint
+from demo_orchestrator.providers.sandbox import Lease, Sandbox, SandboxSettings
 from demo_orchestrator.providers.seeding import run_data_commands
 from demo_orchestrator.settings import Settings
 
 
 class SqliteDatabase(DatabaseProvider):
     name = "sqlite"
-    # No settings of its own: its files live under DEMO_HOME.
+    # Its files live under DEMO_HOME; the sandbox's settings say whose they are.
+    settings_model = SandboxSettings
 
-    def __init__(self, *, home: Path) -> None:
+    def __init__(self, *, home: Path, sandbox: SandboxSettings | None = None) -> None:
         self.home = home.resolve()
+        self.sandbox = Sandbox(self.home, sandbox)
         self.root = self.home / "databases"
         self.templates = self.home / "templates"
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.templates.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.templates.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
         self._locks: dict[Path, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
-        return cls(home=settings.home)
+        return cls(home=settings.home, sandbox=own_settings(cls.name, SandboxSettings, own))
 
     def ensure(self, *, spec: InstanceSpec) -> Outputs:
-        target = self.path_of(spec.instance_id)
+        lease = self.sandbox.lease(spec.instance_id)
+        target = self._real_path(spec.instance_id, lease)
         template = self.template_path(spec.blueprint, spec.scenario)
         state = {"file": target.name, "template": template.name}  # the same on every call
         if target.is_file() and target.stat().st_size > 0:
             return Outputs(env=self._env(target), state=state, message="exists")
         self.prepare_template(blueprint=spec.blueprint, scenario=spec.scenario)
-        tmp = target.with_name(target.name + ".partial")
-        shutil.copyfile(template, tmp)
         self._template_record(spec.instance_id).write_text(str(template))
-        os.replace(tmp, target)
+        self._copy(template, target, lease)
         return Outputs(
             env=self._env(target), state=state, message=f"cloned from template {template.name}"
         )
@@ -68,7 +78,8 @@ class SqliteDatabase(DatabaseProvider):
         never finds the file missing (SQLite would make an empty one) nor half-copied; its open
         connections keep the old file until it reloads or restarts. With no template recorded
         (a database from an older version): destroy, and `ensure` clones afresh."""
-        target = self.path_of(instance_id)
+        lease = self.sandbox.find(instance_id)
+        target = self._real_path(instance_id, lease)
         try:
             template = Path(self._template_record(instance_id).read_text().strip())
         except FileNotFoundError:
@@ -76,9 +87,7 @@ class SqliteDatabase(DatabaseProvider):
         if template is None or not template.is_file() or not target.is_file():
             self.destroy(instance_id=instance_id)
             return
-        tmp = target.with_name(target.name + ".partial")
-        shutil.copyfile(template, tmp)
-        os.replace(tmp, target)
+        self._copy(template, target, lease)
         for suffix in ("-wal", "-shm", "-journal"):  # they belonged to the data just replaced
             Path(str(target) + suffix).unlink(missing_ok=True)
 
@@ -86,9 +95,35 @@ class SqliteDatabase(DatabaseProvider):
         return self.root / f"{instance_id}.db.template"
 
     def destroy(self, *, instance_id: str) -> None:
-        base = self.path_of(instance_id)
-        for suffix in ("", "-wal", "-shm", "-journal", ".partial", ".template"):
-            Path(str(base) + suffix).unlink(missing_ok=True)
+        lease = self.sandbox.find(instance_id)
+        for base in {self.path_of(instance_id), self._real_path(instance_id, lease)}:
+            for suffix in ("", "-wal", "-shm", "-journal", ".partial", ".template"):
+                Path(str(base) + suffix).unlink(missing_ok=True)
+        if lease is not None:
+            self.sandbox.release_if_unused(instance_id)  # kept while its processes live
+
+    def _real_path(self, instance_id: str, lease: Lease | None) -> Path:
+        """Where the file is: the private folder of a sandboxed demo, else `path_of`."""
+        return lease.data / f"{instance_id}.db" if lease else self.path_of(instance_id)
+
+    def _copy(self, template: Path, target: Path, lease: Lease | None) -> None:
+        """A copy of `template` renamed over `target` at once; owned by the demo (0600) and, in
+        its private folder, linked from `path_of`."""
+        tmp = target.with_name(target.name + ".partial")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as out, template.open("rb") as source:
+            shutil.copyfileobj(source, out)
+            if lease is not None:
+                os.fchown(out.fileno(), lease.uid, lease.gid)
+        os.replace(tmp, target)
+        if lease is not None:
+            link = self.path_of(lease.instance_id)
+            if not (link.is_symlink() and link.readlink() == target):
+                tmp_link = link.with_name(link.name + ".link")
+                tmp_link.unlink(missing_ok=True)
+                tmp_link.symlink_to(target)
+                os.replace(tmp_link, link)
 
     def probe(self, *, instance_id: str) -> Health:
         target = self.path_of(instance_id)

@@ -21,10 +21,12 @@ def load_or_create_key(home: Path, configured: str | None) -> bytes:
         key = configured.encode()
     else:
         path = home / "secret.key"
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(home, 0o700)  # also an existing home: nobody else lists or enters it
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
+            os.chmod(path, 0o600)  # a key made before modes were enforced
             key = path.read_bytes().strip()
         else:
             key = Fernet.generate_key()

@@ -1,0 +1,84 @@
+"""The file-system view of a sandboxed demo: what it must read, what it must not see. Stdlib only:
+the fork-server's children use it after the fork (sandbox.py uses it to build bwrap's mounts).
+
+A demo's uid must reach the interpreter, the venv and its code, though a folder on the way may be
+closed to others (a pyenv Python under `/root`, 0700): such a folder is covered by an empty
+tmpfs and only the paths needed are bound back, read-only. `DEMO_HOME` is covered too: what the
+demo needs of it (its log) is already open when it starts.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+CLONE_NEWNS = 0x00020000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+
+def reach_plan(reach: list[str]) -> tuple[list[str], list[str]]:
+    """(folders to cover with an empty tmpfs, paths to bind back read-only) so that every path
+    of `reach` can be read by any uid; both empty when nothing is in the way."""
+    paths = sorted({os.path.realpath(p) for p in reach if os.path.exists(p)})
+    paths = [p for p in paths if not any(q != p and p.startswith(q + "/") for q in paths)]
+    hidden: set[str] = set()
+    for path in paths:
+        for folder in reversed(Path(path).parents):
+            name = str(folder)
+            if name in hidden:
+                break
+            if name != "/" and not os.stat(name).st_mode & 0o001:
+                hidden.add(name)
+                break
+    binds = [p for p in paths if any(p.startswith(h + "/") for h in hidden)]
+    return sorted(hidden), binds
+
+
+def private_view(reach: list[str], cover: list[str]) -> None:
+    """In a new mount namespace of this (single-threaded, still privileged) process: cover
+    `cover` and the folders in the way of `reach` with empty tmpfs, and bind the paths of
+    `reach` back read-only. Raises OSError when the kernel refuses."""
+    hidden, binds = reach_plan(reach)
+    _check(_libc().unshare(CLONE_NEWNS), "unshare")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    # Held open before the covering (which hides them), after the unshare (a bind's source
+    # must be in this namespace).
+    keep = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in binds}
+    try:
+        for folder in sorted(set(hidden) | {c for c in cover if os.path.isdir(c)}):
+            _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
+        for path, fd in keep.items():
+            os.makedirs(path, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
+    finally:
+        for fd in keep.values():
+            os.close(fd)
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
+    result = _libc().mount(
+        source.encode() if source else None,
+        target.encode(),
+        fstype.encode() if fstype else None,
+        ctypes.c_ulong(flags),
+        data.encode() if data else None,
+    )
+    _check(result, f"mount {target}")
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
