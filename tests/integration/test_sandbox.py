@@ -58,7 +58,7 @@ def home(tmp_path: Path) -> Iterator[Path]:
 
 
 def settings() -> SandboxSettings:
-    return SandboxSettings(enabled=True)
+    return SandboxSettings(sandbox_enabled=True)
 
 
 def spec(home: Path, instance_id: str) -> InstanceSpec:

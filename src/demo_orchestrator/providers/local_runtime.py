@@ -73,7 +73,9 @@ MARKER = "DEMO_ORCHESTRATOR_HOME"
 OURS = {"runtime.json", "logs", processes.PIDFILES, SETTINGS_FOLDER}
 
 
-class LocalSettings(ProviderSettings):
+class LocalSettings(SandboxSettings):
+    """The runtime's settings, the sandbox's (`DEMO_SANDBOX_*`) among them."""
+
     model_config = SettingsConfigDict(env_prefix="DEMO_LOCAL_")
 
     stop_grace_seconds: float = Field(
@@ -144,7 +146,7 @@ class LocalRuntime(RuntimeProvider):
             fork_server=local.fork_server,
             post_fork_hook=local.post_fork_hook,
             reload_timeout=local.reload_timeout_seconds,
-            sandbox=SandboxSettings(),
+            sandbox=local,
         )
 
     # -- protocol ------------------------------------------------------------------------------

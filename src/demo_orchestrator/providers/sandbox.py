@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from demo_orchestrator.domain.errors import PermanentError
@@ -53,29 +53,36 @@ RECORDS = "sandbox"  # under DEMO_HOME
 
 
 class SandboxSettings(ProviderSettings):
-    model_config = SettingsConfigDict(env_prefix="DEMO_SANDBOX_")
+    """The sandbox's settings: part of the `local` runtime's (LocalSettings inherits them), read
+    by the `sqlite` provider too; documented under their own `DEMO_SANDBOX_` names."""
 
-    enabled: bool = Field(
+    model_config = SettingsConfigDict(env_prefix="DEMO_LOCAL_")
+
+    sandbox_enabled: bool = Field(
         default=True,
+        validation_alias=AliasChoices("DEMO_SANDBOX_ENABLED"),
         description="Run each local demo under a uid of its own, in a private folder, a memory "
         "cgroup and (services started by command) bubblewrap; needs root, a no-op otherwise; "
         "false only for development.",
     )
-    uid_base: int = Field(
+    sandbox_uid_base: int = Field(
         default=200000,
         ge=1000,
+        validation_alias=AliasChoices("DEMO_SANDBOX_UID_BASE"),
         description="First uid (and gid) handed to sandboxed demos; pick a range no user or "
         "service of the machine has.",
     )
-    uid_count: int = Field(
+    sandbox_uid_count: int = Field(
         default=10000,
         ge=1,
         le=1_000_000,
+        validation_alias=AliasChoices("DEMO_SANDBOX_UID_COUNT"),
         description="How many uids from DEMO_SANDBOX_UID_BASE demos may hold at once (every "
         "demo, sleeping ones too, holds one).",
     )
-    root: Path = Field(
+    sandbox_root: Path = Field(
         default=Path("/var/lib/demo-orchestrator/sandboxes"),
+        validation_alias=AliasChoices("DEMO_SANDBOX_ROOT"),
         description="Machine-wide folder of the uid leases and the demos' private folders "
         "(outside DEMO_HOME, which demos must not reach).",
     )
@@ -151,13 +158,13 @@ class Sandbox:
         self.settings = settings or SandboxSettings()
         self.home = home.resolve()
         self.records = self.home / RECORDS
-        self.root = self.settings.root
-        self.active = self.settings.enabled and is_root()
+        self.root = self.settings.sandbox_root
+        self.active = self.settings.sandbox_enabled and is_root()
         self.cgroups = memory_cgroup_root() if self.active else None
 
     def describe(self) -> str:
         """One line for the start-up log: what confines the demos here, and what is missing."""
-        if not self.settings.enabled:
+        if not self.settings.sandbox_enabled:
             return "sandbox off (DEMO_SANDBOX_ENABLED=false): demos run as the orchestrator's uid"
         caps = sandbox_capabilities()
         if not caps["missing"]:
@@ -210,7 +217,7 @@ class Sandbox:
 
     def _take(self, instance_id: str) -> int:
         leases = self.root / "leases"
-        base, count = self.settings.uid_base, self.settings.uid_count
+        base, count = self.settings.sandbox_uid_base, self.settings.sandbox_uid_count
         start = int.from_bytes(instance_id.encode()[-4:], "big") % count
         for step in range(count):
             uid = base + (start + step) % count

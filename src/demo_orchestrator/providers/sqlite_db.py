@@ -30,7 +30,6 @@ from demo_orchestrator.providers.base import (
     InstanceSpec,
     Outputs,
     ProviderSettings,
-    own_settings,
 )
 from demo_orchestrator.providers.fingerprint import template_fingerprint
 from demo_orchestrator.providers.sandbox import Lease, Sandbox, SandboxSettings
@@ -40,8 +39,8 @@ from demo_orchestrator.settings import Settings
 
 class SqliteDatabase(DatabaseProvider):
     name = "sqlite"
-    # Its files live under DEMO_HOME; the sandbox's settings say whose they are.
-    settings_model = SandboxSettings
+    # No settings of its own: its files live under DEMO_HOME, owned as the sandbox's settings
+    # (the local runtime's `DEMO_SANDBOX_*`) say.
 
     def __init__(self, *, home: Path, sandbox: SandboxSettings | None = None) -> None:
         self.home = home.resolve()
@@ -56,7 +55,7 @@ class SqliteDatabase(DatabaseProvider):
 
     @classmethod
     def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
-        return cls(home=settings.home, sandbox=own_settings(cls.name, SandboxSettings, own))
+        return cls(home=settings.home, sandbox=SandboxSettings())
 
     def ensure(self, *, spec: InstanceSpec) -> Outputs:
         lease = self.sandbox.lease(spec.instance_id)
