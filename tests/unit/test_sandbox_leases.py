@@ -1,0 +1,94 @@
+"""The sandbox's uid leases on a real file system: one uid per live demo across DEMO_HOMEs, the
+same uid again for the same demo, a stale lease (its holder's record gone) taken over, a full
+range refused with what to do, and folders made without following a planted symlink."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from demo_orchestrator.domain.errors import PermanentError
+from demo_orchestrator.providers.sandbox import Sandbox, SandboxSettings, own_folder
+from demo_orchestrator.providers.sandbox_mounts import reach_plan
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="leases chown folders: needs root")
+
+
+def sandbox(home: Path, root: Path, count: int = 3) -> Sandbox:
+    settings = SandboxSettings(
+        sandbox_enabled=True, sandbox_root=root, sandbox_uid_base=250000, sandbox_uid_count=count
+    )
+    home.mkdir(exist_ok=True)
+    return Sandbox(home, settings)
+
+
+def test_each_demo_gets_its_own_uid_across_homes_and_keeps_it(tmp_path: Path) -> None:
+    root = tmp_path / "sandboxes"
+    one, two = sandbox(tmp_path / "a", root), sandbox(tmp_path / "b", root)
+    first = one.lease("demo-same01")
+    second = two.lease("demo-same01")  # the same id in another DEMO_HOME: another demo
+    third = one.lease("demo-other1")
+    assert first and second and third
+    assert len({first.uid, second.uid, third.uid}) == 3
+    assert one.lease("demo-same01") == first  # re-found, not taken again
+    assert sandbox(tmp_path / "a", root).find("demo-same01") == first  # by a new orchestrator
+    assert first.folder.stat().st_uid == first.uid
+    assert stat.S_IMODE(first.folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(root.stat().st_mode) == 0o711
+
+
+def test_a_full_range_is_refused_and_a_stale_lease_is_taken_over(tmp_path: Path) -> None:
+    root = tmp_path / "sandboxes"
+    gone_home = tmp_path / "gone"
+    old = sandbox(gone_home, root, count=1)
+    held = old.lease("demo-old001")
+    assert held is not None
+    other = sandbox(tmp_path / "live", root, count=1)
+    with pytest.raises(PermanentError, match="DEMO_SANDBOX_UID_COUNT"):
+        other.lease("demo-new001")
+    (gone_home / "sandbox" / "demo-old001.json").unlink()  # its DEMO_HOME forgot it
+    taken = other.lease("demo-new001")
+    assert taken is not None and taken.uid == held.uid
+    assert old.find("demo-old001") is None
+
+
+def test_release_waits_for_both_the_processes_and_the_data(tmp_path: Path) -> None:
+    box = sandbox(tmp_path / "home", tmp_path / "sandboxes")
+    lease = box.lease("demo-rel001")
+    assert lease is not None
+    (lease.data / "demo-rel001.db").write_bytes(b"data")
+    os.rmdir(lease.home)  # the runtime let go (put to sleep)
+    box.release_if_unused("demo-rel001")
+    assert box.find("demo-rel001") == lease  # the database still holds it
+    (lease.data / "demo-rel001.db").unlink()
+    box.release_if_unused("demo-rel001")
+    assert box.find("demo-rel001") is None and not lease.folder.exists()
+
+
+def test_own_folder_never_follows_a_planted_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "precious"
+    target.mkdir(mode=0o755)
+    planted = tmp_path / "home"
+    planted.symlink_to(target)
+    with pytest.raises(OSError):
+        own_folder(planted, 250123)
+    assert target.stat().st_uid == 0 and stat.S_IMODE(target.stat().st_mode) == 0o755
+
+
+def test_reach_plan_covers_a_closed_folder_and_binds_back_only_what_is_needed(
+    tmp_path: Path,
+) -> None:
+    closed = tmp_path / "closed"
+    (closed / "python" / "lib").mkdir(parents=True)
+    (closed / "secret").mkdir()
+    closed.chmod(0o700)
+    hidden, binds = reach_plan([str(closed / "python"), str(closed / "python" / "lib")])
+    # The first folder on the way that others may not traverse (pytest's own is 0700 too).
+    [cover] = hidden
+    assert Path(cover) in [closed, *closed.parents]
+    assert not os.stat(cover).st_mode & 0o001
+    assert binds == [str(closed / "python")]  # not `secret`, not the nested path twice
+    assert reach_plan(["/usr/lib"]) == ([], [])  # nothing in the way: nothing to do
