@@ -22,7 +22,9 @@ import pytest
 
 from demo_orchestrator.domain.blueprint import load_blueprint
 from demo_orchestrator.providers.base import InstanceSpec, Outputs
+from demo_orchestrator.providers.forkserver import scrub_environment
 from demo_orchestrator.providers.local_runtime import LocalRuntime
+from demo_orchestrator.providers.processes import PASSED_THROUGH as ALLOWED
 from demo_orchestrator.providers.sandbox import (
     Sandbox,
     SandboxSettings,
@@ -121,6 +123,13 @@ def test_a_demo_reaches_its_own_folder_and_database_and_nothing_else(
     assert not any(name.startswith("DEMO_ADMIN") for name in me["environ"])
     forkservers = sorted(runtime.forks.server_pids())
     assert forkservers
+    # What the fork-server (and so, in /proc, every child it forked) carries: no secret.
+    names = {
+        item.split(b"=", 1)[0].decode()
+        for item in Path(f"/proc/{forkservers[0]}/environ").read_bytes().split(b"\0")
+        if item
+    }
+    assert names <= {*ALLOWED, "PYTHONUNBUFFERED", "DEMO_FORKSERVER", "DEMO_ORCHESTRATOR_HOME"}
     own_db = me["database"].removeprefix("sqlite:///")
     other_db = other["database"].removeprefix("sqlite:///")
     assert own_db != other_db
@@ -255,3 +264,12 @@ def test_capabilities_say_what_is_missing() -> None:
     missing = " ".join(caps["missing"])
     assert ("memory limits are not enforced" in missing) == (caps["cgroup"] is None)
     assert ("bwrap" in missing) == (caps["bwrap"] is None)
+
+
+def test_the_fork_server_scrubs_its_environment_to_the_allow_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inherited = {"PATH": "/usr/bin", "DEMO_ADMIN_TOKEN": "s3cret", "DEMO_STORE_URL": "pg://x"}
+    monkeypatch.setattr(os, "environ", dict(inherited))
+    scrub_environment()
+    assert os.environ == {"PATH": "/usr/bin"}

@@ -127,7 +127,8 @@ class LocalRuntime(RuntimeProvider):
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
         self.sandbox = Sandbox(self.home, sandbox)
-        log.info("local runtime: %s", self.sandbox.describe())
+        note = self.sandbox.describe()
+        log.log(logging.INFO if note.startswith("sandbox on") else logging.WARNING, "%s", note)
         self.stop_grace = stop_grace
         self.fork_server = fork_server
         self.reload_timeout = reload_timeout
