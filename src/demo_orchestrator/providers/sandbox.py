@@ -167,6 +167,12 @@ class Sandbox:
         if not self.settings.sandbox_enabled:
             return "sandbox off (DEMO_SANDBOX_ENABLED=false): demos run as the orchestrator's uid"
         caps = sandbox_capabilities()
+        closed = [str(f) for f in self.root.parents if f.exists() and not f.stat().st_mode & 1]
+        if closed:
+            caps["missing"].append(
+                f"DEMO_SANDBOX_ROOT is under {closed[0]}, which other users may not traverse: "
+                "forked demos cannot reach their folders"
+            )
         if not caps["missing"]:
             return f"sandbox on: own uid, private folder, {caps['cgroup']} memory cgroup, bwrap"
         return "sandbox partial: " + "; ".join(caps["missing"])
@@ -201,6 +207,12 @@ class Sandbox:
                 shutil.rmtree(lease.folder, ignore_errors=True)
                 (self.root / "leases" / f"{uid}.json").unlink(missing_ok=True)
             (self.records / f"{instance_id}.json").unlink(missing_ok=True)
+
+    def recorded(self) -> set[str]:
+        """The instances of this DEMO_HOME holding a lease (for the orphan sweep)."""
+        if not self.records.is_dir():
+            return set()
+        return {path.stem for path in self.records.glob("demo-*.json")}
 
     def _recorded_uid(self, instance_id: str) -> int | None:
         try:
