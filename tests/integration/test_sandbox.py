@@ -160,6 +160,7 @@ def test_a_demo_reaches_its_own_folder_and_database_and_nothing_else(
     assert call(one, service, "/sqlite", {})["items"] >= 6
     assert call(one, service, "/write", {"path": str(lease_one.home / "x")})["written"]
     assert not call(one, service, "/write", {"path": str(lease_two.home / "x")})["written"]
+    assert not call(one, service, "/write", {"path": str(lease_one.folder / "data.new")})["written"]
     assert not call(one, service, "/write", {"path": str(home / "planted")})["written"]
 
 
@@ -178,10 +179,12 @@ def test_files_and_folders_have_private_modes(
     assert mode(home / "orchestrator.db") == 0o600
     for folder in ("runtime", "databases", "sandbox", "forkservers"):
         assert mode(home / folder) == 0o700, folder
-    assert mode(lease.folder) == mode(lease.home) == mode(lease.data) == 0o700
+    assert mode(lease.home) == mode(lease.data) == 0o700
+    assert lease.home.stat().st_uid == lease.data.stat().st_uid == lease.uid
+    # Its parent is root's, so the demo cannot swap `data` for a symlink the runtime follows.
+    assert mode(lease.folder) == 0o711 and lease.folder.stat().st_uid == 0
     database = Path(call(one, "forked", "/whoami")["database"].removeprefix("sqlite:///"))
-    assert mode(database) == 0o600
-    assert database.stat().st_uid == lease.uid and lease.folder.stat().st_uid == lease.uid
+    assert mode(database) == 0o600 and database.stat().st_uid == lease.uid
     assert mode(runtime.sandbox.root) == 0o711  # reach your own folder, list nobody's
 
 

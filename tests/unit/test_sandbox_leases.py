@@ -35,8 +35,9 @@ def test_each_demo_gets_its_own_uid_across_homes_and_keeps_it(tmp_path: Path) ->
     assert len({first.uid, second.uid, third.uid}) == 3
     assert one.lease("demo-same01") == first  # re-found, not taken again
     assert sandbox(tmp_path / "a", root).find("demo-same01") == first  # by a new orchestrator
-    assert first.folder.stat().st_uid == first.uid
-    assert stat.S_IMODE(first.folder.stat().st_mode) == 0o700
+    assert first.home.stat().st_uid == first.data.stat().st_uid == first.uid
+    assert stat.S_IMODE(first.home.stat().st_mode) == 0o700
+    assert first.folder.stat().st_uid == 0  # root's: the demo cannot swap its folders
     assert stat.S_IMODE(root.stat().st_mode) == 0o711
 
 

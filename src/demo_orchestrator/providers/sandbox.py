@@ -9,9 +9,10 @@ key, the store, every other demo's database) and `/proc/<pid>/environ` of the or
   orchestrators on one machine must never hand one uid to two demos; the instance's record
   (`DEMO_HOME/sandbox/<id>.json`) lets a restarted orchestrator re-adopt the same uid. A lease
   whose holder's record is gone is stale and taken over.
-- **a private folder** `<DEMO_SANDBOX_ROOT>/<uid>/` (0700, owned by the demo's uid; the root
-  itself 0711, so a demo reaches its own folder and lists nothing): `home/` is the demo's HOME
-  and working directory, `data/` its SQLite file. It lives outside `DEMO_HOME`, which stays 0700.
+- **a private folder** `<DEMO_SANDBOX_ROOT>/<uid>/` (root's, 0711, like the root itself: a demo
+  reaches its own folders and lists nothing, nor swaps them): `home/` (0700, the demo's uid) is
+  its HOME and working directory, `data/` (the same) its SQLite file, `settings/` its reload
+  settings (files 0600, the demo's uid). It lives outside `DEMO_HOME`, which stays 0700.
   The lease is given back (and the folder removed) once both the runtime and the database have
   let go of it (a sleeping demo keeps its data, so its uid).
 - **a memory cgroup** per demo and service (`<demo>/<service>`, limited to the service's
@@ -261,7 +262,11 @@ class Sandbox:
             return True
 
     def _make_folders(self, lease: Lease) -> None:
-        for folder in (lease.folder, lease.home, lease.data):
+        # The demo's folder is root's (0711) so that the demo cannot swap what is in it (a
+        # symlink for `data` would send the runtime's writes elsewhere); what is in it is the
+        # demo's (0700).
+        own_folder(lease.folder, 0, 0o711)
+        for folder in (lease.home, lease.data):
             own_folder(folder, lease.uid)
 
     def find(self, instance_id: str) -> Lease | None:
