@@ -93,3 +93,36 @@ def test_reach_plan_covers_a_closed_folder_and_binds_back_only_what_is_needed(
     assert not os.stat(cover).st_mode & 0o001
     assert binds == [str(closed / "python")]  # not `secret`, not the nested path twice
     assert reach_plan(["/usr/lib"]) == ([], [])  # nothing in the way: nothing to do
+
+
+def test_a_database_from_before_the_sandbox_moves_in_with_its_data(tmp_path: Path) -> None:
+    import sqlite3
+
+    from demo_orchestrator.domain.blueprint import load_blueprint
+    from demo_orchestrator.providers.base import InstanceSpec
+    from demo_orchestrator.providers.sqlite_db import SqliteDatabase
+
+    home = tmp_path / "home"
+    blueprint = load_blueprint(Path(__file__).resolve().parents[1] / "blueprints" / "tiny.yaml")
+    spec = InstanceSpec(
+        instance_id="demo-old123", blueprint=blueprint, scenario=blueprint.scenarios[0]
+    )
+    before = SqliteDatabase(home=home, sandbox=SandboxSettings(sandbox_enabled=False))
+    before.ensure(spec=spec)
+    with sqlite3.connect(before.path_of("demo-old123")) as db:
+        db.execute("INSERT INTO items (name) VALUES ('kept across the upgrade')")
+    settings = SandboxSettings(sandbox_enabled=True, sandbox_root=tmp_path / "sandboxes")
+    after = SqliteDatabase(home=home, sandbox=settings)
+    url = after.ensure(spec=spec).env["DATABASE_URL"].removeprefix("sqlite:///")
+    lease = after.sandbox.find("demo-old123")
+    assert lease is not None and Path(url) == lease.data / "demo-old123.db"
+    assert Path(url).stat().st_uid == lease.uid
+    assert after.path_of("demo-old123").resolve() == Path(url)
+    with sqlite3.connect(url) as db:
+        names = [r[0] for r in db.execute("SELECT name FROM items")]
+    assert "kept across the upgrade" in names
+    after.destroy(instance_id="demo-old123")
+    assert not Path(url).exists() and not after.path_of("demo-old123").is_symlink()
+    os.rmdir(lease.home)  # as the runtime's destroy does; then the lease goes
+    after.sandbox.release_if_unused("demo-old123")
+    assert after.sandbox.find("demo-old123") is None

@@ -60,6 +60,8 @@ class SqliteDatabase(DatabaseProvider):
     def ensure(self, *, spec: InstanceSpec) -> Outputs:
         lease = self.sandbox.lease(spec.instance_id)
         target = self._real_path(spec.instance_id, lease)
+        if lease is not None:
+            self._move_in(spec.instance_id, lease, target)
         template = self.template_path(spec.blueprint, spec.scenario)
         state = {"file": target.name, "template": template.name}  # the same on every call
         if target.is_file() and target.stat().st_size > 0:
@@ -100,6 +102,16 @@ class SqliteDatabase(DatabaseProvider):
                 Path(str(base) + suffix).unlink(missing_ok=True)
         if lease is not None:
             self.sandbox.release_if_unused(instance_id)  # kept while its processes live
+
+    def _move_in(self, instance_id: str, lease: Lease, target: Path) -> None:
+        """A database made before the sandbox (a plain file in DEMO_HOME/databases) moves into
+        the demo's private folder, keeping its data, owned by the demo from now on."""
+        old = self.path_of(instance_id)
+        if old.is_symlink() or not old.is_file() or target.exists():
+            return
+        self._copy(old, target, lease)  # replaces `old` with the link to `target`
+        for suffix in ("-wal", "-shm", "-journal"):
+            Path(str(old) + suffix).unlink(missing_ok=True)
 
     def _real_path(self, instance_id: str, lease: Lease | None) -> Path:
         """Where the file is: the private folder of a sandboxed demo, else `path_of`."""
