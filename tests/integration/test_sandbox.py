@@ -59,6 +59,14 @@ def home(tmp_path: Path) -> Iterator[Path]:
     stop_everything_of(folder)
 
 
+def open_store(home: Path) -> None:
+    """Open the SQLite store once, as `democtl serve` does (it is made, or fixed, on connect)."""
+    store = Database(f"sqlite:///{home / 'orchestrator.db'}")
+    with store.engine.connect():
+        pass
+    store.engine.dispose()
+
+
 def settings() -> SandboxSettings:
     return SandboxSettings(sandbox_enabled=True)
 
@@ -95,7 +103,7 @@ def two_demos(home: Path) -> Iterator[tuple[LocalRuntime, Outputs, Outputs]]:
     need("bwrap", sandbox_capabilities()["bwrap"] is not None)
     runtime = LocalRuntime(home=home, stop_grace=1, sandbox=settings())
     load_or_create_key(home, None)  # DEMO_HOME/secret.key, as `democtl serve` makes it
-    Database(f"sqlite:///{home / 'orchestrator.db'}").engine.dispose()  # and the store
+    open_store(home)  # and the store
     try:
         one = start(runtime, spec(home, "demo-sbx001"))
         two = start(runtime, spec(home, "demo-sbx002"))
@@ -195,7 +203,7 @@ def test_existing_key_and_store_are_made_private_on_start(tmp_path: Path) -> Non
     (home / "secret.key").chmod(0o644)
     (home / "orchestrator.db").touch(mode=0o644)
     load_or_create_key(home, None)
-    Database(f"sqlite:///{home / 'orchestrator.db'}").engine.dispose()
+    open_store(home)
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert stat.S_IMODE((home / "secret.key").stat().st_mode) == 0o600
     assert stat.S_IMODE((home / "orchestrator.db").stat().st_mode) == 0o600

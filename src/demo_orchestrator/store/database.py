@@ -34,9 +34,9 @@ def normalise_url(url: str) -> str:
 
 def _private_file(path: Path) -> None:
     """The SQLite store (and its WAL and shared-memory files) readable by its owner only: it
-    holds every demo's credentials. Made 0600 before SQLite opens it; existing files fixed."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
+    holds every demo's credentials. Run on each new connection, so the file SQLite just made
+    (empty yet) is 0600 before anything is written; SQLite gives the WAL and shared-memory
+    files the database file's mode; an existing store is fixed on start."""
     for suffix in ("", "-wal", "-shm"):
         try:
             os.chmod(f"{path}{suffix}", 0o600)
@@ -53,18 +53,27 @@ class Database:
             path = make_url(self.url).database
             if path and path != ":memory:":
                 Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                _private_file(Path(path))
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             self._sqlite_pragmas(self.engine)
+            self._sqlite_private(self.engine, make_url(self.url).database)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Called after every commit that appended to the change feed (the feed's reader wakes).
         self.on_events: Callable[[], None] | None = None
         # Counts committed write transactions (for `/metrics` and the provisioning bench).
         self.commits = 0
+
+    @staticmethod
+    def _sqlite_private(engine: Engine, path: str | None) -> None:
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(_dbapi_connection: Any, _record: Any) -> None:
+            _private_file(Path(path))
 
     @staticmethod
     def _sqlite_pragmas(engine: Engine) -> None:
