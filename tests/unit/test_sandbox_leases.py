@@ -126,3 +126,15 @@ def test_a_database_from_before_the_sandbox_moves_in_with_its_data(tmp_path: Pat
     os.rmdir(lease.home)  # as the runtime's destroy does; then the lease goes
     after.sandbox.release_if_unused("demo-old123")
     assert after.sandbox.find("demo-old123") is None
+
+
+def test_the_orphan_sweep_sees_leases_the_runtime_holds_or_nobody_does(tmp_path: Path) -> None:
+    box = sandbox(tmp_path / "home", tmp_path / "sandboxes")
+    lease = box.lease("demo-swp001")
+    assert lease is not None
+    assert box.runtime_held() == {"demo-swp001"}  # its home folder: the runtime's part
+    (lease.data / "demo-swp001.db").write_bytes(b"data")
+    os.rmdir(lease.home)
+    assert box.runtime_held() == set()  # asleep: only its database holds it
+    (lease.data / "demo-swp001.db").unlink()
+    assert box.runtime_held() == {"demo-swp001"}  # held by nobody: a leak to sweep

@@ -417,7 +417,7 @@ class LocalRuntime(RuntimeProvider):
         ids = {p.name for p in self.root.iterdir() if p.is_dir()}
         ids.update(processes.marked_processes(MARKER, str(self.home)).values())
         ids.update(processes.pidfile_processes(self.root).values())
-        ids.update(self.sandbox.recorded())  # a lease whose demo the store forgot
+        ids.update(self.sandbox.runtime_held())  # a lease whose demo the store forgot
         return ids
 
     def endpoint(self, *, instance_id: str, state: dict[str, Any], route: str) -> Endpoint | None:

@@ -209,11 +209,18 @@ class Sandbox:
                 (self.root / "leases" / f"{uid}.json").unlink(missing_ok=True)
             (self.records / f"{instance_id}.json").unlink(missing_ok=True)
 
-    def recorded(self) -> set[str]:
-        """The instances of this DEMO_HOME holding a lease (for the orphan sweep)."""
+    def runtime_held(self) -> set[str]:
+        """The instances of this DEMO_HOME whose lease the runtime holds (their home folder
+        exists) or nobody does (no database either: a leak), for the orphan sweep; a lease
+        held only by a database is the database's (a sleeping demo)."""
         if not self.records.is_dir():
             return set()
-        return {path.stem for path in self.records.glob("demo-*.json")}
+        found = set()
+        for path in self.records.glob("demo-*.json"):
+            lease = self.find(path.stem)
+            if lease is not None and (lease.home.exists() or not any(lease.data.glob("*.db"))):
+                found.add(path.stem)
+        return found
 
     def _recorded_uid(self, instance_id: str) -> int | None:
         try:
