@@ -273,10 +273,14 @@ class LocalRuntime(RuntimeProvider):
         self._stop(instance_id, {n: s for n, s in state.items() if n not in marked}, keep)
         self._write_state(instance_id, marked)
         # What the demo wrote in its folder (its HOME and working directory) is data: gone too.
+        # Sandboxed, that is its private home; the runtime folder was its home before (a demo
+        # still running from then), so both are cleared.
         lease = self.sandbox.find(instance_id)
-        written = lease.home if lease else self.root / instance_id
-        for path in written.iterdir():
-            if path.name not in OURS:
+        folder = self.root / instance_id
+        for written in [folder, *([lease.home] if lease else [])]:
+            for path in written.iterdir():
+                if written == folder and path.name in OURS:
+                    continue
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path, ignore_errors=True)
                 else:
