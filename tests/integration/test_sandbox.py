@@ -284,3 +284,21 @@ def test_the_fork_server_scrubs_its_environment_to_the_allow_list(
     monkeypatch.setattr(os, "environ", dict(inherited))
     scrub_environment()
     assert os.environ == {"PATH": "/usr/bin"}
+
+
+def test_a_reset_clears_the_demos_home_and_keeps_its_uid(home: Path) -> None:
+    need("bwrap", sandbox_capabilities()["bwrap"] is not None)
+    runtime = LocalRuntime(home=home, stop_grace=1, sandbox=settings())
+    instance = spec(home, "demo-sbx004")
+    try:
+        out = start(runtime, instance)
+        lease = runtime.sandbox.find("demo-sbx004")
+        assert lease is not None
+        assert call(out, "wrapped", "/write", {"path": str(lease.home / "notes")})["written"]
+        runtime.reset(instance_id="demo-sbx004")
+        assert not (lease.home / "notes").exists()
+        again = start(runtime, instance)
+        assert call(again, "forked", "/whoami")["uid"] == lease.uid  # its data kept the lease
+    finally:
+        destroy(home, runtime, "demo-sbx004")
+        runtime.close()
