@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sqlite3
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 KEPT: list[bytes] = []
@@ -69,6 +70,7 @@ def serve(port: int, environ: dict[str, str]) -> None:
                     200,
                     {
                         "pid": os.getpid(),
+                        "python": sys.version,
                         "uid": os.getuid(),
                         "euid": os.geteuid(),
                         "gid": os.getgid(),

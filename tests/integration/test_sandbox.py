@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,6 +128,7 @@ def test_a_demo_reaches_its_own_folder_and_database_and_nothing_else(
     assert me["uid"] == me["euid"] == me["gid"] == lease_one.uid != 0
     assert other["uid"] == lease_two.uid not in {0, lease_one.uid}
     assert me["groups"] == []
+    assert me["python"] == sys.version  # the orchestrator's interpreter, though under /root
     assert me["home"] == me["cwd"] == str(lease_one.home)
     assert not any(name.startswith("DEMO_ADMIN") for name in me["environ"])
     forkservers = sorted(runtime.forks.server_pids())

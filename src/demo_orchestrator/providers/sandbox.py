@@ -44,7 +44,7 @@ from pydantic_settings import SettingsConfigDict
 
 from demo_orchestrator.domain.errors import PermanentError
 from demo_orchestrator.providers.base import ProviderSettings
-from demo_orchestrator.providers.sandbox_mounts import reach_plan
+from demo_orchestrator.providers.sandbox_mounts import missing_folders, reach_plan
 
 log = logging.getLogger(__name__)
 
@@ -417,7 +417,12 @@ def _reach_mounts(reach: list[Path], cover: list[Path]) -> list[str]:
     mounts: list[str] = []
     for folder in sorted(set(hidden) | {str(c) for c in cover}):
         mounts += ["--tmpfs", folder]
+    made: set[str] = set()
     for path in binds:
+        # The folders between the cover and the path, made on the tmpfs as 0755 (bwrap would
+        # make them 0700 and the demo could not pass).
+        for folder in missing_folders(path, hidden, made):
+            mounts += ["--perms", "0755", "--dir", folder]
         mounts += ["--ro-bind", path, path]
     return mounts
 

@@ -41,6 +41,19 @@ def reach_plan(reach: list[str]) -> tuple[list[str], list[str]]:
     return sorted(hidden), binds
 
 
+def missing_folders(path: str, hidden: list[str], made: set[str]) -> list[str]:
+    """The folders strictly between the covered folder holding `path` and `path`, outermost
+    first, not yet in `made` (which they join): what must be made on the tmpfs, mode 0755."""
+    cover = next(h for h in hidden if path.startswith(h + "/"))
+    found = []
+    for folder in reversed(Path(path).parents):
+        name = str(folder)
+        if len(name) > len(cover) and name not in made:
+            made.add(name)
+            found.append(name)
+    return found
+
+
 def private_view(reach: list[str], cover: list[str]) -> None:
     """In a new mount namespace of this (single-threaded, still privileged) process: cover
     `cover` and the folders in the way of `reach` with empty tmpfs, and bind the paths of
@@ -54,8 +67,11 @@ def private_view(reach: list[str], cover: list[str]) -> None:
     try:
         for folder in sorted(set(hidden) | {c for c in cover if os.path.isdir(c)}):
             _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
+        made: set[str] = set()
         for path, fd in keep.items():
-            os.makedirs(path, exist_ok=True)
+            for folder in [*missing_folders(path, hidden, made), path]:
+                os.makedirs(folder, exist_ok=True)
+                os.chmod(folder, 0o755)  # whatever the umask: the demo must pass
             _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
             _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
     finally:
