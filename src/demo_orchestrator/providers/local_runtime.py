@@ -227,7 +227,8 @@ class LocalRuntime(RuntimeProvider):
                 if lease is not None:
                     reach, cover = self._reach(spec), [self.home]
                     command = bwrap_command(command, lease, cgroup, reach=reach, cover=cover)
-                pid = self._start(service.name, command, env, log_path)
+                cwd = lease.home if lease else folder  # bwrap moves there itself too
+                pid = self._start(service.name, command, env, log_path, cwd)
                 started, via = processes.start_time(pid), "command"
             services[service.name] = {
                 "pid": pid,
@@ -347,7 +348,9 @@ class LocalRuntime(RuntimeProvider):
         except ForkServerUnavailable as exc:
             return None, exc.detail
 
-    def _start(self, name: str, command: list[str], env: dict[str, str], log_path: Path) -> int:
+    def _start(
+        self, name: str, command: list[str], env: dict[str, str], log_path: Path, cwd: Path
+    ) -> int:
         """Start a service with its (filled, perhaps sandboxed) command; its pid."""
         try:
             with log_path.open("ab") as log:
@@ -357,7 +360,7 @@ class LocalRuntime(RuntimeProvider):
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env=env,
-                    cwd=log_path.parent.parent,
+                    cwd=cwd,
                     start_new_session=True,
                     close_fds=True,
                 )
