@@ -258,6 +258,8 @@ def test_a_new_runtime_adopts_the_demo_with_the_same_uid_and_cleans_up_on_destro
         lease = second.sandbox.find("demo-sbx003")
         assert lease is not None and lease.uid == before["forked"]["uid"]
         cgroups = [Path(s["cgroup"]) for s in again.state["services"].values() if s["cgroup"]]
+        assert all(c.is_dir() for c in cgroups)  # the same cgroups, found again
+        assert len(cgroups) == (2 if memory_cgroup_root() else 0)
         # Put to sleep (processes gone, data kept): the uid stays leased, with its database.
         second.destroy(instance_id="demo-sbx003")
         assert not any(c.exists() for c in cgroups)
@@ -304,3 +306,12 @@ def test_a_reset_clears_the_demos_home_and_keeps_its_uid(home: Path) -> None:
     finally:
         destroy(home, runtime, "demo-sbx004")
         runtime.close()
+
+
+def test_a_shared_folder_as_home_keeps_its_mode(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp: making it 0700 would lock everyone else out
+    load_or_create_key(shared, None)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert stat.S_IMODE((shared / "secret.key").stat().st_mode) == 0o600
