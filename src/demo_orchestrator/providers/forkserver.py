@@ -12,7 +12,9 @@ forkserver_protocol.py on `DEMO_HOME/forkservers/<key>/control.sock` (mode 0600;
 another uid is refused). It runs in its own session, so it outlives a crash of the orchestrator
 (the next one adopts it through the same socket); it reaps its children as they exit; after
 `retire` (a newer code version took over), or when its socket is replaced or gone, it exits once
-its last child has. Each child is made a demo by forkserver_child.py.
+its last child has. Each child is made a demo by forkserver_child.py (and, as root, confined:
+its cgroup, its own mount view, the demo's uid). On start it scrubs its own environment to an
+allow-list, since every child begins as a copy of it.
 
 Started by forkserver_client.py as `python -m demo_orchestrator.providers.forkserver --folder F
 --key K --blueprint B --blueprint-dir D --entry E... [--preload P...] [--hook H]`. It imports
