@@ -315,3 +315,19 @@ def test_a_shared_folder_as_home_keeps_its_mode(tmp_path: Path) -> None:
     load_or_create_key(shared, None)
     assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
     assert stat.S_IMODE((shared / "secret.key").stat().st_mode) == 0o600
+
+
+def test_cgroups_nobody_holds_are_swept_when_a_runtime_starts(
+    home: Path, two_demos: tuple[LocalRuntime, Outputs, Outputs]
+) -> None:
+    need("memory cgroup", memory_cgroup_root() is not None)
+    runtime, one, _ = two_demos
+    found = memory_cgroup_root()
+    assert found is not None
+    left = found[1] / "1999999999"  # no lease names it: a demo nobody destroyed
+    (left / "web").mkdir(parents=True)
+    live = Path(one.state["services"]["forked"]["cgroup"])
+    LocalRuntime(home=home, stop_grace=1, sandbox=settings()).close()
+    assert not left.exists()
+    assert live.is_dir()  # a held one stays
+    assert runtime.probe(instance_id="demo-sbx001").healthy

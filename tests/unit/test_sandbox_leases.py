@@ -138,3 +138,23 @@ def test_the_orphan_sweep_sees_leases_the_runtime_holds_or_nobody_does(tmp_path:
     assert box.runtime_held() == set()  # asleep: only its database holds it
     (lease.data / "demo-swp001.db").unlink()
     assert box.runtime_held() == {"demo-swp001"}  # held by nobody: a leak to sweep
+
+
+def test_a_forgotten_lease_whose_uid_still_runs_is_not_taken_over(tmp_path: Path) -> None:
+    import subprocess
+
+    root = tmp_path / "sandboxes"
+    gone_home = tmp_path / "gone"
+    held = sandbox(gone_home, root, count=1).lease("demo-old002")
+    assert held is not None
+    # A process of that demo still runs, though its DEMO_HOME forgot the lease.
+    running = subprocess.Popen(["sleep", "30"], user=held.uid, group=held.gid, extra_groups=[])
+    try:
+        (gone_home / "sandbox" / "demo-old002.json").unlink()
+        with pytest.raises(PermanentError, match="no free sandbox uid"):
+            sandbox(tmp_path / "live", root, count=1).lease("demo-new002")
+    finally:
+        running.kill()
+        running.wait()
+    taken = sandbox(tmp_path / "live", root, count=1).lease("demo-new002")
+    assert taken is not None and taken.uid == held.uid  # once it is gone, the uid is free

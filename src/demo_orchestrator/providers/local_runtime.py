@@ -127,6 +127,7 @@ class LocalRuntime(RuntimeProvider):
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
         self.sandbox = Sandbox(self.home, sandbox)
+        self.sandbox.sweep_cgroups()  # those of demos nobody destroyed
         note = self.sandbox.describe()
         log.log(logging.INFO if note.startswith("sandbox on") else logging.WARNING, "%s", note)
         self.stop_grace = stop_grace
@@ -191,11 +192,15 @@ class LocalRuntime(RuntimeProvider):
                 continue
             port = processes.free_port()
             env = self._env(spec, port, folder, service.env)
-            cgroup = self.sandbox.cgroup(
-                spec.instance_id,
-                service.name,
-                service.memory_mb,
-                sum(s.memory_mb for s in spec.blueprint.services),
+            cgroup = (
+                self.sandbox.cgroup(
+                    lease,
+                    service.name,
+                    service.memory_mb,
+                    sum(s.memory_mb for s in spec.blueprint.services),
+                )
+                if lease
+                else None
             )
             version = None
             if service.reload_path:

@@ -242,8 +242,8 @@ class Sandbox:
         for step in range(count):
             uid = base + (start + step) % count
             path = leases / f"{uid}.json"
-            if path.exists() and not self._stale(path):
-                continue
+            if path.exists() and (not self._stale(path) or _uid_in_use(uid)):
+                continue  # held, or its holder forgot it while its processes still run
             tmp = leases / f".{uid}.{os.getpid()}"
             tmp.write_text(json.dumps({"home": str(self.home), "instance": instance_id}))
             os.chmod(tmp, 0o600)
@@ -300,12 +300,14 @@ class Sandbox:
 
     # -- cgroups -------------------------------------------------------------------------------
 
-    def cgroup(self, instance_id: str, service: str, memory_mb: int, demo_mb: int) -> Path | None:
-        """The service's memory cgroup (made and limited now); None where none is usable."""
+    def cgroup(self, lease: Lease, service: str, memory_mb: int, demo_mb: int) -> Path | None:
+        """The service's memory cgroup (made and limited now); None where none is usable. Named
+        by the demo's uid, unique on the machine while leased (instance ids are unique only
+        within one DEMO_HOME)."""
         if self.cgroups is None:
             return None
         version, root = self.cgroups
-        demo = root / instance_id
+        demo = root / str(lease.uid)
         leaf = demo / service
         try:
             if version == "v2":
@@ -326,14 +328,24 @@ class Sandbox:
 
     def remove_cgroups(self, instance_id: str) -> None:
         """Remove the demo's cgroups (its processes are stopped by then)."""
-        if self.cgroups is None:
+        lease = self.find(instance_id)
+        if self.cgroups is not None and lease is not None:
+            _remove_tree(self.cgroups[1] / str(lease.uid), quiet=False)
+
+    def sweep_cgroups(self) -> None:
+        """Remove the cgroups no live lease holds: those of demos whose orchestrator never
+        destroyed them (a DEMO_HOME deleted, a test's). A cgroup with a process in it stays
+        (the kernel refuses), so this never touches a running demo."""
+        if self.cgroups is None or not self.cgroups[1].is_dir():
             return
-        demo = self.cgroups[1] / instance_id
-        if not demo.is_dir():
-            return
-        for leaf in [p for p in demo.iterdir() if p.is_dir()]:
-            _rmdir(leaf)
-        _rmdir(demo)
+        leases = self.root / "leases"
+        for demo in self.cgroups[1].iterdir():
+            if not demo.is_dir():
+                continue
+            held = leases / f"{demo.name}.json"
+            if demo.name.isdigit() and held.exists() and not self._stale(held):
+                continue
+            _remove_tree(demo, quiet=True)
 
 
 def _enable_memory(folder: Path) -> None:
@@ -359,13 +371,35 @@ def _limit(version: str, folder: Path, mb: int) -> None:
                 pass  # not allowed on some kernels; the limit still holds
 
 
-def _rmdir(folder: Path) -> None:
-    try:
-        folder.rmdir()  # a cgroup folder goes with rmdir, its files with it
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        log.warning("cannot remove cgroup %s: %s", folder, exc)
+def _uid_in_use(uid: int) -> bool:
+    """Whether any process runs as `uid` (real, effective or saved)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("Uid:"):
+                if str(uid) in line.split()[1:4]:
+                    return True
+                break
+    return False
+
+
+def _remove_tree(demo: Path, *, quiet: bool) -> None:
+    """rmdir a demo's cgroup and its leaves (a cgroup folder goes with rmdir, its files too)."""
+    if not demo.is_dir():
+        return
+    for folder in [*(p for p in demo.iterdir() if p.is_dir()), demo]:
+        try:
+            folder.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            if not quiet:
+                log.warning("cannot remove cgroup %s: %s", folder, exc)
 
 
 def bwrap_command(
