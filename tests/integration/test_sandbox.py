@@ -172,6 +172,11 @@ def test_a_demo_reaches_its_own_folder_and_database_and_nothing_else(
     assert not call(one, service, "/write", {"path": str(lease_two.home / "x")})["written"]
     assert not call(one, service, "/write", {"path": str(lease_one.folder / "data.new")})["written"]
     assert not call(one, service, "/write", {"path": str(home / "planted")})["written"]
+    # A /tmp of its own: writable, and what it writes there no other demo sees.
+    scratch = f"/tmp/sandbox-probe-{service}"
+    assert call(one, service, "/write", {"path": scratch})["written"]
+    assert call(two, service, "/try", {"paths": [scratch]})[scratch]["read"] is False
+    assert not Path(scratch).exists()  # nor the machine's /tmp
 
 
 def test_files_and_folders_have_private_modes(

@@ -64,6 +64,7 @@ from demo_orchestrator.providers.sandbox import (
     bwrap_command,
     reach_of,
 )
+from demo_orchestrator.providers.sandbox_mounts import TMP
 from demo_orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -221,7 +222,7 @@ class LocalRuntime(RuntimeProvider):
                     cgroup=cgroup,
                     workdir=lease.home if lease else None,
                     reach=self._reach(spec) if lease else None,
-                    cover=[self.home] if lease else None,
+                    cover=[self.home, Path(TMP)] if lease else None,
                 )
                 pid, started, via = spawned.pid, spawned.started, "fork"
             else:

@@ -15,7 +15,7 @@ key, the store, every other demo's database) and `/proc/<pid>/environ` of the or
   settings (files 0600, the demo's uid). It lives outside `DEMO_HOME`, which stays 0700.
   The lease is given back (and the folder removed) once both the runtime and the database have
   let go of it (a sleeping demo keeps its data, so its uid).
-- **a memory cgroup** per demo and service (`<demo>/<service>`, limited to the service's
+- **a memory cgroup** per demo and service (`<uid>/<service>`, limited to the service's
   `memory_mb`, the demo to their sum), under `demo-sandboxes/` of the cgroup v2 root when its
   memory controller is available there, else of the v1 memory controller. Neither: limits are
   not enforced, which is logged and reported by `sandbox_capabilities()`.
@@ -44,7 +44,7 @@ from pydantic_settings import SettingsConfigDict
 
 from demo_orchestrator.domain.errors import PermanentError
 from demo_orchestrator.providers.base import ProviderSettings
-from demo_orchestrator.providers.sandbox_mounts import missing_folders, reach_plan
+from demo_orchestrator.providers.sandbox_mounts import TMP, missing_folders, reach_plan
 
 log = logging.getLogger(__name__)
 
@@ -430,8 +430,7 @@ def bwrap_command(
             "--ro-bind", "/", "/",
             "--dev", "/dev",
             "--proc", "/proc",
-            "--tmpfs", "/tmp",
-            *_reach_mounts(reach, cover),
+            *_reach_mounts(reach, [*cover, Path(TMP)]),
             "--bind", str(lease.folder), str(lease.folder),
             "--chdir", str(lease.home),
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -447,10 +446,10 @@ def bwrap_command(
 
 def _reach_mounts(reach: list[Path], cover: list[Path]) -> list[str]:
     """bwrap's arguments for sandbox_mounts.reach_plan, and `cover` (DEMO_HOME) made empty."""
-    hidden, binds = reach_plan([str(p) for p in reach])
+    hidden, binds = reach_plan([str(p) for p in reach], [str(c) for c in cover])
     mounts: list[str] = []
-    for folder in sorted(set(hidden) | {str(c) for c in cover}):
-        mounts += ["--tmpfs", folder]
+    for folder in hidden:
+        mounts += ["--perms", "1777" if folder == TMP else "0755", "--tmpfs", folder]
     made: set[str] = set()
     for path in binds:
         # The folders between the cover and the path, made on the tmpfs as 0755 (bwrap would

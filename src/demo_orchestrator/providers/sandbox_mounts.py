@@ -4,13 +4,15 @@ the fork-server's children use it after the fork (sandbox.py uses it to build bw
 A demo's uid must reach the interpreter, the venv and its code, though a folder on the way may be
 closed to others (a pyenv Python under `/root`, 0700): such a folder is covered by an empty
 tmpfs and only the paths needed are bound back, read-only. `DEMO_HOME` is covered too: what the
-demo needs of it (its log) is already open when it starts.
+demo needs of it (its log) is already open when it starts; and `/tmp` is a tmpfs of its own
+(1777, charged to its memory cgroup), so demos never see each other's temporary files.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 CLONE_NEWNS = 0x00020000
@@ -21,14 +23,16 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+TMP = "/tmp"
 
 
-def reach_plan(reach: list[str]) -> tuple[list[str], list[str]]:
-    """(folders to cover with an empty tmpfs, paths to bind back read-only) so that every path
-    of `reach` can be read by any uid; both empty when nothing is in the way."""
+def reach_plan(reach: list[str], covered: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """(folders to cover with an empty tmpfs: `covered` and those in the way, outermost only;
+    paths to bind back read-only) so that every path of `reach` can be read by any uid."""
     paths = sorted({os.path.realpath(p) for p in reach if os.path.exists(p)})
     paths = [p for p in paths if not any(q != p and p.startswith(q + "/") for q in paths)]
-    hidden: set[str] = set()
+    hidden = {os.path.realpath(c) for c in covered if os.path.isdir(c)}
+    hidden = {h for h in hidden if not any(h.startswith(o + "/") for o in hidden)}
     for path in paths:
         for folder in reversed(Path(path).parents):
             name = str(folder)
@@ -58,15 +62,16 @@ def private_view(reach: list[str], cover: list[str]) -> None:
     """In a new mount namespace of this (single-threaded, still privileged) process: cover
     `cover` and the folders in the way of `reach` with empty tmpfs, and bind the paths of
     `reach` back read-only. Raises OSError when the kernel refuses."""
-    hidden, binds = reach_plan(reach)
+    hidden, binds = reach_plan(reach, cover)
     _check(_libc().unshare(CLONE_NEWNS), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     # Held open before the covering (which hides them), after the unshare (a bind's source
     # must be in this namespace).
     keep = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in binds}
     try:
-        for folder in sorted(set(hidden) | {c for c in cover if os.path.isdir(c)}):
-            _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
+        for folder in hidden:
+            options = "mode=1777" if folder == TMP else "mode=0755,size=64k"
+            _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, options)
         made: set[str] = set()
         for path, fd in keep.items():
             for folder in [*missing_folders(path, hidden, made), path]:
