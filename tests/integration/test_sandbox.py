@@ -4,8 +4,9 @@ each demo runs as a uid of its own, reads its own folder and database and nothin
 of another demo, of the orchestrator's or the fork-server's environment; a memory hog dies in
 its own cgroup while the rest lives; a new runtime re-adopts the same uid; modes are 0600/0700.
 
-Needs root (the sandbox is a no-op otherwise); bwrap and a memory cgroup are required under
-CI=true (services.sh installs bwrap) and skipped with a reason elsewhere.
+Needs root (the sandbox is a no-op otherwise). bwrap is required under CI=true (services.sh
+installs it) and skipped with a reason elsewhere; where no memory cgroup is usable (the README
+says limits are then not enforced) the memory tests are skipped.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs roo
 
 
 def need(what: str, present: bool) -> None:
-    """Skip without `what`, except under CI=true, where it is a failure."""
+    """Skip without `what` (bwrap), except under CI=true, where it is a failure."""
     if not present:
         if CI:
             pytest.fail(f"CI=true and the sandbox lacks {what}: scripts/services.sh installs it")
@@ -220,8 +221,9 @@ def test_existing_key_and_store_are_made_private_on_start(tmp_path: Path) -> Non
 def test_a_memory_hog_dies_in_its_cgroup_and_the_rest_lives(
     home: Path, two_demos: tuple[LocalRuntime, Outputs, Outputs], service: str
 ) -> None:
-    need("memory cgroup", memory_cgroup_root() is not None)
     runtime, one, two = two_demos
+    if one.state["services"][service]["cgroup"] is None:
+        pytest.skip("no usable memory cgroup here: limits are not enforced (README, Sandbox)")
     before = call(two, service, "/whoami")["pid"]
     cgroup = Path(one.state["services"][service]["cgroup"])
     members = {int(pid) for pid in (cgroup / "cgroup.procs").read_text().split()}
@@ -325,10 +327,10 @@ def test_a_shared_folder_as_home_keeps_its_mode(tmp_path: Path) -> None:
 def test_cgroups_nobody_holds_are_swept_when_a_runtime_starts(
     home: Path, two_demos: tuple[LocalRuntime, Outputs, Outputs]
 ) -> None:
-    need("memory cgroup", memory_cgroup_root() is not None)
     runtime, one, _ = two_demos
     found = memory_cgroup_root()
-    assert found is not None
+    if found is None:
+        pytest.skip("no usable memory cgroup here")
     left = found[1] / "1999999999"  # no lease names it: a demo nobody destroyed
     (left / "web").mkdir(parents=True)
     live = Path(one.state["services"]["forked"]["cgroup"])

@@ -62,6 +62,7 @@ from demo_orchestrator.providers.sandbox import (
     Sandbox,
     SandboxSettings,
     bwrap_command,
+    mount_namespaces,
     reach_of,
 )
 from demo_orchestrator.providers.sandbox_mounts import TMP
@@ -184,6 +185,7 @@ class LocalRuntime(RuntimeProvider):
                 message=f"reloaded {reloaded} service(s) in place" if reloaded else "adopted",
             )
         forked_by, why_not = self._fork_server_for(spec)  # NotReady while it starts
+        private_views = mount_namespaces()  # else forked demos keep the machine's view
         if not new:
             keep = {int(s["pid"]) for s in kept.values()}
             self._stop(spec.instance_id, {n: s for n, s in state.items() if n not in kept}, keep)
@@ -221,8 +223,8 @@ class LocalRuntime(RuntimeProvider):
                     uid=lease.uid if lease else None,
                     cgroup=cgroup,
                     workdir=lease.home if lease else None,
-                    reach=self._reach(spec) if lease else None,
-                    cover=[self.home, Path(TMP)] if lease else None,
+                    reach=self._reach(spec) if lease and private_views else None,
+                    cover=[self.home, Path(TMP)] if lease and private_views else None,
                 )
                 pid, started, via = spawned.pid, spawned.started, "fork"
             else:

@@ -28,10 +28,12 @@ else, and read the README's "Sandbox" section for what is then missing.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -114,16 +116,44 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
+@functools.cache
 def bwrap() -> str | None:
-    return shutil.which("bwrap")
+    """bwrap's path when it is installed and works here (a container without the right to make
+    namespaces has it and cannot use it: then, as without it, setpriv alone)."""
+    found = shutil.which("bwrap")
+    if found is None:
+        return None
+    probe = [found, "--ro-bind", "/", "/", "--unshare-pid", "--proc", "/proc", "--", "true"]
+    return found if _runs(probe) else None
+
+
+@functools.cache
+def mount_namespaces() -> bool:
+    """Whether a process here may make a mount namespace of its own (a forked demo's view)."""
+    return _runs(["unshare", "--mount", "--", "true"])
+
+
+def _runs(command: list[str]) -> bool:
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
 
 
 def memory_cgroup_root() -> tuple[str, Path] | None:
     """("v2" or "v1", the folder under which demo cgroups go), or None when neither cgroup
-    version offers a usable memory controller here."""
+    version offers a usable memory controller here. v2 only where the memory controller can be
+    handed down to our folder (not in a namespace root that holds processes, say)."""
     v2 = CGROUP_FS / "cgroup.controllers"
-    if v2.is_file() and "memory" in v2.read_text().split():
-        return "v2", CGROUP_FS / CGROUP_FOLDER
+    if v2.is_file() and "memory" in v2.read_text().split() and is_root():
+        try:
+            _enable_memory(CGROUP_FS)
+            (CGROUP_FS / CGROUP_FOLDER).mkdir(exist_ok=True)
+            _enable_memory(CGROUP_FS / CGROUP_FOLDER)
+            return "v2", CGROUP_FS / CGROUP_FOLDER
+        except OSError:
+            pass
     v1 = CGROUP_FS / "memory"
     if (v1 / "memory.limit_in_bytes").is_file() and os.access(v1, os.W_OK):
         return "v1", v1 / CGROUP_FOLDER
@@ -141,13 +171,17 @@ def sandbox_capabilities() -> dict[str, Any]:
     if cgroup is None:
         missing.append("no writable memory cgroup (v2 or v1): memory limits are not enforced")
     if found is None:
-        missing.append("bwrap not installed: services started by command are not confined")
+        missing.append("bwrap missing or unusable: services started by command are not confined")
+    namespaces = root and mount_namespaces()
+    if root and not namespaces:
+        missing.append("no mount namespaces: forked demos see the file system as their uid may")
     return {
         "root": root,
         "uids": root,
         "cgroup": cgroup[0] if cgroup else None,
         "cgroup_folder": str(cgroup[1]) if cgroup else None,
         "bwrap": found,
+        "mount_namespaces": namespaces,
         "missing": missing,
     }
 
