@@ -61,10 +61,9 @@ from demo_orchestrator.providers.sandbox import (
     Lease,
     Sandbox,
     SandboxSettings,
-    bwrap_command,
     mount_namespaces,
-    reach_of,
 )
+from demo_orchestrator.providers.sandbox_bwrap import bwrap_command, reach_of
 from demo_orchestrator.providers.sandbox_mounts import TMP
 from demo_orchestrator.settings import Settings
 
