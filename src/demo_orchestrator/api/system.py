@@ -9,7 +9,13 @@ from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from demo_orchestrator.api.schemas import TokenCreate, TokenPublic, UserCreate, UserPublic
+from demo_orchestrator.api.schemas import (
+    ApiDatetime,
+    TokenCreate,
+    TokenPublic,
+    UserCreate,
+    UserPublic,
+)
 from demo_orchestrator.domain.errors import BadRequest, Forbidden
 from demo_orchestrator.domain.instance import as_utc
 from demo_orchestrator.engine.usage import usage as compute_usage
@@ -27,7 +33,11 @@ def healthz(orchestrator: OrchestratorDep) -> dict[str, Any]:
     return {"status": "ok", "busy": len(orchestrator.reconciler.busy())}
 
 
-@router.get("/metrics", tags=["system"])
+@router.get(
+    "/metrics",
+    tags=["system"],
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus exposition."}},
+)
 def metrics(request: Request) -> Response:
     """Prometheus exposition: see the README's Monitoring section for every series."""
     monitoring: Monitoring = request.app.state.monitoring
@@ -58,8 +68,8 @@ def scenarios(orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, Any
 def usage(
     orchestrator: OrchestratorDep,
     who: PrincipalDep,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[ApiDatetime | None, Query(alias="from")] = None,
+    end: Annotated[ApiDatetime | None, Query(alias="to")] = None,
     group_by: str = "owner",
 ) -> dict[str, Any]:
     now = datetime.now(UTC)

@@ -1,0 +1,152 @@
+"""Schemathesis over the real server's `/openapi.json`, every operation, with an admin token:
+no answer is a 5xx, every error is problem+json with a `detail`, and every answer (status,
+content type, body) is one the document promises. bench/fuzz_api.py runs the same with a bigger
+budget. The server has a quota of 2 demos, so generated creates mostly end in a 429 rather than
+provisioning hundreds of demos; the `Server` fixture stops whatever was made."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, Server
+
+
+def _bench() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_fuzz_api", ROOT / "bench" / "fuzz_api.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    server = Server(
+        tmp_path_factory.mktemp("fuzz"),
+        DEMO_MAX_INSTANCES="2",
+        DEMO_MAX_INSTANCES_PER_OWNER="2",
+    ).start()
+    yield server
+    server.close()
+
+
+@pytest.mark.timeout(300)
+def test_every_operation_fuzzed_answers_as_documented(fuzz_server: Server) -> None:
+    report = _bench().fuzz(fuzz_server.url, fuzz_server.token, cases_per_operation=30, seed=12)
+    result = report.as_json()
+    assert result["cases"] >= 1000, result
+    assert result["5xx"] == 0, result["failures"]
+    assert result["errors_not_problem_json"] == 0, result["failures"]
+    assert result["nonconforming"] == 0, result["failures"]
+
+
+def test_document_names_the_bearer_scheme_and_the_error_answers(fuzz_server: Server) -> None:
+    document = httpx.get(f"{fuzz_server.url}/openapi.json").json()
+    assert document["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": document["components"]["securitySchemes"]["bearer"]["description"],
+    }
+    create = document["paths"]["/api/v1/demo-instances"]["post"]
+    assert create["security"] == [{"bearer": []}]
+    for code in ("401", "403", "409", "422", "429"):
+        content = create["responses"][code]["content"]
+        assert content == {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        }
+    assert "404" in document["paths"]["/api/v1/demo-instances/{instance_id}"]["get"]["responses"]
+    assert "security" not in document["paths"]["/healthz"]["get"]
+    assert "Allow" in create["responses"]["405"]["headers"]
+
+
+def test_every_api_operation_refuses_a_missing_token(fuzz_server: Server) -> None:
+    """What lets the document put the Bearer scheme on every /api/ operation."""
+    document = httpx.get(f"{fuzz_server.url}/openapi.json").json()
+    checked = 0
+    for path, operations in document["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        for method in operations:
+            url = fuzz_server.url + path.replace("{instance_id}", "demo-abcdef").replace(
+                "{scenario}", "agency"
+            )
+            answer = httpx.request(method.upper(), url, json={}, timeout=10)
+            assert answer.status_code == 401, (method, path, answer.text)
+            checked += 1
+    assert checked >= 10
+
+
+def test_405_names_every_method_of_the_path(fuzz_server: Server) -> None:
+    answer = fuzz_server.http.patch("/api/v1/demo-instances/demo-abcdef")
+    assert answer.status_code == 405
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert set(answer.headers["allow"].split(", ")) == {"GET", "HEAD", "DELETE"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/demo-instances", {"duration_hours": 1e308}, "duration_hours"),
+        ("/api/v1/demo-instances", {"duration_hours": 10**400}, "duration_hours"),
+        ("/api/v1/demo-instances", {"duration_hours": 1, "name": "Acme\x1b[31m"}, "name"),
+        ("/api/v1/demo-instances", {"duration_hours": 1, "notes": "a\x00b"}, "notes"),
+        (
+            "/api/v1/demo-instances",
+            {"duration_hours": 1, "prospect": {"company": "Acme", "industry": "x\u202ey"}},
+            "prospect.industry",
+        ),
+        ("/api/v1/demo-instances", {"duration_hours": 1, "scenario": "agency\n"}, "scenario"),
+        (
+            "/api/v1/demo-instances",
+            {"duration_hours": 1, "meeting_at": "9999-12-31T23:59:59-14:00"},
+            "meeting_at",
+        ),
+    ],
+)
+def test_bad_input_is_a_422_naming_the_field(
+    fuzz_server: Server, path: str, body: dict[str, Any], field: str
+) -> None:
+    import json
+
+    answer = fuzz_server.http.post(
+        path, content=json.dumps(body), headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["detail"].startswith(f"{field}: ")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"from": "0001-01-01T00:00:00+14:00"},
+        {"to": "0001-01-01T00:00:00-14:00"},
+        {"to": "9999-12-31T23:59:59+14:00"},
+    ],
+)
+def test_usage_dates_at_the_calendar_edges_are_a_422(
+    fuzz_server: Server, query: dict[str, str]
+) -> None:
+    answer = fuzz_server.http.get("/api/v1/usage", params=query)
+    assert answer.status_code == 422, answer.text
+    assert "between 1970-01-01 and 9000-01-01" in answer.json()["detail"]
+
+
+def test_extend_by_too_many_hours_is_a_422(fuzz_server: Server) -> None:
+    created = fuzz_server.http.post("/api/v1/demo-instances", json={"duration_hours": 1})
+    if created.status_code == 429:  # the fuzzer filled the quota: any id will do for a 404/422
+        instance_id = "demo-abcdef"
+    else:
+        instance_id = created.json()["id"]
+    for hours in (1e308, 10**30):
+        answer = fuzz_server.http.post(
+            f"/api/v1/demo-instances/{instance_id}/extend", json={"hours": hours}
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"].startswith("hours: ")
