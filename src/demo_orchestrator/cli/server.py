@@ -36,6 +36,7 @@ def serve(
     from demo_orchestrator.app import create_app
     from demo_orchestrator.bootstrap import bootstrap
     from demo_orchestrator.domain.errors import DemoError
+    from demo_orchestrator.router.framing import TargetKeepingProtocol
     from demo_orchestrator.settings import Settings
 
     overrides: dict[str, Any] = {}
@@ -74,7 +75,8 @@ def serve(
         # The embedded router relays every demo request through this one process: libuv's loop
         # and the C HTTP parser roughly halve its cost per request (bench/router.py).
         loop="uvloop",
-        http="httptools",
+        # httptools, keeping the raw request-target so the router can refuse ambiguous ones
+        http=TargetKeepingProtocol,
     )
 
 

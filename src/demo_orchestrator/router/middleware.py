@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from demo_orchestrator.router import pages
 from demo_orchestrator.router.decisions import Resolver, RouteDecision
+from demo_orchestrator.router.framing import malformed
 from demo_orchestrator.router.headers import header
 from demo_orchestrator.router.hosts import looks_like_demo_host, parse_demo_host
 from demo_orchestrator.router.proxy import HttpProxy, UpstreamTimedOut, UpstreamUnavailable
@@ -73,6 +74,10 @@ class HostRouter:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in {"http", "websocket"}:
             await self.app(scope, receive, send)
+            return
+        if scope["type"] == "http" and (why := malformed(scope)) is not None:
+            # Ambiguous framing or target (RFC 9112): answered here, never forwarded.
+            await self._refuse(scope, send, pages.Problem(400, "Bad request", why))
             return
         host = header(scope["headers"], b"host") or ""
         target = parse_demo_host(host, self.base_domain)
