@@ -105,6 +105,15 @@ class Settings(BaseSettings):
         default=None,
         description="Fernet key encrypting secrets at rest; generated into DEMO_HOME if unset.",
     )
+    allowed_hosts: list[str] | None = Field(
+        default=None,
+        description="Host names the orchestrator's own pages and API answer (against DNS "
+        "rebinding); unset: DEMO_HOST, localhost, 127.0.0.1, [::1] and admin.<base domain>.",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="When set, /metrics asks for `Authorization: Bearer <this>`; public if unset.",
+    )
     tick_seconds: float = Field(
         default=1.0, gt=0, description="Engine reconcile period (s); events wake it sooner."
     )
@@ -190,7 +199,7 @@ class Settings(BaseSettings):
         "own; a hash of the store URL when unset.",
     )
 
-    @field_validator("admin_token", "admin_password", "secret_key")
+    @field_validator("admin_token", "admin_password", "secret_key", "metrics_token")
     @classmethod
     def _no_placeholder(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in PLACEHOLDER_SECRETS:
@@ -203,6 +212,13 @@ class Settings(BaseSettings):
     @classmethod
     def _domain(cls, value: str) -> str:
         return value.strip(".").lower()
+
+    def resolved_allowed_hosts(self) -> frozenset[str]:
+        """Lower-case host names (no port) the orchestrator's own pages answer."""
+        names = self.allowed_hosts
+        if names is None:
+            names = [self.host, "localhost", "127.0.0.1", "[::1]", f"admin.{self.base_domain}"]
+        return frozenset(n.strip().lower().removesuffix(".") for n in names if n.strip())
 
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{self.home / 'orchestrator.db'}"

@@ -46,11 +46,17 @@ def _needs_token(path: str) -> bool:
     return path.startswith("/api/")
 
 
+def _may_need_token(path: str) -> bool:
+    return path == "/metrics"  # only when DEMO_METRICS_TOKEN is set
+
+
 def _errors_of(path: str, method: str) -> list[str]:
     """The error statuses this operation can answer with."""
     codes = ["400", "405", "422", "503"]
     if _needs_token(path):
         codes += ["401", "403"]
+    elif _may_need_token(path):
+        codes.append("401")
     if "{" in path:
         codes.append("404")
     if method in {"post", "put", "patch", "delete"}:
@@ -93,6 +99,8 @@ def complete(app: FastAPI) -> dict[str, Any]:
         for method, operation in operations.items():
             if _needs_token(path):
                 operation["security"] = [{"bearer": []}]
+            elif _may_need_token(path):
+                operation["security"] = [{}, {"bearer": []}]
             answers = operation.setdefault("responses", {})
             for code in _errors_of(path, method):
                 answers[code] = _problem(code)  # replaces FastAPI's own 422 (not problem+json)

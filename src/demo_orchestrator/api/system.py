@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -16,7 +17,7 @@ from demo_orchestrator.api.schemas import (
     UserCreate,
     UserPublic,
 )
-from demo_orchestrator.domain.errors import BadRequest, Forbidden
+from demo_orchestrator.domain.errors import BadRequest, Forbidden, Unauthorized
 from demo_orchestrator.domain.instance import as_utc
 from demo_orchestrator.engine.usage import usage as compute_usage
 from demo_orchestrator.serving.deps import OrchestratorDep, PrincipalDep
@@ -38,8 +39,15 @@ def healthz(orchestrator: OrchestratorDep) -> dict[str, Any]:
     tags=["system"],
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus exposition."}},
 )
-def metrics(request: Request) -> Response:
+def metrics(request: Request, orchestrator: OrchestratorDep) -> Response:
     """Prometheus exposition: see the README's Monitoring section for every series."""
+    expected = orchestrator.ctx.settings.metrics_token
+    if expected is not None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), expected.encode()
+        ):
+            raise Unauthorized("/metrics needs `Authorization: Bearer <DEMO_METRICS_TOKEN>`")
     monitoring: Monitoring = request.app.state.monitoring
     return Response(monitoring.exposition(), media_type=CONTENT_TYPE_LATEST)
 
