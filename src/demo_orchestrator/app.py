@@ -21,6 +21,7 @@ from demo_orchestrator.domain.instance import Status
 from demo_orchestrator.engine.routing import RouteInfo
 from demo_orchestrator.router import HostRouter, RouteDecision, Upstream
 from demo_orchestrator.serving.metrics import Monitoring
+from demo_orchestrator.serving.problems import LastResort
 
 WAKE_POLL_SECONDS = 0.02
 
@@ -93,14 +94,16 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
     monitoring: Monitoring = inner.state.monitoring
     settings = orchestrator.ctx.settings
     return monitoring.wrap(
-        HostRouter(
-            inner,
-            base_domain=settings.base_domain,
-            resolve=resolve,
-            on_proxied=orchestrator.requests.note,
-            connect_timeout=settings.router_connect_timeout_seconds,
-            read_timeout=settings.router_read_timeout_seconds,
-            allowed_hosts=settings.resolved_allowed_hosts(),
+        LastResort(
+            HostRouter(
+                inner,
+                base_domain=settings.base_domain,
+                resolve=resolve,
+                on_proxied=orchestrator.requests.note,
+                connect_timeout=settings.router_connect_timeout_seconds,
+                read_timeout=settings.router_read_timeout_seconds,
+                allowed_hosts=settings.resolved_allowed_hosts(),
+            )
         )
     )
 
