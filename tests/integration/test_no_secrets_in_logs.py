@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 
 from demo_orchestrator.store.crypto import SecretBox
 from tests.conftest import Server
@@ -94,6 +95,7 @@ def _log_lines(home: Path) -> list[tuple[Path, str]]:
 
 
 def test_a_whole_lifecycle_logs_no_secret(make_server: Any, tmp_path: Path) -> None:
+    """The embedded default: the reference stack on SQLite, forked demos."""
     home = tmp_path / "home"
     server: Server = make_server(
         home,
@@ -101,6 +103,33 @@ def test_a_whole_lifecycle_logs_no_secret(make_server: Any, tmp_path: Path) -> N
         DEMO_BLUEPRINT_PATHS="[]",
         DEMO_ADMIN_PASSWORD=ADMIN_PASSWORD,
     ).start()
+    lifecycle_leaks_nothing(server, home)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
+def test_a_lifecycle_on_the_data_services_logs_no_secret(
+    owner: str, make_server: Any, tmp_path: Path
+) -> None:
+    """Per-demo PostgreSQL roles, Redis ACL users and RabbitMQ users: their passwords too."""
+    from tests.fakes.data_services import service_env
+
+    home = tmp_path / "home"
+    server: Server = make_server(
+        home,
+        DEMO_BLUEPRINT="splits-network",
+        DEMO_BLUEPRINT_PATHS="[]",
+        DEMO_PREBUILD_TEMPLATES="false",
+        DEMO_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        **service_env(owner),
+    ).start()
+    sealed = lifecycle_leaks_nothing(server, home)
+    assert len(sealed) >= 4, f"the data services' passwords were not collected: {len(sealed)}"
+
+
+def lifecycle_leaks_nothing(server: Server, home: Path) -> list[str]:
+    """Run the lifecycle and scan every log line; return the demo's sealed secrets found."""
     secrets = [server.token, ADMIN_PASSWORD, WRONG_PASSWORD, USER_PASSWORD]
     secrets.append((home / "secret.key").read_text().strip())
 
@@ -121,7 +150,8 @@ def test_a_whole_lifecycle_logs_no_secret(make_server: Any, tmp_path: Path) -> N
     instance_id = ready["id"]
     tokens = _sign_in_tokens(ready)
     assert tokens, "the demo has no sign-in link to try"
-    secrets += tokens + _sealed_secrets(home, instance_id)
+    sealed = _sealed_secrets(home, instance_id)
+    secrets += tokens + sealed
 
     for link in [p["login_url"] for p in ready["personas"] if p.get("login_url")][:2]:
         answer = _follow(server, link)
@@ -150,3 +180,4 @@ def test_a_whole_lifecycle_logs_no_secret(make_server: Any, tmp_path: Path) -> N
         if secret and secret in line
     ]
     assert not leaks, "\n".join(leaks[:20])
+    return sealed
