@@ -9,49 +9,36 @@ usage cannot overflow.
 
 from __future__ import annotations
 
-import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from demo_orchestrator.domain.inputs import bounded_date, unprintable
+
 # Hours no setting could reasonably allow (ten years): the engine's own cap (DEMO_MAX_HOURS)
 # answers with its message below this; above it the number is refused before any date math.
 HOURS_LIMIT = 24 * 366 * 10
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-
-
-def _printable(value: str, *, multiline: bool) -> str:
-    """Refuse control and unassigned characters: they reach demo environments and HTML."""
-    allowed = {"\n", "\t"} if multiline else set()
-    for index, char in enumerate(value):
-        if char in allowed:
-            continue
-        if unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}:
-            raise ValueError(
-                f"contains the control or invisible character U+{ord(char):04X} at position "
-                f"{index}; send printable text only"
-            )
-    return value
 
 
 def _line(value: str) -> str:
-    return _printable(value, multiline=False)
+    why = unprintable(value)
+    if why is not None:
+        raise ValueError(why)
+    return value
 
 
 def _text(value: str) -> str:
-    return _printable(value, multiline=True)
+    why = unprintable(value, multiline=True)
+    if why is not None:
+        raise ValueError(why)
+    return value
 
 
 def _bounded_date(value: datetime) -> datetime:
     """Aware, in UTC, and between 1970 and 9000 (naive times are read as UTC)."""
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        utc = aware.astimezone(UTC)
-    except OverflowError:
-        utc = None
-    if utc is None or not EARLIEST <= utc < LATEST:
+    utc = bounded_date(value)
+    if utc is None:
         raise ValueError("must be a date between 1970-01-01 and 9000-01-01")
     return utc
 

@@ -24,6 +24,7 @@ from demo_orchestrator.domain.errors import (
     NotFound,
     QuotaExceeded,
 )
+from demo_orchestrator.domain.inputs import check_date, check_text
 from demo_orchestrator.domain.instance import (
     Status,
     is_instance_id,
@@ -53,6 +54,16 @@ class CreateInstance:
     blueprint: str | None = None
     idempotency_key: str | None = None
     meeting_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        """Whatever the entry point (API, web form), text that reaches the demo is printable
+        and the meeting date bounded: a 422 now rather than a failed demo later."""
+        for field in ("scenario", "name", "blueprint"):
+            check_text(field, getattr(self, field))
+        check_text("notes", self.notes, multiline=True)
+        for key, value in (self.prospect or {}).items():
+            check_text(f"prospect.{key}", value if isinstance(value, str) else None)
+        check_date("meeting_at", self.meeting_at)
 
 
 class InstanceService(InstanceActions):
