@@ -150,3 +150,41 @@ def test_extend_by_too_many_hours_is_a_422(fuzz_server: Server) -> None:
         )
         assert answer.status_code == 422, answer.text
         assert answer.json()["detail"].startswith("hours: ")
+
+
+@pytest.mark.parametrize(
+    ("instance_id", "last_event_id", "status"),
+    [
+        ("demo-abcdef", None, 404),
+        ("not-an-id", None, 404),
+        ("demo-abcdef", "x" * 300, 404),
+        ("demo-abcdef", "-1", 404),
+    ],
+)
+def test_the_event_stream_errors_are_problems_too(
+    fuzz_server: Server, instance_id: str, last_event_id: str | None, status: int
+) -> None:
+    """The one operation the fuzzer skips (a stream that never ends by itself)."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
+    answer = fuzz_server.http.get(
+        f"/api/v1/demo-instances/{instance_id}/events", headers=headers, timeout=10
+    )
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["detail"]
+
+
+@pytest.mark.parametrize("last_event_id", ["abc", "-5", "9" * 40, "1e308", "²".encode("latin-1")])
+def test_a_bad_last_event_id_on_a_live_stream_is_no_500(
+    fuzz_server: Server, last_event_id: str | bytes
+) -> None:
+    items = fuzz_server.http.get("/api/v1/demo-instances").json()["items"]
+    if not items:
+        created = fuzz_server.http.post("/api/v1/demo-instances", json={"duration_hours": 1})
+        assert created.status_code == 202, created.text
+        items = [created.json()]
+    url = f"/api/v1/demo-instances/{items[0]['id']}/events"
+    with fuzz_server.http.stream("GET", url, headers={"Last-Event-ID": last_event_id}) as answer:
+        assert answer.status_code < 500
+        if answer.status_code >= 400:
+            assert answer.headers["content-type"] == "application/problem+json"
