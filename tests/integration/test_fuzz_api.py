@@ -188,3 +188,23 @@ def test_a_bad_last_event_id_on_a_live_stream_is_no_500(
         assert answer.status_code < 500
         if answer.status_code >= 400:
             assert answer.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100000 + b"]" * 100000,
+        b'{"duration_hours": 1, "name": "\xff\xfe"}',
+        b'{"duration_hours": ' + b"9" * 5000 + b"}",
+    ],
+    ids=["nested too deeply", "not UTF-8", "a number too long"],
+)
+def test_an_unreadable_body_is_a_400_that_says_what_to_send(
+    fuzz_server: Server, body: bytes
+) -> None:
+    answer = fuzz_server.http.post(
+        "/api/v1/demo-instances", content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 400
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "send a JSON object like" in answer.json()["detail"]

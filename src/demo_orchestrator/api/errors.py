@@ -72,7 +72,12 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = str(exc.detail)
         headers = dict(exc.headers or {})
-        if exc.status_code == 404:
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            detail = (
+                "the request body cannot be read: not UTF-8, nested too deeply or a number too "
+                'long; send a JSON object like {"duration_hours": 2}'
+            )
+        elif exc.status_code == 404:
             detail = "no such API path; see /docs for the API"
         elif exc.status_code == 405:
             # Starlette names only the first route of the path; every route of it counts.
