@@ -166,3 +166,15 @@ def test_the_orchestrator_refuses_them_too(server: Server) -> None:
         "GET http://elsewhere.example/healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
     )
     assert answer.startswith(b"HTTP/1.1 400 ")
+
+
+def test_a_websocket_upgrade_with_two_hosts_is_refused_too(demo: Demo) -> None:
+    upgrade = (
+        "GET /{m} HTTP/1.1\r\nHost: {h}\r\nHost: {h}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    marker, answer = demo.request(upgrade)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:300]
+    control, _ = demo.request("GET /{m} HTTP/1.1\r\nHost: {h}\r\n\r\n")
+    assert marker not in demo.wait_logged(control)

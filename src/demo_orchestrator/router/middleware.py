@@ -86,8 +86,10 @@ class HostRouter:
         if scope["type"] not in {"http", "websocket"}:
             await self.app(scope, receive, send)
             return
-        if scope["type"] == "http" and (why := malformed(scope)) is not None:
+        if (why := malformed(scope)) is not None:
             # Ambiguous framing or target (RFC 9112): answered here, never forwarded.
+            if scope["type"] == "websocket" and (await receive())["type"] != "websocket.connect":
+                return
             await self._refuse(scope, send, pages.Problem(400, "Bad request", why))
             return
         host = header(scope["headers"], b"host") or ""
