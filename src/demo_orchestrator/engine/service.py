@@ -30,6 +30,7 @@ from demo_orchestrator.domain.instance import (
     is_instance_id,
     validate_duration,
 )
+from demo_orchestrator.domain.redaction import redact
 from demo_orchestrator.engine.actions import InstanceActions, Principal
 from demo_orchestrator.engine.changes import Audit, apply_change
 from demo_orchestrator.engine.context import Context
@@ -158,7 +159,8 @@ class InstanceService(InstanceActions):
             service = names[0]
         if service not in names:
             raise BadRequest(f"unknown service {service!r}; this demo has: {', '.join(names)}")
-        return str(self.ctx.runtime.logs(instance_id=row.id, service=service, tail=tail))
+        # A demo's own access log may hold sign-in links: shown redacted, to anyone who reads it.
+        return redact(str(self.ctx.runtime.logs(instance_id=row.id, service=service, tail=tail)))
 
     def audit(self, who: Principal, instance_id: str) -> list[dict[str, Any]]:
         with self.ctx.db.read() as session:

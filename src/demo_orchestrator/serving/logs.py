@@ -11,32 +11,13 @@ orchestrator's own calls (health probes, provider APIs) stay out of the log too.
 from __future__ import annotations
 
 import logging
-import re
+
+from demo_orchestrator.domain.redaction import REDACTED, redact
+
+__all__ = ["FORMAT", "QUIET", "REDACTED", "RedactSecrets", "configure", "redact"]
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-REDACTED = "[redacted]"
-_PATTERNS = (
-    # ?token=..., &password=..., key=... in URLs, forms and messages
-    re.compile(
-        r"(?i)((?:^|[?&;\s,\"'])[a-z_]*(?:token|password|passwd|secret|api[_-]?key|"
-        r"signature|session[_-]?id)=)[^&\s\"',;]+"
-    ),
-    re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(\bdemo_)[A-Za-z0-9_-]{16,}"),
-    re.compile(r"(/login/)[A-Za-z0-9._~%-]{12,}"),
-    re.compile(r"(://[^/\s:@]+:)[^@\s/]+(@)"),
-)
 QUIET = ("httpx", "httpcore", "hpack")
-
-
-def redact(text: str) -> str:
-    """`text` with every credential-looking value replaced by `[redacted]`."""
-    for pattern in _PATTERNS:
-        if pattern.groups == 2:
-            text = pattern.sub(rf"\g<1>{REDACTED}\g<2>", text)
-        else:
-            text = pattern.sub(rf"\g<1>{REDACTED}", text)
-    return text
 
 
 class RedactSecrets(logging.Filter):
