@@ -35,6 +35,8 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from demo_session import read  # bench/, beside this script
+
 from demo_orchestrator.domain.blueprint import Blueprint, load_blueprint
 from demo_orchestrator.providers.base import InstanceSpec
 from demo_orchestrator.providers.ownership import Passwords
@@ -171,12 +173,11 @@ def server_side(args: argparse.Namespace, owner: str, home: Path) -> dict[str, A
             wait_for(lambda n=name: db.templates.ready(n), 600)
         for _ in range(args.runs):
             started = time.perf_counter()
-            instance_id = http.post("/api/v1/demo-instances", json={"duration_hours": 1}).json()[
-                "id"
-            ]
-            host = {"Host": f"{instance_id}.portal.localhost:{port}"}
+            made = http.post("/api/v1/demo-instances", json={"duration_hours": 1}).json()
+            instance_id, rep = made["id"], made.get("rep_login_url")
+            host = f"{instance_id}.portal.localhost:{port}"
             probe = PROBES.get(args.blueprint, "/")
-            wait_for(lambda h=host, p=probe: answers(base, p, h), 60)
+            wait_for(lambda h=host, p=probe, r=rep: answers(base, p, h, r), 60)
             ready_times.append(time.perf_counter() - started)
             started = time.perf_counter()
             http.delete(f"/api/v1/demo-instances/{instance_id}")
@@ -198,13 +199,14 @@ def server_side(args: argparse.Namespace, owner: str, home: Path) -> dict[str, A
         log.close()
 
 
-def answers(base: str, path: str, headers: dict[str, str]) -> bool:
+def answers(base: str, path: str, host: str, rep_login_url: str | None) -> bool:
+    """The demo answers `path` with data, read through the rep's session."""
     try:
-        return (
-            httpx.get(base + path, headers=headers, timeout=5, trust_env=False).status_code == 200
-        )
+        with httpx.Client(timeout=5, trust_env=False) as client:
+            response = read(client, base, host, path, rep_login_url)
     except httpx.HTTPError:
         return False
+    return response is not None and response.status_code == 200
 
 
 def wait_for(check: Any, timeout: float) -> None:

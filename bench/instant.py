@@ -1,10 +1,11 @@
 """Instant demos, measured side by side in one run on one embedded server: create -> ready with
 and without the warm pool, a pool claim with a prospect (personalised), wake on the first
-request, reset, delete -> gone. Prints JSON.
+request, reset, a rotation of the sign-in links, delete -> gone. Prints JSON.
 
 create -> ready is what a user sees: from the POST until both of the demo's hosts answer through
 the router with seeded data; a personalised claim and a reset until the demo is `ready` again and
-answers. Each figure is a median and p95 over `--count` demos. Beside the reset and claim times,
+answers (read through the rep's session, `bench/demo_session.py`); a rotation until the new rep
+link reads data. Each figure is a median and p95 over `--count` demos. Beside the reset, claim and rotation times,
 how many of the demos' processes were restarted (a service that reloads in place keeps its pid).
 
     .venv/bin/python bench/instant.py --count 10
@@ -30,6 +31,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from demo_session import read  # bench/, beside this script
 
 from demo_orchestrator.providers.processes import (
     carrying,
@@ -108,11 +111,13 @@ class Bench:
     def answers(self, instance: dict[str, Any]) -> bool:
         for route in instance["urls"]:
             host = f"{instance['id']}.{route}.localhost:{self.port}"
-            try:
-                response = self.web.get(f"{self.base}{self.probe}", headers={"Host": host})
+            try:  # through the rep's session, as any tool outside the demo reads it
+                response = read(
+                    self.web, self.base, host, self.probe, instance.get("rep_login_url")
+                )
             except httpx.HTTPError:
                 return False
-            if response.status_code != 200:
+            if response is None or response.status_code != 200:
                 return False
         return True
 
@@ -213,6 +218,16 @@ def main() -> None:
             reset.append(time.monotonic() - started)
             reset_restarts += len(pids_before - bench.pids(instance["id"]))
 
+        rotated: list[float] = []  # new sign-in links until they read data (old ones are dead)
+        rotate_restarts = 0
+        for instance in demos[: args.count]:
+            pids_before = bench.pids(instance["id"])
+            started = time.monotonic()
+            fresh = bench.api.post(f"/api/v1/demo-instances/{instance['id']}/rotate-links").json()
+            wait(lambda i=fresh: bench.status(i["id"]) == "ready" and bench.answers(i), 60)
+            rotated.append(time.monotonic() - started)
+            rotate_restarts += len(pids_before - bench.pids(instance["id"]))
+
         gone: list[float] = []
         for instance in demos:
             started = time.monotonic()
@@ -231,6 +246,8 @@ def main() -> None:
                     "pool_claim_restarted_processes": claim_restarts,
                     "reset_seconds": summary(reset),
                     "reset_restarted_processes": reset_restarts,
+                    "rotate_links_seconds": summary(rotated) if rotated else None,
+                    "rotate_links_restarted_processes": rotate_restarts,
                     "delete_to_gone_seconds": summary(gone),
                 },
                 indent=2,

@@ -34,6 +34,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from demo_session import read  # bench/, beside this script
+
 from demo_orchestrator.providers.processes import (
     carrying,
     free_port,
@@ -190,9 +192,10 @@ def main() -> None:
         def create_one(_: int) -> tuple[str, float]:
             started = time.monotonic()
             instance = api.post("/api/v1/demo-instances", json=_body(scenario)).json()
+            rep = instance.get("rep_login_url")  # seeded data is read through the rep's session
             for route in instance["urls"]:
                 host = f"{instance['id']}.{route}.localhost:{port}"
-                _wait(lambda h=host: _answers(base, h, probe), 120)
+                _wait(lambda h=host: _answers(base, h, probe, rep), 120)
             return instance["id"], time.monotonic() - started
 
         started = time.monotonic()
@@ -268,17 +271,19 @@ def _body(scenario: str | None) -> dict[str, Any]:
 _PROBES = threading.local()
 
 
-def _answers(base: str, host: str, probe: str) -> bool:
+def _answers(base: str, host: str, probe: str, rep_login_url: str | None) -> bool:
     # One kept-alive client per thread, like a browser's: `httpx.get` builds a client and its TLS
     # context per call (tens of ms on a loaded machine), which the figure must not count.
     client = getattr(_PROBES, "client", None)
     if client is None:
         client = _PROBES.client = httpx.Client(timeout=5, trust_env=False)
     try:
-        response = client.get(f"{base}{probe}", headers={"Host": host})
+        response = read(client, base, host, probe, rep_login_url)
     except httpx.HTTPError:
         return False
-    return response.status_code == 200 and response.json().get("total", 0) > 0
+    return (
+        response is not None and response.status_code == 200 and response.json().get("total", 0) > 0
+    )
 
 
 def _wait(check: Any, timeout: float) -> None:

@@ -140,8 +140,10 @@ class Server:
 
 
 def session_cookie(server: Server, instance: dict[str, Any], host: str) -> str:
-    """Sign in through a persona's one-click link (through the router); the Cookie header."""
-    links = [p["login_url"] for p in instance["personas"] if p.get("login_url")]
+    """Sign in through the rep's one-click link (else a persona's), through the router; the
+    Cookie header. The demo's JSON API answers only a signed-in session."""
+    links = [instance["rep_login_url"]] if instance.get("rep_login_url") else []
+    links += [p["login_url"] for p in instance["personas"] if p.get("login_url")]
     if not links:
         return ""
     login = httpx.URL(links[0])

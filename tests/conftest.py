@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -142,6 +143,18 @@ class Server:
     def demo(self, instance_id: str, route: str, path: str = "/api/items") -> httpx.Response:
         host = f"{instance_id}.{route}.localhost:{self.port}"
         return httpx.get(f"{self.url}{path}", headers={"Host": host}, timeout=10, trust_env=False)
+
+    def follow(self, link: str) -> httpx.Client:
+        """A client of the demo host `link` names, signed in through the router by following
+        the one-click `link` (a persona's `login_url` or the rep's `rep_login_url`); already
+        open, so not for a `with` block: close it when done."""
+        parts = urlsplit(link)
+        web = httpx.Client(
+            base_url=self.url, headers={"Host": parts.netloc}, timeout=20, trust_env=False
+        )
+        signed = web.get(f"{parts.path}?{parts.query}")
+        assert signed.status_code == 303, signed.text[:300]
+        return web
 
     def demo_processes(self) -> dict[int, str]:
         return demo_processes(self.home)

@@ -20,6 +20,7 @@ from demo_orchestrator.domain.errors import DemoError
 from demo_orchestrator.domain.instance import Status
 from demo_orchestrator.engine.routing import RouteInfo
 from demo_orchestrator.router import HostRouter, RouteDecision, Upstream
+from demo_orchestrator.serving.allowed_hosts import AllowedHosts, allowed_names
 from demo_orchestrator.serving.metrics import Monitoring
 from demo_orchestrator.serving.problems import LastResort
 
@@ -93,16 +94,16 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
 
     monitoring: Monitoring = inner.state.monitoring
     settings = orchestrator.ctx.settings
+    names = allowed_names(settings.allowed_hosts, settings.host, settings.base_domain)
     return monitoring.wrap(
         LastResort(
             HostRouter(
-                inner,
+                AllowedHosts(inner, names),
                 base_domain=settings.base_domain,
                 resolve=resolve,
                 on_proxied=orchestrator.requests.note,
                 connect_timeout=settings.router_connect_timeout_seconds,
                 read_timeout=settings.router_read_timeout_seconds,
-                allowed_hosts=settings.resolved_allowed_hosts(),
             )
         )
     )

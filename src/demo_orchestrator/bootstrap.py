@@ -26,6 +26,7 @@ from demo_orchestrator.engine.context import Context, utcnow
 from demo_orchestrator.engine.expiry_follower import ExpiryFollower, follows_expiry
 from demo_orchestrator.engine.faults import FaultInjector
 from demo_orchestrator.engine.feed import ChangeFeed
+from demo_orchestrator.engine.notifications import Notifier, Sender
 from demo_orchestrator.engine.plan import Plans, StepDef
 from demo_orchestrator.engine.pool import WarmPool
 from demo_orchestrator.engine.reconciler import Reconciler
@@ -34,6 +35,8 @@ from demo_orchestrator.engine.runner import Runner
 from demo_orchestrator.engine.service import InstanceService
 from demo_orchestrator.providers.base import DatabaseProvider, Provider, RuntimeProvider
 from demo_orchestrator.providers.registry import load_blueprints, load_named, load_slots
+from demo_orchestrator.providers.smtp_mail import SmtpMailer
+from demo_orchestrator.providers.webhook_http import WebhookSender
 from demo_orchestrator.settings import Settings
 from demo_orchestrator.store.crypto import SecretBox, load_or_create_key
 from demo_orchestrator.store.database import Database
@@ -52,6 +55,7 @@ class Orchestrator:
     reconciler: Reconciler
     instances: InstanceService
     accounts: Accounts
+    notifier: Notifier
 
     def start(self) -> None:
         self.ctx.db.upgrade()
@@ -64,6 +68,8 @@ class Orchestrator:
         self.feed.start()
         self.requests.start()
         if self.ctx.settings.engine:
+            self.feed.subscribe(self.notifier.wake)
+            self.notifier.start()
             self.reconciler.start()
             if self.ctx.settings.prebuild_templates:
                 threading.Thread(target=self._prebuild, name="prebuild", daemon=True).start()
@@ -75,6 +81,7 @@ class Orchestrator:
 
     def stop(self) -> None:
         self.reconciler.stop()
+        self.notifier.stop()
         self.requests.stop()
         self.feed.stop()
         self.ctx.close_providers()
@@ -124,6 +131,7 @@ def bootstrap(
     clock: Callable[[], datetime] | None = None,
     rng: random.Random | None = None,
     executor: Executor | None = None,
+    webhook_sender: Sender | None = None,
 ) -> Orchestrator:
     """Build the orchestrator; each keyword replaces what settings would have chosen."""
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -160,4 +168,17 @@ def bootstrap(
         reconciler=reconciler,
         instances=InstanceService(ctx, plans, pool, reconciler.wake),
         accounts=Accounts(ctx),
+        notifier=Notifier(
+            ctx,
+            webhook_sender
+            or WebhookSender(
+                timeout=settings.webhook_timeout_seconds,
+                allow_private=settings.webhook_allow_private_networks,
+            ),
+            mailer=SmtpMailer(
+                settings.smtp_url, settings.smtp_from, timeout=settings.webhook_timeout_seconds
+            )
+            if settings.smtp_url
+            else None,
+        ),
     )

@@ -105,15 +105,6 @@ class Settings(BaseSettings):
         default=None,
         description="Fernet key encrypting secrets at rest; generated into DEMO_HOME if unset.",
     )
-    allowed_hosts: list[str] | None = Field(
-        default=None,
-        description="Host names the orchestrator's own pages and API answer (against DNS "
-        "rebinding); unset: DEMO_HOST, localhost, 127.0.0.1, [::1] and admin.<base domain>.",
-    )
-    metrics_token: str | None = Field(
-        default=None,
-        description="When set, /metrics asks for `Authorization: Bearer <this>`; public if unset.",
-    )
     tick_seconds: float = Field(
         default=1.0, gt=0, description="Engine reconcile period (s); events wake it sooner."
     )
@@ -193,6 +184,51 @@ class Settings(BaseSettings):
         description="Connect and request time-out towards every data service's server (s); short, "
         "so a server that is down fails a step fast and the engine retries it later.",
     )
+    allowed_hosts: str | None = Field(
+        default=None,
+        description="Names the orchestrator's own pages answer to, comma-separated (`*.example.com`"
+        " for subdomains, `*` for any); unset: the serve host, localhost, 127.0.0.1, [::1], the "
+        "base domain and admin.<base domain>. Guards the UI against DNS rebinding.",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="When set, /metrics asks for `Authorization: Bearer <this>` (Prometheus' "
+        "`authorization` scrape option); unset: /metrics is open, as Prometheus expects by default.",
+    )
+    expiry_warning_minutes: str = Field(
+        default="15,5",
+        description="Minutes before expiry when `expiring` notifications go out, comma-separated "
+        "(a reminder per lead time; an extension makes them due again); empty: none.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="Time-out of one webhook delivery attempt (s)."
+    )
+    webhook_max_attempts: int = Field(
+        default=6,
+        ge=1,
+        le=20,
+        description="Attempts of a webhook delivery before it is marked failed (first included).",
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Back-off before the 2nd attempt (s); x6 for each later one, capped at 1 h "
+        "(5 s, 30 s, 3 min, 18 min, 1 h).",
+    )
+    webhook_allow_private_networks: bool = Field(
+        default=False,
+        description="Let webhooks go to loopback, private and link-local addresses (a receiver "
+        "on this machine or the LAN); off: public addresses only, so a URL cannot reach internals.",
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="SMTP server notification e-mails go through: smtp://[user:pw@]host[:port] "
+        "(STARTTLS when offered; ?starttls=require|off) or smtps://host:465; unset: no e-mail.",
+    )
+    smtp_from: str = Field(
+        default="demo-orchestrator@localhost",
+        description="From address of notification e-mails.",
+    )
     resource_owner: str | None = Field(
         default=None,
         description="Marker on every server-side resource so the orphan sweep touches only its "
@@ -208,17 +244,18 @@ class Settings(BaseSettings):
             raise ValueError("is too short; use at least 8 characters")
         return value
 
+    @field_validator("expiry_warning_minutes")
+    @classmethod
+    def _leads(cls, value: str) -> str:
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        if not all(p.isdigit() and 0 < int(p) <= 1440 for p in parts):
+            raise ValueError("is whole minutes between 1 and 1440, comma-separated (e.g. 15,5)")
+        return ",".join(parts)
+
     @field_validator("base_domain")
     @classmethod
     def _domain(cls, value: str) -> str:
         return value.strip(".").lower()
-
-    def resolved_allowed_hosts(self) -> frozenset[str]:
-        """Lower-case host names (no port) the orchestrator's own pages answer."""
-        names = self.allowed_hosts
-        if names is None:
-            names = [self.host, "localhost", "127.0.0.1", "[::1]", f"admin.{self.base_domain}"]
-        return frozenset(n.strip().lower().removesuffix(".") for n in names if n.strip())
 
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{self.home / 'orchestrator.db'}"

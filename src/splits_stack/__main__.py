@@ -1,11 +1,14 @@
-"""Command line: `python -m splits_stack serve|migrate|seed` (the contract with the orchestrator).
+"""Command line: `python -m splits_stack serve|migrate|seed|rep-link` (the contract with the
+orchestrator, and standalone use).
 
 Imports are deferred into each command so that `serve` only pays for what it uses.
 
 Standalone use: `python -m splits_stack serve --port 8080` with no environment at all serves
 `./splits-network.db` (seeded with the agency scenario on first start), the portal at
-http://portal.localhost:8080 and the candidate app at http://candidate.localhost:8080; sign in
-through the persona picker at /personas (login secret `splits-dev`).
+http://portal.localhost:8080 and the candidate app at http://candidate.localhost:8080. Nothing
+answers without a session: `python -m splits_stack rep-link --base http://portal.localhost:8080`
+prints the rep's one-click sign-in link (for the settings in the environment, by default login
+secret `splits-dev` and instance `standalone`), which leads to the persona picker.
 """
 
 from __future__ import annotations
@@ -28,11 +31,19 @@ def main(argv: list[str] | None = None) -> int:
     seed = sub.add_parser("seed", help="migrate and seed DATABASE_URL with a scenario")
     seed.add_argument("--scenario", default="agency", choices=["agency", "enterprise", "startup"])
     seed.add_argument("--seed", type=int, default=42)
+    link = sub.add_parser("rep-link", help="print the rep's one-click sign-in link")
+    link.add_argument("--base", default="http://portal.localhost:8080", help="the portal's URL")
     args = parser.parse_args(argv)
 
     from splits_stack.config import load_settings
 
     settings = load_settings()
+    if args.command == "rep-link":  # printed for the person asking, never logged
+        from splits_stack.services.identity import rep_token
+
+        token = rep_token(settings.login_secret, settings.instance_id)
+        print(f"{args.base.rstrip('/')}/auth/rep-login?token={token}")
+        return 0
     if args.command == "serve":
         from splits_stack.web.server import serve as run_server
 

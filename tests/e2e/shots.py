@@ -21,7 +21,9 @@ def save_shot(page: Any, name: str) -> Path | None:
     last: Exception | None = None
     for full_page in (True, False):
         try:
-            page.screenshot(path=str(path), full_page=full_page, animations="disabled", timeout=15_000)
+            page.screenshot(
+                path=str(path), full_page=full_page, animations="disabled", timeout=15_000
+            )
             return path
         except PlaywrightTimeout as error:  # the page itself is still checked by the caller
             last = error

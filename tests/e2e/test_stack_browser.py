@@ -1,8 +1,9 @@
 """Splits Network in a real browser (Debian's chromium through Playwright's sync API).
 
 One agency demo served by `python -m splits_stack serve` on `*.localhost` hosts, exactly as the
-orchestrator's router exposes it: sign in through a persona link, drag a pipeline card, apply as a
-candidate, then see the application on the portal's board and its e-mail in the outbox.
+orchestrator's router exposes it: open the rep's link (the instance's `rep_login_url`), pick a persona
+from the picker, drag a pipeline card, apply as a candidate, then see the application on the
+portal's board and its e-mail in the outbox. Without a link the picker lists nobody.
 Screenshots go to artifacts/screenshots/.
 """
 
@@ -18,6 +19,7 @@ import pytest
 from splits_stack.db import make_engine
 from splits_stack.devserver import StackProcess
 from splits_stack.seed.run import seed
+from splits_stack.services.identity import rep_token
 from tests.e2e.shots import SHOTS, save_shot
 
 pytestmark = pytest.mark.browser
@@ -62,8 +64,22 @@ def _persona_page(browser: Any, demo: StackProcess) -> Any:
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
-    page.goto(demo.env["DEMO_URL_PORTAL"] + "/personas")
+    token = rep_token(demo.env["DEMO_LOGIN_SECRET"], demo.env["DEMO_INSTANCE_ID"])
+    page.goto(demo.env["DEMO_URL_PORTAL"] + f"/auth/rep-login?token={token}")
+    page.wait_for_url(re.compile(r"/personas$"))
     return page
+
+
+def test_without_a_sign_in_link_the_picker_lists_nobody(browser: Any, demo: StackProcess) -> None:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(demo.env["DEMO_URL_PORTAL"] + "/jobs/1")
+    page.wait_for_url(re.compile(r"/personas\?next="))
+    assert page.locator("a[data-persona]").count() == 0
+    assert "sign-in link" in (page.text_content("h1") or "")
+    save_shot(page, "stack-picker-without-a-link.png")
+    context.close()
 
 
 def test_sign_in_through_a_persona_link_and_drag_a_pipeline_card(

@@ -48,7 +48,9 @@ def test_the_reference_stack_runs_on_its_own_database_prefix_and_vhost(
     database = instance_id.replace("-", "_")
 
     # data: its own PostgreSQL database holds the seeded scenario, with the prospect woven in
-    jobs = server.demo(instance_id, "portal", "/api/jobs?limit=500").json()
+    rep = server.follow(ready["rep_login_url"])  # the rep's session reads the whole demo
+    jobs = rep.get("/api/jobs", params={"limit": 500}).json()
+    rep.close()
     assert jobs["total"] == 10
     with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{database}", autocommit=True) as pg:
         assert pg.execute("SELECT count(*) FROM jobs").fetchone() == (10,)

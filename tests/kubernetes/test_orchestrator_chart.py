@@ -155,6 +155,19 @@ def test_the_orchestrator_answers_its_admin_host_and_every_demo_host(
             "*.candidate.demos.splits.example",
         ]
     )
+    # the UI answers only the admin host (DNS rebinding); probes use /healthz, which any name reaches
+    for values, admin_host in (
+        ("default", "demos.example.com"),
+        ("production", "orchestrator.splits.example"),
+    ):
+        deployment = next(
+            o for o in chart_sets[f"demo-orchestrator:{values}"] if o["kind"] == "Deployment"
+        )
+        env = {
+            e["name"]: e.get("value")
+            for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        assert env["DEMO_ALLOWED_HOSTS"] == admin_host
     for ingress in ingresses:
         tls = ingress["spec"]["tls"][0]
         assert tls["secretName"] == "demos-wildcard-tls"

@@ -163,22 +163,54 @@ def test_a_restart_while_waiting_for_the_rollout_resumes_and_applies_the_routes(
         second.close()
 
 
-@pytest.mark.parametrize("action", ["sleep", "wake", "reset"])
-def test_sleep_wake_and_reset_answer_409_saying_why(rig: KubeRig, action: str) -> None:
+def test_reset_answers_409_saying_why(rig: KubeRig) -> None:
     instance_id = rig.create()
     rig.settle()
     with pytest.raises(Conflict) as refused:
-        getattr(rig.orchestrator.instances, action)(ADMIN, instance_id)
+        rig.orchestrator.instances.reset(ADMIN, instance_id)
     assert refused.value.status == 409
-    assert f"{action} of {instance_id} is not available with the kubernetes runtime" in (
+    assert f"reset of {instance_id} is not available with the kubernetes runtime" in (
         refused.value.detail
     )
     assert rig.get(instance_id)["status"] == "ready"
 
 
+def test_sleep_scales_to_zero_keeping_the_data_and_wake_brings_it_back(
+    rig: KubeRig, fake: FakeKubeApi
+) -> None:
+    instance_id = rig.create()
+    rig.settle()
+    before = fake.names(instance_id)
+    kept = {
+        (plural, name) for plural, name in before if plural not in {"deployments", "httproutes"}
+    }
+    assert ("deployments", "app") in before and ("httproutes", "portal") in before
+    # the in-namespace data stores, their secrets and the seed Job are what a sleep keeps
+    assert {
+        ("statefulsets", "postgresql"),
+        ("secrets", "postgresql"),
+        ("jobs", "migrate-seed"),
+    } <= kept
+
+    rig.orchestrator.instances.sleep(ADMIN, instance_id)
+    rig.settle()
+    assert rig.get(instance_id)["status"] == "sleeping"
+    asleep = fake.names(instance_id)
+    # nothing serves it (its hosts fall to the orchestrator's wildcard route, which wakes it) ...
+    assert not {n for n in asleep if n[0] in {"deployments", "httproutes", "ingresses"}}
+    # ... and everything else is still there: namespace, secrets, data stores, the seed Job
+    assert kept <= asleep
+    assert fake.get("api/v1", "", "namespaces", instance_id) is not None
+
+    rig.orchestrator.instances.wake(ADMIN, instance_id)
+    rig.settle()
+    assert rig.get(instance_id)["status"] == "ready"
+    assert before <= fake.names(instance_id)
+
+
 def test_idle_demos_are_not_put_to_sleep(rig: KubeRig, fake: FakeKubeApi) -> None:
     """No request reaches the orchestrator's router for a demo the Gateway routes to directly:
-    an idle sleep would delete its namespace, data included."""
+    it cannot be seen idle, so it only sleeps when asked."""
     instance_id = rig.create()
     rig.settle()
     rig.clock.advance(30 * 60)  # twice DEMO_IDLE_MINUTES, within the hour it lives

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BLUEPRINT = ROOT / "blueprints" / "splits-network.yaml"
 PG_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SCENARIOS = ("agency", "enterprise", "startup")
+PERSONA_LINK = r'data-persona="([^"]+)" href="([^"]+)"'  # one sign-in link of the picker
 
 
 def blueprint() -> dict[str, Any]:
@@ -116,6 +117,19 @@ def client(stack: StackProcess, site: str = "portal") -> httpx.Client:
     return httpx.Client(
         base_url=stack.base, headers={"Host": host}, timeout=10, follow_redirects=False
     )
+
+
+@contextmanager
+def as_rep(stack: StackProcess, site: str = "portal") -> Iterator[httpx.Client]:
+    """A client signed in as the rep (the whole demo) through the rep's one-click link."""
+    from splits_stack.services.identity import rep_token
+
+    instance = stack.env.get("DEMO_INSTANCE_ID", "standalone")
+    secret = stack.env.get("DEMO_LOGIN_SECRET", "test-secret")
+    with client(stack, site) as http:
+        resp = http.get("/auth/rep-login", params={"token": rep_token(secret, instance)})
+        assert resp.status_code == 303, resp.text
+        yield http
 
 
 @contextmanager

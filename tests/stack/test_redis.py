@@ -29,11 +29,12 @@ def test_sessions_and_cache_keys_stay_under_the_prefix(stacks: Any, redis_client
     try:
         with sign_in(stack, "priya.nair@client.example") as http:
             assert http.get("/").status_code == 200
-            assert http.get("/api/matches", params={"job_id": 2}).status_code == 200
+            job = http.get("/api/jobs", params={"limit": 1}).json()["items"][0]["id"]  # hers
+            assert http.get("/api/matches", params={"job_id": job}).status_code == 200
             keys = {k.decode() for k in redis_client.scan_iter(match=f"{prefix}:*")}
             assert any(k.startswith(f"{prefix}:session:") for k in keys)
             # cached entries carry a generation, bumped to clear them (the ACL denies SCAN)
-            assert any(re.fullmatch(rf"{prefix}:cache:\d+:matches:2", k) for k in keys), keys
+            assert any(re.fullmatch(rf"{prefix}:cache:\d+:matches:{job}", k) for k in keys), keys
             http.get("/auth/logout")
             assert not any(
                 k.startswith(f"{prefix}:session:")

@@ -7,15 +7,15 @@ import re
 from typing import Any
 
 from splits_stack.services.identity import login_token
-from tests.stack.conftest import client, sign_in
+from tests.stack.conftest import as_rep, client, sign_in
 
 
 def test_host_header_picks_the_app(stacks: Any) -> None:
     stack = stacks("agency")
-    with client(stack, "candidate") as cand, client(stack, "portal") as portal:
+    with as_rep(stack, "candidate") as cand, as_rep(stack, "portal") as portal:
         board = cand.get("/")
         assert board.status_code == 200 and "Find your next role" in board.text
-        assert portal.get("/").status_code == 303  # the portal needs a signed-in user
+        assert portal.get("/").status_code == 303  # the portal needs a persona
         assert portal.get("/").headers["location"].startswith("/personas")
 
 
@@ -81,7 +81,7 @@ def test_candidate_login_goes_to_my_applications(stacks: Any) -> None:
 
 def test_persona_picker_links_sign_in_on_the_right_host(stacks: Any) -> None:
     stack = stacks("startup")
-    with client(stack) as http:
+    with as_rep(stack) as http:
         page = http.get("/personas").text
     links = dict(re.findall(r'data-persona="([^"]+)" href="([^"]+)"', page))
     assert set(links) == {
@@ -134,7 +134,7 @@ def test_moving_a_card_persists_keeps_history_and_emails_the_candidate(stacks: A
 
 def test_hiring_books_a_placement_and_a_payout(stacks: Any) -> None:
     stack = stacks("agency")
-    with client(stack) as anon:
+    with as_rep(stack) as anon:
         app = next(a for a in _apps(anon) if a["stage"] == "offer" and a["recruiter_id"])
         recruiter = next(
             u

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from demo_orchestrator.api import errors, instances, openapi, system, warm_pool
+from demo_orchestrator.api import errors, instances, openapi, system, warm_pool, webhooks
 
 
 def install(app: FastAPI) -> None:
@@ -12,4 +12,5 @@ def install(app: FastAPI) -> None:
     app.include_router(instances.router)
     app.include_router(system.router)
     app.include_router(warm_pool.router)
+    app.include_router(webhooks.router)
     openapi.install(app)

@@ -113,6 +113,15 @@ for _path, _method, _name, _summary in (
     )
 
 
+@router.post("/{instance_id}/rotate-links", response_model=InstancePublic)
+def rotate_links(
+    instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep
+) -> dict[str, Any]:
+    """New sign-in links: a new login secret, applied to the running demo; every old link and
+    every session in the demo stop working (admin or owner; 409 unless ready, and on Kubernetes)."""
+    return orchestrator.instances.rotate_links(who, instance_id)
+
+
 @router.post("/{instance_id}/extend", response_model=InstancePublic)
 def extend_instance(
     instance_id: str, body: ExtendIn, orchestrator: OrchestratorDep, who: PrincipalDep

@@ -166,6 +166,11 @@ class InstancePublic(BaseModel):
     waiting_reason: str | None = None
     urls: dict[str, str]
     personas: list[Persona]
+    rep_login_url: str | None = Field(
+        default=None,
+        description="Signs the rep in to the demo with a view of the whole demo and every "
+        "persona's link; null until the demo has links (and for blueprints without one).",
+    )
     steps: list[Step]
     cost: Cost
     error: str | None

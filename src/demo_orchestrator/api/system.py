@@ -43,11 +43,12 @@ def metrics(request: Request, orchestrator: OrchestratorDep) -> Response:
     """Prometheus exposition: see the README's Monitoring section for every series."""
     expected = orchestrator.ctx.settings.metrics_token
     if expected is not None:
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), expected.encode()
-        ):
-            raise Unauthorized("/metrics needs `Authorization: Bearer <DEMO_METRICS_TOKEN>`")
+        scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected.encode()):
+            raise Unauthorized(
+                "/metrics is protected by DEMO_METRICS_TOKEN: send `Authorization: Bearer "
+                "<token>` (Prometheus: the scrape config's `authorization` credentials)"
+            )
     monitoring: Monitoring = request.app.state.monitoring
     return Response(monitoring.exposition(), media_type=CONTENT_TYPE_LATEST)
 

@@ -83,6 +83,8 @@ def show_instance(instance: dict[str, Any]) -> None:
         f"  {'cost':<10} ${instance['cost']['accrued_usd']:.4f} so far, "
         f"${instance['cost']['hourly_usd']:.2f}/h"
     )
+    if instance.get("rep_login_url"):
+        out.print(f"  {'rep':<10} {instance['rep_login_url']}", soft_wrap=True)
     for persona in instance.get("personas", []):
         out.print(
             f"  persona    {persona['name']} ({persona['role']}) {persona['login_url'] or ''}",

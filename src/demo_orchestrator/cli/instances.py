@@ -1,5 +1,5 @@
 """Client commands on demo instances, each one API call: create (with a live progress bar),
-list, get, extend, reset, sleep, wake, delete, logs, usage."""
+list, get, extend, reset, rotate-links, sleep, wake, delete, logs, usage."""
 
 from __future__ import annotations
 
@@ -236,6 +236,18 @@ def reset(
 ) -> None:
     """Put a demo back to its pristine seeded data."""
     _action(instance_id, "reset", as_json, wait)
+
+
+@app.command("rotate-links")
+def rotate_links(
+    instance_id: str,
+    wait: Annotated[
+        bool, typer.Option(help="Wait until the demo runs with the new links.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace every sign-in link of a demo: the old links and every session in it end."""
+    _action(instance_id, "rotate-links", as_json, wait)
 
 
 @app.command()

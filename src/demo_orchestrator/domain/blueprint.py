@@ -161,6 +161,9 @@ class Blueprint(_Model):
     routes: list[str] = Field(min_length=1)
     login_route: str | None = None
     login_path: str = "/auth/demo-login"
+    # The rep's one-click sign-in (a view of the whole demo) on the login route's host, or None
+    # when the demoed product has none; the token is `engine.views.rep_token`'s.
+    rep_login_path: str | None = None
     services: list[Service] = Field(min_length=1)
     data: DataPlan = Field(default_factory=DataPlan)
     cost: CostRates = Field(default_factory=CostRates)

@@ -1,5 +1,5 @@
 """The use cases that change an existing instance: delete, extend, reset, sleep, wake, approve,
-reject. Each works out its change from the locked row and records it the one way
+reject, rotate-links. Each works out its change from the locked row and records it the one way
 (`apply_change`, through `_mutate`), with an audit entry naming who asked."""
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from demo_orchestrator.domain.errors import BadRequest, Conflict, Forbidden
 from demo_orchestrator.domain.instance import Desired, Status, extended_expiry
+from demo_orchestrator.engine import rotation
 from demo_orchestrator.engine.changes import Audit, apply_change
 from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.plan import Plans
 from demo_orchestrator.store import repository as repo
 from demo_orchestrator.store.models import InstanceRow
 
@@ -40,6 +42,7 @@ class InstanceActions:
     """Mixed into `InstanceService`, which provides the reads these answer with."""
 
     ctx: Context
+    plans: Plans
     nudge: Callable[[], None]
 
     def get(self, who: Principal, instance_id: str) -> dict[str, Any]:
@@ -177,7 +180,34 @@ class InstanceActions:
 
         return self._mutate(who, instance_id, "reject", change, {"reason": reason})
 
+    def rotate_links(self, who: Principal, instance_id: str) -> dict[str, Any]:
+        """A new login secret for the demo: every sign-in link is replaced and every session
+        in the demo ends once the running demo has it (see `engine/rotation.py`)."""
+        self._require_write(who)
+        self._require_runtime(rotation.ACTION, instance_id)
+        now = self.ctx.clock()
+        with self.ctx.db.write() as session:
+            row = self._visible(session, who, instance_id, lock=True)
+            fields = rotation.rotated(self.ctx, self.plans, session, row, now)
+            apply_change(
+                session,
+                row,
+                now=now,
+                audit=Audit(who.name, rotation.ACTION, source=who.source),
+                **fields,
+            )
+        self.nudge()
+        return self.get(who, instance_id)
+
     # -- helpers -------------------------------------------------------------------------------
+
+    def _require_runtime(self, action: str, instance_id: str) -> None:
+        refused = self.ctx.runtime.refuses.get(action)
+        if refused:
+            raise Conflict(
+                f"{action} of {instance_id} is not available with the {self.ctx.runtime.name} "
+                f"runtime: {refused}"
+            )
 
     def _mutate(
         self,
@@ -189,12 +219,7 @@ class InstanceActions:
     ) -> dict[str, Any]:
         """Lock the instance, work out the change, and record it the one way (`apply_change`)."""
         self._require_write(who)
-        refused = self.ctx.runtime.refuses.get(action)
-        if refused:
-            raise Conflict(
-                f"{action} of {instance_id} is not available with the {self.ctx.runtime.name} "
-                f"runtime: {refused}"
-            )
+        self._require_runtime(action, instance_id)
         now = self.ctx.clock()
         with self.ctx.db.write() as session:
             row = self._visible(session, who, instance_id, lock=True)

@@ -18,6 +18,13 @@ def _destroy(provider: Provider | None, instance_id: str) -> None:
         provider.destroy(instance_id=instance_id)
 
 
+def _suspend(provider: Provider | None, instance_id: str) -> None:
+    if isinstance(provider, RuntimeProvider):
+        provider.suspend(instance_id=instance_id)
+    elif provider is not None:
+        provider.destroy(instance_id=instance_id)
+
+
 def _reset(provider: Provider | None, instance_id: str) -> None:
     if provider is not None:
         provider.reset(instance_id=instance_id)
@@ -86,7 +93,7 @@ BUILTIN_STEPS: tuple[StepDef, ...] = (
     _data_service("cache"),
     _data_service("broker"),
     StepDef("seed", _seed, slot="database", needs=("database",), skip=_skip_seed),
-    StepDef("deploy", _ensure, slot="runtime", undo=_destroy, reset=_reset),
+    StepDef("deploy", _ensure, slot="runtime", undo=_destroy, suspend=_suspend, reset=_reset),
     StepDef("routes", _routes, slot="runtime", needs=("deploy",), publishes="routes"),
     StepDef("health", _health, slot="runtime", needs=("deploy",), rewind_to="deploy"),
 )

@@ -55,8 +55,9 @@ def apply_change(
         repo.add_event(session, row.id, "desired", {"desired": row.desired}, now)
     if moves:
         assert status is not None
+        was = row.status
         row.status = status.value
-        data = {"status": row.status, "error": row.error, "scenario": row.scenario}
+        data = {"status": row.status, "error": row.error, "scenario": row.scenario, "from": was}
         repo.add_event(session, row.id, "status", data, now)
     row.version += 1
     if event is not None:

@@ -23,7 +23,7 @@ from demo_orchestrator.domain.errors import BadRequest, Forbidden
 from demo_orchestrator.domain.instance import Status, cost_of
 from demo_orchestrator.engine.actions import Principal
 from demo_orchestrator.engine.context import Context
-from demo_orchestrator.engine.views import demo_urls, personas
+from demo_orchestrator.engine.views import demo_urls, personas, rep_login_url
 from demo_orchestrator.store.listing import ListedRow, RawTime, list_instances, stored_time
 
 STATUSES = frozenset(s.value for s in Status)
@@ -34,7 +34,7 @@ NO_LINKS = frozenset({Status.DELETED.value, Status.REJECTED.value, Status.PENDIN
 MAX_DEMOS_KEPT = 10_000
 MAX_TIMES_KEPT = 100_000
 
-Links = tuple[dict[str, str], list[dict[str, Any]]]
+Links = tuple[dict[str, str], list[dict[str, Any]], str | None]  # urls, personas, rep link
 When = tuple[datetime, str]  # a time and its ISO 8601 form
 
 
@@ -122,8 +122,8 @@ class InstanceList:
                 sleeping_since,
             )
         )
-        urls, shown_personas = (
-            ({}, [])
+        urls, shown_personas, rep_url = (
+            ({}, [], None)
             if status in NO_LINKS
             else self._links_of(instance_id, blueprint, scenario, secrets)
         )
@@ -155,6 +155,7 @@ class InstanceList:
             "waiting_reason": waiting_reason,
             "urls": urls,
             "personas": shown_personas,
+            "rep_login_url": rep_url,
             "steps": self._steps_of(steps),
             "cost": {
                 "hourly_usd": cost.hourly_usd,
@@ -170,14 +171,18 @@ class InstanceList:
         """The demo's URLs and personas; the same dicts every time (callers only read them)."""
         blueprint = self.ctx.blueprints.get(blueprint_name)
         if blueprint is None:  # a demo of a blueprint no longer configured
-            return {}, []
+            return {}, [], None
         key = (instance_id, scenario, secrets)
         kept = self._links.get(key)
         if kept is not None and kept[0] is blueprint:
             return kept[1]
         urls = demo_urls(self.ctx.settings, blueprint, instance_id)
         secret = self._login_secret(secrets) if secrets else None
-        links = (urls, personas(blueprint, scenario, urls, secret))
+        links = (
+            urls,
+            personas(blueprint, scenario, urls, secret),
+            rep_login_url(blueprint, instance_id, urls, secret),
+        )
         _keep(self._links, key, (blueprint, links), MAX_DEMOS_KEPT)
         return links
 

@@ -44,6 +44,8 @@ class StepDef:
     # provider's name is stored in the plan so undo uses the same one later.
     slot: str | None = None
     undo: Undo | None = None
+    # What a sleep does instead of `undo` (stop serving, keep the data); `undo` when unset.
+    suspend: Undo | None = None
     reset: Undo | None = None
     needs: tuple[str, ...] = ()
     skip: Callable[[StepRun], str | None] | None = None

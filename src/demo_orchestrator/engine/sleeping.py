@@ -43,10 +43,11 @@ class Sleeper:
             step_def = self.runner.plans.get(step.name)
             if step_def is None or StepStatus(step.status) in NOTHING_TO_UNDO:
                 continue
-            if step_def.undo is not None:
+            stop = step_def.suspend or step_def.undo
+            if stop is not None:
                 try:
                     provider = self.ctx.provider_for(step_def.slot or RUNTIME, step.provider)
-                    step_def.undo(provider, instance_id)
+                    stop(provider, instance_id)
                 except TemporaryError as exc:
                     return self.runner.retry_undo(instance_id, step.name, step.retries, [], exc)
                 except DemoError as exc:
@@ -93,7 +94,8 @@ class Sleeper:
     def idle(self, busy: set[str]) -> list[str]:
         """Put to sleep the ready demos nobody has used for `DEMO_IDLE_MINUTES`."""
         minutes = self.ctx.settings.idle_minutes
-        if minutes <= 0 or "sleep" in self.ctx.runtime.refuses:
+        runtime = self.ctx.runtime
+        if minutes <= 0 or "sleep" in runtime.refuses or not runtime.sees_traffic:
             return []
         now = self.ctx.clock()
         with self.ctx.db.read() as session:

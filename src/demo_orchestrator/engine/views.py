@@ -1,6 +1,10 @@
 """Builds the public picture of an instance: its URLs, personas with sign-in links, steps, cost.
 
-Derived from the stored record on every read, never stored twice.
+Derived from the stored record on every read, never stored twice. Sign-in tokens are computed
+from the demo's login secret the same way the demo checks them (src/splits_stack/services/
+identity.py): a persona's is HMAC(secret, email); the rep's is an HMAC under a key derived from the
+secret for a message no e-mail can be, so neither can be made from the other. Rotating the secret
+(engine/rotation.py) therefore replaces every link at once.
 """
 
 from __future__ import annotations
@@ -28,6 +32,24 @@ def demo_urls(settings: Settings, blueprint: Blueprint, instance_id: str) -> dic
 
 def login_token(secret: str, email: str) -> str:
     return hmac.new(secret.encode(), email.lower().encode(), hashlib.sha256).hexdigest()
+
+
+def rep_token(secret: str, instance_id: str) -> str:
+    """The rep's sign-in token: domain-separated from persona tokens (a derived key, a message
+    that starts with a NUL byte and names the demo)."""
+    key = hmac.new(secret.encode(), b"\x00splits:rep-login", hashlib.sha256).digest()
+    message = f"\x00rep-login\x00{instance_id}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def rep_login_url(
+    blueprint: Blueprint, instance_id: str, urls: dict[str, str], login_secret: str | None
+) -> str | None:
+    route = blueprint.login_route or blueprint.routes[0]
+    if login_secret is None or blueprint.rep_login_path is None or route not in urls:
+        return None
+    token = rep_token(login_secret, instance_id)
+    return f"{urls[route]}{blueprint.rep_login_path}?token={token}"
 
 
 def personas(
@@ -122,6 +144,9 @@ def instance_view(
         "personas": personas(blueprint, row.scenario, urls, login_secret)
         if (blueprint is not None and live)
         else [],
+        "rep_login_url": rep_login_url(blueprint, row.id, urls, login_secret)
+        if (blueprint is not None and live)
+        else None,
         "steps": [step_view(s) for s in steps],
         "cost": {
             "hourly_usd": cost.hourly_usd,

@@ -210,6 +210,15 @@ class RuntimeProvider(Provider):
     # Actions on a demo this runtime cannot do (yet), each with why: the API answers them 409 with
     # that reason, and idle demos of it are not put to sleep. `sleep`, `wake`, `reset`.
     refuses: ClassVar[dict[str, str]] = {}
+    # Whether every request to a demo passes through this orchestrator's router, so that idleness
+    # can be seen there; false where demo traffic goes straight to the demo (a cluster's Gateway):
+    # idle demos of such a runtime are never put to sleep (they sleep when asked).
+    sees_traffic: ClassVar[bool] = True
+
+    def suspend(self, *, instance_id: str) -> None:
+        """Stop serving the demo for a sleep, keeping its data; `ensure` brings it back. By
+        default `destroy`: a local demo's processes hold no data (its database does)."""
+        self.destroy(instance_id=instance_id)
 
     def alive(self, *, instance_id: str) -> Health:
         """A cheap liveness check the engine runs often on ready demos (default: `probe`)."""

@@ -89,7 +89,10 @@ def malformed(scope: Mapping[str, Any]) -> str | None:
     if len(hosts) > 1:
         return "more than one Host header"
     if hosts and hosts[0] and not _HOST.match(hosts[0]):
-        return "the Host header is not a host name with an optional port"
+        return (
+            "the Host header is not a host name with an optional port (the orchestrator answers "
+            "the names in DEMO_ALLOWED_HOSTS, a demo its demo-<id>.<route> host)"
+        )
     if version == "1.1" and not hosts:
         return "an HTTP/1.1 request needs a Host header"
     if len(lengths) > 1:

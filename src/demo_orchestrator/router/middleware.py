@@ -22,7 +22,6 @@ from demo_orchestrator.router.proxy import HttpProxy, UpstreamTimedOut, Upstream
 from demo_orchestrator.router.websocket import deny, proxy_websocket
 
 log = logging.getLogger(__name__)
-UNGUARDED_PATHS = frozenset({"/healthz", "/metrics"})
 
 
 def problem_for(decision: RouteDecision) -> pages.Problem | None:
@@ -35,14 +34,6 @@ def problem_for(decision: RouteDecision) -> pages.Problem | None:
     if decision.kind == "failed":
         return pages.failed(iid, decision.status, decision.message)
     return pages.not_found(iid)
-
-
-def host_name(host: str) -> str:
-    """The lower-case name of a Host value, without port or trailing dot (`[::1]` kept)."""
-    value = host.strip().lower()
-    if value.startswith("["):
-        return value.partition("]")[0] + "]"
-    return value.partition(":")[0].removesuffix(".")
 
 
 def _with_header(send: Send, name: bytes, value: str) -> Send:
@@ -69,11 +60,9 @@ class HostRouter:
         on_proxied: Callable[[str], None] | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
-        allowed_hosts: frozenset[str] | None = None,
     ) -> None:
         self.app = app
         self.base_domain = base_domain
-        self.allowed_hosts = allowed_hosts  # None: the wrapped app answers any host
         self._resolve = resolve
         self._on_proxied = on_proxied
         self._http = HttpProxy(connect_timeout=connect_timeout, read_timeout=read_timeout)
@@ -90,21 +79,14 @@ class HostRouter:
             # Ambiguous framing or target (RFC 9112): answered here, never forwarded.
             if scope["type"] == "websocket" and (await receive())["type"] != "websocket.connect":
                 return
-            await self._refuse(scope, send, pages.Problem(400, "Bad request", why))
+            # problem+json whatever the Accept: a malformed request is no visitor's page view
+            bad = pages.Problem(400, "Bad request", why)
+            await self._refuse(scope, send, bad, accept="application/problem+json")
             return
         host = header(scope["headers"], b"host") or ""
         target = parse_demo_host(host, self.base_domain)
         if target is None and not looks_like_demo_host(host, self.base_domain):
-            if self._host_allowed(host, scope["path"]):
-                await self.app(scope, receive, send)
-                return
-            if scope["type"] == "websocket" and (await receive())["type"] != "websocket.connect":
-                return
-            detail = (
-                f"this server does not answer the host {host_name(host)!r}; add it to "
-                "DEMO_ALLOWED_HOSTS if it is the orchestrator's"
-            )
-            await self._refuse(scope, send, pages.Problem(400, "Host not allowed", detail))
+            await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket" and (await receive())["type"] != "websocket.connect":
             return  # ASGI: the first message is websocket.connect; anything else, give up
@@ -136,13 +118,6 @@ class HostRouter:
         if problem is not None:
             await self._refuse(scope, send, problem)
 
-    def _host_allowed(self, host: str, path: str) -> bool:
-        """Only the orchestrator's own names reach its pages (a rebound DNS name does not);
-        health and metrics answer any host, as probes and scrapers use a pod's address."""
-        if self.allowed_hosts is None or path in UNGUARDED_PATHS:
-            return True
-        return host_name(host) in self.allowed_hosts
-
     def _notify(self, instance_id: str) -> None:
         if self._on_proxied is None:
             return
@@ -152,8 +127,11 @@ class HostRouter:
             log.exception("on_proxied(%s) failed", instance_id)
 
     @staticmethod
-    async def _refuse(scope: Scope, send: Send, problem: pages.Problem) -> None:
-        status, headers, body = pages.render(problem, header(scope["headers"], b"accept"))
+    async def _refuse(
+        scope: Scope, send: Send, problem: pages.Problem, accept: str | None = None
+    ) -> None:
+        accept = accept or header(scope["headers"], b"accept")
+        status, headers, body = pages.render(problem, accept)
         if scope["type"] == "websocket":
             await deny(scope, send, status, headers, body)
             return

@@ -333,6 +333,11 @@ def act(
         if action == "reset":
             service.reset(user.principal, instance_id)
             return back(here, notice="Resetting to pristine data")
+        if action == "rotate-links":
+            service.rotate_links(user.principal, instance_id)
+            return back(
+                here, notice="New sign-in links: the old ones and every open session have ended"
+            )
         if action == "delete":
             service.delete(user.principal, instance_id)
             return back(here, notice="Deleting: every resource of this demo is being removed")

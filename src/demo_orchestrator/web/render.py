@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,26 @@ templates.env.filters["when"] = _when
 templates.env.filters["money"] = _money
 
 
+LIVE = {"pending", "provisioning", "ready", "sleeping"}
+
+
+def minutes_left(orchestrator: Orchestrator) -> Callable[[dict[str, Any]], int | None]:
+    """`left(instance)`: whole minutes before expiry once within the first warning lead time
+    (`DEMO_EXPIRY_WARNING_MINUTES`), else None: what the expiry banners show."""
+    settings = orchestrator.ctx.settings
+    leads = [int(p) for p in settings.expiry_warning_minutes.split(",") if p.strip()]
+    first, now = (max(leads) if leads else 0), orchestrator.ctx.clock()
+
+    def left(instance: dict[str, Any]) -> int | None:
+        expires = instance.get("expires_at")
+        if not first or not expires or instance.get("status") not in LIVE:
+            return None
+        minutes = (datetime.fromisoformat(expires) - now).total_seconds() / 60
+        return math.ceil(minutes) if 0 < minutes <= first else None
+
+    return left
+
+
 def page(
     request: Request,
     name: str,
@@ -52,6 +74,7 @@ def page(
         "error": context.pop("error", None) or request.query_params.get("error"),
         "path": request.url.path,
         "final": FINAL,
+        "expiring_in": minutes_left(orchestrator),
     }
     return templates.TemplateResponse(
         request, name, {**base, **context}, status_code=status_code, headers=SECURITY_HEADERS

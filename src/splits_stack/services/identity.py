@@ -2,6 +2,10 @@
 
 A sign-in token is HMAC-SHA256(DEMO_LOGIN_SECRET, lower(email)): the orchestrator computes the same
 value to build each persona's link, and the secret is per demo, so a link only opens its own demo.
+The rep's token (`rep_token`) is an HMAC under a key derived from the same secret for a message no
+e-mail can be (it starts with a NUL byte and names the demo), so neither kind of token can be turned
+into the other. `session_generation` names the secret without revealing it: a session made under
+one secret is refused once the orchestrator rotates it (see `web/access.py`).
 Sessions live in Redis under `<prefix>:session:` when REDIS_URL is set, else in the `sessions` table.
 """
 
@@ -49,6 +53,31 @@ def login_token(secret: str, email: str) -> str:
 
 def verify_token(secret: str, email: str, token: str) -> bool:
     return bool(email) and hmac.compare_digest(login_token(secret, email), token or "")
+
+
+def _derived(secret: str, purpose: str) -> bytes:
+    """A key of its own per purpose, so that a value made for one purpose is useless for another."""
+    return hmac.new(secret.encode(), f"\x00splits:{purpose}".encode(), hashlib.sha256).digest()
+
+
+def rep_token(secret: str, instance_id: str) -> str:
+    """The token of the rep's one-click link (the orchestrator computes the same)."""
+    message = f"\x00rep-login\x00{instance_id}".encode()
+    return hmac.new(_derived(secret, "rep-login"), message, hashlib.sha256).hexdigest()
+
+
+def verify_rep_token(secret: str, instance_id: str, token: str) -> bool:
+    return hmac.compare_digest(rep_token(secret, instance_id), token or "")
+
+
+def session_generation(secret: str) -> str:
+    """A short public name of the login secret: sessions carry it and die with the secret."""
+    return hmac.new(_derived(secret, "session"), b"generation", hashlib.sha256).hexdigest()[:16]
+
+
+def rep_session_mac(secret: str, instance_id: str, expires: int) -> str:
+    message = f"\x00rep-session\x00{instance_id}\x00{expires}".encode()
+    return hmac.new(_derived(secret, "rep-session"), message, hashlib.sha256).hexdigest()
 
 
 def user_by_email(engine: Engine, email: str) -> dict[str, Any] | None:

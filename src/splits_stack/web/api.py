@@ -2,6 +2,8 @@
 
 Bad query values (limit outside 1..500, a negative offset, a non-integer id) get a 422 JSON error
 naming the parameter, like FastAPI would, without paying FastAPI's import cost at start-up.
+Each answer is narrowed to the session's scope (`readapi.Scope`): a persona's, or the whole demo
+for the rep; without a session the middleware of `web/access.py` has already answered 401.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from splits_stack.services import ai, readapi
+from splits_stack.web import access
 from splits_stack.web.context import Stack
 
 MAX_LIMIT = 500
@@ -40,6 +43,12 @@ def _int(
     return value
 
 
+def scope_of(request: Request) -> readapi.Scope:
+    """A persona's session reads that persona's scope (also for a rep who signed in as one)."""
+    seen = access.viewer(request)
+    return readapi.Scope.of(seen.user) if seen.user is not None else readapi.Scope.WHOLE
+
+
 def _error(exc: BadParam) -> JSONResponse:
     return JSONResponse(
         {"detail": [{"loc": ["query", exc.name], "msg": str(exc), "type": "value_error"}]},
@@ -61,7 +70,7 @@ def _lister(
         except BadParam as exc:
             return _error(exc)
         filters.update({k: request.query_params.get(k) or None for k in str_filters})
-        items, total = fn(stack.engine, limit, offset, **filters)
+        items, total = fn(stack.engine, limit, offset, scope=scope_of(request), **filters)
         return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
 
     return endpoint
@@ -77,6 +86,8 @@ def matches(request: Request) -> JSONResponse:
         return _error(exc)
     if job_id is None:
         return _error(BadParam("job_id", "job_id is required"))
+    if not readapi.job_visible(stack.engine, job_id, scope_of(request)):
+        return JSONResponse({"detail": f"job {job_id} does not exist"}, status_code=404)
     ranked = stack.cache.get_or_set(
         f"matches:{job_id}", 60, lambda: ai.matches(stack.engine, job_id)
     )

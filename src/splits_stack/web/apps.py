@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from splits_stack.web import api, auth
+from splits_stack.web import access, api, auth
 from splits_stack.web.context import Stack
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -26,7 +27,9 @@ def build_apps(stack: Stack) -> dict[str, Any]:
                 *auth.routes(),
                 *pages,
                 Mount("/static", StaticFiles(directory=STATIC), name="static"),
-            ]
+            ],
+            # Nothing but health, assets and sign-in answers without a session (web/access.py).
+            middleware=[Middleware(access.SessionRequired)],
         )
         app.state.stack = stack
         app.state.site = site

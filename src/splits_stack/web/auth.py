@@ -1,6 +1,8 @@
-"""Sign-in routes of the identity service: one-click demo login, sign out, persona picker.
+"""Sign-in routes of the identity service: one-click persona and rep sign-in, sign out, the picker.
 
-The session cookie is HttpOnly and SameSite=Lax; each host (portal, candidate) keeps its own.
+The session cookies are HttpOnly and SameSite=Lax; each host (portal, candidate) keeps its own.
+Who may see what is decided in `web/access.py`; the picker lists sign-in links to the rep only
+(a link is a sign-in, so listing them to anyone else would make the demo's URL a key to it).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from splits_stack.services import identity
+from splits_stack.web import access
 from splits_stack.web.context import Stack
 from splits_stack.web.render import render
 
@@ -19,12 +22,7 @@ PORTAL_ROLES = {"recruiter", "company_admin", "hiring_manager", "founder"}
 
 
 def current_user(request: Request) -> dict[str, Any] | None:
-    stack: Stack = request.app.state.stack
-    token = request.cookies.get(identity.SESSION_COOKIE)
-    if not token:
-        return None
-    user_id = stack.sessions.get(token)
-    return identity.user_by_id(stack.engine, user_id) if user_id else None
+    return access.viewer(request).user
 
 
 def site_url(request: Request, site: str) -> str:
@@ -57,18 +55,23 @@ def home_for(user: dict[str, Any]) -> str:
     return identity.HOME.get(user["role"], "/")
 
 
+def _invalid_link(request: Request) -> Response:
+    return render(
+        request,
+        "shared/denied.html",
+        status_code=403,
+        reason="This sign-in link is not valid for this demo (it may have been replaced: "
+        "ask for the demo's current link).",
+    )
+
+
 def demo_login(request: Request) -> Response:
     stack: Stack = request.app.state.stack
     email = request.query_params.get("email", "")
     token = request.query_params.get("token", "")
     user = identity.user_by_email(stack.engine, email) if email else None
     if user is None or not identity.verify_token(stack.settings.login_secret, email, token):
-        return render(
-            request,
-            "shared/denied.html",
-            status_code=403,
-            reason="This sign-in link is not valid for this demo.",
-        )
+        return _invalid_link(request)
     wanted = "candidate" if user["role"] == "candidate" else "portal"
     if request.app.state.site != wanted:
         return RedirectResponse(
@@ -76,16 +79,23 @@ def demo_login(request: Request) -> Response:
         )
     old = request.cookies.get(identity.SESSION_COOKIE)
     if old:
-        stack.sessions.drop(old)
+        access.drop_session(stack, old)
     response = RedirectResponse(home_for(user), status_code=303)
-    response.set_cookie(
-        identity.SESSION_COOKIE,
-        stack.sessions.create(user["id"]),
-        httponly=True,
-        samesite="lax",
-        max_age=identity.SESSION_TTL_S,
-        path="/",
-    )
+    access.set_cookie(response, identity.SESSION_COOKIE, access.new_session(stack, user["id"]))
+    return response
+
+
+def rep_login(request: Request) -> Response:
+    """The rep's one-click sign-in: a view of the whole demo, and every persona's link.
+    It works on either host (each keeps its own cookie) and lands on the picker."""
+    stack: Stack = request.app.state.stack
+    token = request.query_params.get("token", "")
+    if not identity.verify_rep_token(
+        stack.settings.login_secret, stack.settings.instance_id, token
+    ):
+        return _invalid_link(request)
+    response = RedirectResponse("/personas", status_code=303)
+    access.set_cookie(response, access.REP_COOKIE, access.new_rep_session(stack))
     return response
 
 
@@ -93,14 +103,20 @@ def logout(request: Request) -> Response:
     stack: Stack = request.app.state.stack
     token = request.cookies.get(identity.SESSION_COOKIE)
     if token:
-        stack.sessions.drop(token)
+        access.drop_session(stack, token)
     response = RedirectResponse("/personas?flash=Signed+out", status_code=303)
     response.delete_cookie(identity.SESSION_COOKIE, path="/")
+    response.delete_cookie(access.REP_COOKIE, path="/")
     return response
 
 
 def personas(request: Request) -> Response:
     stack: Stack = request.app.state.stack
+    seen = access.viewer(request)
+    request.state.user = seen.user
+    if not seen.rep:
+        # No links for anyone but the rep: a persona stays who their link made them.
+        return render(request, "shared/closed.html", status_code=200)
     people = identity.personas(stack.engine, stack.scenario)
     for person in people:
         person["link"] = login_link(request, person)
@@ -110,6 +126,7 @@ def personas(request: Request) -> Response:
 def routes() -> list[Route]:
     return [
         Route("/auth/demo-login", demo_login),
+        Route("/auth/rep-login", rep_login),
         Route("/auth/logout", logout, methods=["GET", "POST"]),
         Route("/personas", personas),
         Route("/auth/switch", personas),

@@ -112,14 +112,15 @@ def _key(obj: Object) -> tuple[str, str, str]:
 class KubernetesRuntime(RuntimeProvider):
     name = "kubernetes"
     settings_model: ClassVar[type[ProviderSettings] | None] = KubernetesSettings
-    # Sleep here would be scaling the Deployments to 0 and back, not yet built: the runtime's
-    # teardown deletes the namespace, data included, which a sleep must never do.
+    # A demo's requests go from the cluster's Gateway straight to its Services, so this
+    # orchestrator cannot see it idle: it sleeps when asked, never by itself.
+    sees_traffic: ClassVar[bool] = False
     refuses: ClassVar[dict[str, str]] = {
-        "sleep": "a demo on Kubernetes keeps running until it expires or is deleted (sleep, "
-        "as scaling to zero, is not built yet)",
-        "wake": "a demo on Kubernetes never sleeps, so there is nothing to wake",
         "reset": "reset in place is not built for Kubernetes yet; delete the demo and create a "
         "new one for pristine data",
+        "rotate-links": "rotating sign-in links is not built for Kubernetes yet (the demo's "
+        "pods would need the new secret and a restart); delete the demo and create a new one "
+        "for new links",
     }
 
     def __init__(
@@ -415,6 +416,26 @@ class KubernetesRuntime(RuntimeProvider):
         left = self.cluster.get(NAMESPACE, instance_id)
         if left is not None:
             raise self._terminating(left)
+
+    def suspend(self, *, instance_id: str) -> None:
+        """Sleep as scale to zero: the demo's routes and its services' Deployments go; the
+        namespace, its secrets, the seed Job's record and the data stores (StatefulSets, or the
+        shared servers) stay. Requests for its hosts then reach the orchestrator's wildcard route,
+        which shows the waking page and wakes it; waking applies the chart again (the
+        Deployments come back, the routes once they are available)."""
+        with self._lock:
+            self._routes.pop(instance_id, None)
+        found = self.cluster.get(NAMESPACE, instance_id)
+        if found is None or not self._ours(found):
+            return
+        gone = []
+        for kind_of in (*ROUTE_KINDS.values(), DEPLOYMENT):
+            for obj in self.cluster.list(
+                kind_of, labels={INSTANCE_LABEL: instance_id}, namespace=instance_id
+            ):
+                self.cluster.delete(kind_of, obj["metadata"]["name"], instance_id)
+                gone.append(f"{kind_of['kind']} {obj['metadata']['name']}")
+        log.info("%s: asleep (%s removed)", instance_id, ", ".join(gone) or "nothing")
 
     def follow_expiry(self, *, instance_id: str, expires_at: datetime) -> None:
         self.set_expiry(instance_id=instance_id, expires_at=expires_at)
