@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,6 +44,20 @@ def tiny_env(home: Path, port: int, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def sign_in(
+    browser: httpx.Client, username: str, password: str, next_path: str | None = None
+) -> httpx.Response:
+    """Sign in through the form as a browser does: GET /login (its CSRF cookie and hidden
+    token), then POST the form with them."""
+    form = browser.get("/login")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert found, "the sign-in form carries no CSRF token"
+    data = {"username": username, "password": password, "csrf_token": found.group(1)}
+    if next_path is not None:
+        data["next"] = next_path
+    return browser.post("/login", data=data)
 
 
 class Server:

@@ -101,6 +101,24 @@ class Settings(BaseSettings):
     admin_password: str | None = Field(
         default=None, description="Creates the web user `admin` with this password on first start."
     )
+    login_rate_per_user: str = Field(
+        default="5/minute;20/hour",
+        description="Failed sign-ins allowed per user name (`limits` notation, `;` between "
+        "windows: a lock of a minute, then of an hour); more are answered 429.",
+    )
+    login_rate_per_address: str = Field(
+        default="20/minute;100/hour",
+        description="Failed sign-ins allowed per client address, across user names (more "
+        "generous: offices share an address); more are answered 429.",
+    )
+    login_throttle_storage: str = Field(
+        default="memory://",
+        description="Where sign-in counts live (`limits` storage URL): memory:// counts per "
+        "replica; redis://host:6379/0 shares them between replicas.",
+    )
+    token_max_days: int = Field(
+        default=366, gt=0, description="Latest `expires_at` an API token may get, in days ahead."
+    )
     secret_key: str | None = Field(
         default=None,
         description="Fernet key encrypting secrets at rest; generated into DEMO_HOME if unset.",
@@ -251,6 +269,17 @@ class Settings(BaseSettings):
         if not all(p.isdigit() and 0 < int(p) <= 1440 for p in parts):
             raise ValueError("is whole minutes between 1 and 1440, comma-separated (e.g. 15,5)")
         return ",".join(parts)
+
+    @field_validator("login_rate_per_user", "login_rate_per_address")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"is not a rate like 5/minute or 5/minute;20/hour ({exc})") from exc
+        return value
 
     @field_validator("base_domain")
     @classmethod

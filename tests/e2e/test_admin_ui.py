@@ -17,7 +17,7 @@ from tests.e2e.shots import save_shot
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-ADMIN_PASSWORD = "admin-pass-0123"
+ADMIN_PASSWORD = "quartz-lantern-meadow-7"
 SALES_PASSWORD = "sales-pass-0123"
 
 pytestmark = pytest.mark.browser
@@ -80,6 +80,10 @@ def test_anonymous_visitors_get_the_sign_in_page_and_wrong_passwords_fail(
         page.goto(ui.url + path)
         expect(page).to_have_url(re.compile(r"/login\?next="))
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    # the form carries a login-CSRF token, matched on post against a pre-session cookie
+    token = page.locator("form[action='/login'] input[name=csrf_token]")
+    assert len(token.get_attribute("value") or "") >= 40
+    assert any(c["name"] == "demo_login_csrf" and c["httpOnly"] for c in context.cookies())
     page.fill("input[name=username]", "admin")
     page.fill("input[name=password]", "not-the-password")
     page.click("button.primary")

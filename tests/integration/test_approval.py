@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import DEMOCTL, Server
+from tests.conftest import DEMOCTL, Server, sign_in
 
 
 def _token(server: Server, user: str, role: str) -> dict[str, str]:
@@ -87,17 +87,17 @@ def test_user_create_from_the_cli_then_sign_in(make_server: Any) -> None:
             check=False,
         )
 
-    made = user_create("alice", "alice-secret-99")
+    made = user_create("alice", "plum-orbit-cascade-41")
     assert made.returncode == 0, made.stderr
     assert "user alice (sales) created" in made.stdout
-    duplicate = user_create("alice", "alice-secret-99")
+    duplicate = user_create("alice", "plum-orbit-cascade-41")
     assert duplicate.returncode == 1 and "exists already" in duplicate.stderr
     short = user_create("bob", "short")
-    assert short.returncode == 1 and "password" in short.stderr
+    assert short.returncode == 1 and "at least 12 characters" in short.stderr
     with httpx.Client(base_url=server.url, trust_env=False) as browser:
-        wrong = browser.post("/login", data={"username": "alice", "password": "nope-nope"})
+        wrong = sign_in(browser, "alice", "nope-nope")
         assert wrong.status_code == 401 and "demo_session" not in browser.cookies
-        signed = browser.post("/login", data={"username": "alice", "password": "alice-secret-99"})
+        signed = sign_in(browser, "alice", "plum-orbit-cascade-41")
         assert signed.status_code == 303 and signed.headers["location"] == "/portal"
         assert "demo_session" in browser.cookies
         home = browser.get("/portal")
@@ -115,7 +115,7 @@ def test_user_create_from_the_cli_then_sign_in(make_server: Any) -> None:
         .execute("SELECT password_hash FROM users WHERE name = 'alice'")
         .fetchone()[0]
     )
-    assert stored.startswith("$argon2") and "alice-secret-99" not in stored
+    assert stored.startswith("$argon2") and "plum-orbit-cascade-41" not in stored
 
 
 def test_the_embedded_default_generates_a_readable_admin_password(make_server: Any) -> None:
@@ -127,7 +127,7 @@ def test_the_embedded_default_generates_a_readable_admin_password(make_server: A
     password = path.read_text().strip()
     assert len(password) >= 12
     with httpx.Client(base_url=server.url, trust_env=False) as browser:
-        signed = browser.post("/login", data={"username": "admin", "password": password})
+        signed = sign_in(browser, "admin", password)
         assert signed.status_code == 303 and "demo_session" in browser.cookies
     server.stop()
     server.start()  # a restart keeps the password it made

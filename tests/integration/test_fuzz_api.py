@@ -1,8 +1,10 @@
 """Schemathesis over the real server's `/openapi.json`, every operation, with an admin token:
 no answer is a 5xx, every error is problem+json with a `detail`, and every answer (status,
 content type, body) is one the document promises. bench/fuzz_api.py runs the same with a bigger
-budget. The server has a quota of 2 demos, so generated creates mostly end in a 429 rather than
-provisioning hundreds of demos; the `Server` fixture stops whatever was made."""
+budget. The fuzzed server has a quota of 2 demos, so generated creates mostly end in a 429 rather
+than provisioning hundreds of demos; the `Server` fixture stops whatever was made. The fuzzer
+may revoke its own token at the end (it fuzzes token revocation too), so the other tests here
+use the module's shared `server`."""
 
 from __future__ import annotations
 
@@ -46,8 +48,8 @@ def test_every_operation_fuzzed_answers_as_documented(fuzz_server: Server) -> No
     assert result["nonconforming"] == 0, result["failures"]
 
 
-def test_document_names_the_bearer_scheme_and_the_error_answers(fuzz_server: Server) -> None:
-    document = httpx.get(f"{fuzz_server.url}/openapi.json").json()
+def test_document_names_the_bearer_scheme_and_the_error_answers(server: Server) -> None:
+    document = httpx.get(f"{server.url}/openapi.json").json()
     assert document["components"]["securitySchemes"]["bearer"] == {
         "type": "http",
         "scheme": "bearer",
@@ -65,15 +67,15 @@ def test_document_names_the_bearer_scheme_and_the_error_answers(fuzz_server: Ser
     assert "Allow" in create["responses"]["405"]["headers"]
 
 
-def test_every_api_operation_refuses_a_missing_token(fuzz_server: Server) -> None:
+def test_every_api_operation_refuses_a_missing_token(server: Server) -> None:
     """What lets the document put the Bearer scheme on every /api/ operation."""
-    document = httpx.get(f"{fuzz_server.url}/openapi.json").json()
+    document = httpx.get(f"{server.url}/openapi.json").json()
     checked = 0
     for path, operations in document["paths"].items():
         if not path.startswith("/api/"):
             continue
         for method in operations:
-            url = fuzz_server.url + path.replace("{instance_id}", "demo-abcdef").replace(
+            url = server.url + path.replace("{instance_id}", "demo-abcdef").replace(
                 "{scenario}", "agency"
             )
             answer = httpx.request(method.upper(), url, json={}, timeout=10)
@@ -82,8 +84,8 @@ def test_every_api_operation_refuses_a_missing_token(fuzz_server: Server) -> Non
     assert checked >= 10
 
 
-def test_405_names_every_method_of_the_path(fuzz_server: Server) -> None:
-    answer = fuzz_server.http.patch("/api/v1/demo-instances/demo-abcdef")
+def test_405_names_every_method_of_the_path(server: Server) -> None:
+    answer = server.http.patch("/api/v1/demo-instances/demo-abcdef")
     assert answer.status_code == 405
     assert answer.headers["content-type"] == "application/problem+json"
     assert set(answer.headers["allow"].split(", ")) == {"GET", "HEAD", "DELETE"}
@@ -110,11 +112,11 @@ def test_405_names_every_method_of_the_path(fuzz_server: Server) -> None:
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(
-    fuzz_server: Server, path: str, body: dict[str, Any], field: str
+    server: Server, path: str, body: dict[str, Any], field: str
 ) -> None:
     import json
 
-    answer = fuzz_server.http.post(
+    answer = server.http.post(
         path, content=json.dumps(body), headers={"content-type": "application/json"}
     )
     assert answer.status_code == 422, answer.text
@@ -130,22 +132,20 @@ def test_bad_input_is_a_422_naming_the_field(
         {"to": "9999-12-31T23:59:59+14:00"},
     ],
 )
-def test_usage_dates_at_the_calendar_edges_are_a_422(
-    fuzz_server: Server, query: dict[str, str]
-) -> None:
-    answer = fuzz_server.http.get("/api/v1/usage", params=query)
+def test_usage_dates_at_the_calendar_edges_are_a_422(server: Server, query: dict[str, str]) -> None:
+    answer = server.http.get("/api/v1/usage", params=query)
     assert answer.status_code == 422, answer.text
     assert "between 1970-01-01 and 9000-01-01" in answer.json()["detail"]
 
 
-def test_extend_by_too_many_hours_is_a_422(fuzz_server: Server) -> None:
-    created = fuzz_server.http.post("/api/v1/demo-instances", json={"duration_hours": 1})
+def test_extend_by_too_many_hours_is_a_422(server: Server) -> None:
+    created = server.http.post("/api/v1/demo-instances", json={"duration_hours": 1})
     if created.status_code == 429:  # the fuzzer filled the quota: any id will do for a 404/422
         instance_id = "demo-abcdef"
     else:
         instance_id = created.json()["id"]
     for hours in (1e308, 10**30):
-        answer = fuzz_server.http.post(
+        answer = server.http.post(
             f"/api/v1/demo-instances/{instance_id}/extend", json={"hours": hours}
         )
         assert answer.status_code == 422, answer.text
@@ -162,11 +162,11 @@ def test_extend_by_too_many_hours_is_a_422(fuzz_server: Server) -> None:
     ],
 )
 def test_the_event_stream_errors_are_problems_too(
-    fuzz_server: Server, instance_id: str, last_event_id: str | None, status: int
+    server: Server, instance_id: str, last_event_id: str | None, status: int
 ) -> None:
     """The one operation the fuzzer skips (a stream that never ends by itself)."""
     headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
-    answer = fuzz_server.http.get(
+    answer = server.http.get(
         f"/api/v1/demo-instances/{instance_id}/events", headers=headers, timeout=10
     )
     assert answer.status_code == status, answer.text
@@ -176,15 +176,15 @@ def test_the_event_stream_errors_are_problems_too(
 
 @pytest.mark.parametrize("last_event_id", ["abc", "-5", "9" * 40, "1e308", "²".encode("latin-1")])
 def test_a_bad_last_event_id_on_a_live_stream_is_no_500(
-    fuzz_server: Server, last_event_id: str | bytes
+    server: Server, last_event_id: str | bytes
 ) -> None:
-    items = fuzz_server.http.get("/api/v1/demo-instances").json()["items"]
+    items = server.http.get("/api/v1/demo-instances").json()["items"]
     if not items:
-        created = fuzz_server.http.post("/api/v1/demo-instances", json={"duration_hours": 1})
+        created = server.http.post("/api/v1/demo-instances", json={"duration_hours": 1})
         assert created.status_code == 202, created.text
         items = [created.json()]
     url = f"/api/v1/demo-instances/{items[0]['id']}/events"
-    with fuzz_server.http.stream("GET", url, headers={"Last-Event-ID": last_event_id}) as answer:
+    with server.http.stream("GET", url, headers={"Last-Event-ID": last_event_id}) as answer:
         assert answer.status_code < 500
         if answer.status_code >= 400:
             assert answer.headers["content-type"] == "application/problem+json"
@@ -199,10 +199,8 @@ def test_a_bad_last_event_id_on_a_live_stream_is_no_500(
     ],
     ids=["nested too deeply", "not UTF-8", "a number too long"],
 )
-def test_an_unreadable_body_is_a_400_that_says_what_to_send(
-    fuzz_server: Server, body: bytes
-) -> None:
-    answer = fuzz_server.http.post(
+def test_an_unreadable_body_is_a_400_that_says_what_to_send(server: Server, body: bytes) -> None:
+    answer = server.http.post(
         "/api/v1/demo-instances", content=body, headers={"content-type": "application/json"}
     )
     assert answer.status_code == 400

@@ -268,8 +268,9 @@ def test_sales_users_touch_only_their_own_demos(server: Server) -> None:
     assert refused.status_code == 403
     audit = server.http.get("/api/v1/audit").json()["items"]
     assert any(
-        (a["actor"], a["action"], a["detail"])
-        == ("admin", "token.create", {"user": "vera", "role": "viewer"})
+        (a["actor"], a["action"], a["detail"].get("user"), a["detail"].get("role"))
+        == ("admin", "token.create", "vera", "viewer")
+        and isinstance(a["detail"].get("token_id"), int)  # which token, for a later revoke
         for a in audit
     )
     assert (

@@ -589,7 +589,9 @@ def test_tokens_are_stored_hashed_and_found_until_revoked(db: Database) -> None:
         token = session.scalars(select(TokenRow)).one()
         token.revoked_at = NOW + timedelta(minutes=5)
     with db.read() as session:
-        assert accounts.find_token(session, raw_token) is None
+        # found, with its revocation, so the API can say "revoked" rather than "not valid"
+        revoked = accounts.find_token(session, raw_token)
+        assert revoked is not None and revoked[0].revoked_at == NOW + timedelta(minutes=5)
         assert accounts.token_exists(session, raw_token)
         assert not accounts.token_exists(session, "never-issued")
 

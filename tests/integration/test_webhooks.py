@@ -376,7 +376,7 @@ def test_the_api_shows_the_secret_once_and_keeps_hooks_to_their_owner(
         assert answer.headers["content-type"] == "application/problem+json"
     sam_hook = subscribe(rig, SAM, receiver.url("/sam"), ["ready"])
     # sam cannot see or delete the admin's hook, nor subscribe globally
-    sam_token = rig.orchestrator.accounts.create_token(
+    sam_token, _ = rig.orchestrator.accounts.create_token(
         user="sam", role="sales", name="t", actor=ADMIN
     )
     assert (

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from demo_orchestrator.domain.inputs import bounded_date, unprintable
 
@@ -93,6 +93,10 @@ class TokenCreate(BaseModel):
     user: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
     role: str = Field(pattern=r"^(admin|sales|viewer)$")
     name: Line | None = Field(default=None, max_length=128)
+    expires_at: Annotated[AwareDatetime, AfterValidator(_bounded_date)] | None = Field(
+        default=None,
+        description="When the token stops working (ISO 8601 with offset); never when unset.",
+    )
 
 
 class RejectIn(BaseModel):
@@ -106,7 +110,11 @@ class UserCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
     role: str = Field(pattern=r"^(admin|sales|viewer)$")
-    password: str = Field(min_length=8, max_length=200)
+    password: str = Field(
+        min_length=1,
+        max_length=200,
+        description="At least 12 characters, not a common password, not containing the name.",
+    )
 
 
 class UserPublic(BaseModel):
@@ -114,10 +122,38 @@ class UserPublic(BaseModel):
     role: str
 
 
-class TokenPublic(BaseModel):
+class TokenInfo(BaseModel):
+    """A token as listed: never its secret nor its hash."""
+
+    id: int
+    name: str
     user: str
     role: str
+    created_at: str
+    expires_at: str | None
+    revoked_at: str | None
+
+
+class TokenPublic(TokenInfo):
+    """The answer to a create: the secret, shown this once."""
+
     token: str
+
+
+class TokenList(BaseModel):
+    items: list[TokenInfo]
+
+
+class UserInfo(BaseModel):
+    name: str
+    role: str
+    created_at: str
+    disabled_at: str | None
+    web_sign_in: bool = Field(description="Whether the user has a password for the web UI.")
+
+
+class UserList(BaseModel):
+    items: list[UserInfo]
 
 
 class Step(BaseModel):

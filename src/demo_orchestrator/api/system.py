@@ -1,4 +1,4 @@
-"""Health, metrics, scenarios, usage and tokens."""
+"""Health, metrics, scenarios, usage and the audit log (tokens and users: api/tokens.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,8 @@ from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from demo_orchestrator.api.schemas import (
-    ApiDatetime,
-    TokenCreate,
-    TokenPublic,
-    UserCreate,
-    UserPublic,
-)
-from demo_orchestrator.domain.errors import BadRequest, Forbidden, Unauthorized
+from demo_orchestrator.api.schemas import ApiDatetime
+from demo_orchestrator.domain.errors import Unauthorized
 from demo_orchestrator.domain.instance import as_utc
 from demo_orchestrator.engine.usage import usage as compute_usage
 from demo_orchestrator.serving.deps import OrchestratorDep, PrincipalDep
@@ -85,33 +79,6 @@ def usage(
     end = as_utc(end) if end else now
     start = as_utc(start) if start else end - timedelta(days=30)
     return compute_usage(orchestrator.ctx, who, start=start, end=end, group_by=group_by)
-
-
-@router.post("/api/v1/tokens", status_code=201, response_model=TokenPublic, tags=["tokens"])
-def create_token(
-    body: TokenCreate, orchestrator: OrchestratorDep, who: PrincipalDep
-) -> dict[str, str]:
-    if who.role != "admin":
-        raise Forbidden("only admins can create tokens")
-    if body.user == "admin" and body.role != "admin":
-        raise BadRequest("the user `admin` is the bootstrap admin; pick another user name")
-    token = orchestrator.accounts.create_token(
-        user=body.user, role=body.role, name=body.name, actor=who
-    )
-    return {"user": body.user, "role": body.role, "token": token}
-
-
-@router.post("/api/v1/users", status_code=201, response_model=UserPublic, tags=["users"])
-def create_user(
-    body: UserCreate, orchestrator: OrchestratorDep, who: PrincipalDep
-) -> dict[str, str]:
-    """Add a person who signs in to the web UI with a password (admins only)."""
-    if who.role != "admin":
-        raise Forbidden("only admins can add users")
-    orchestrator.accounts.create_user(
-        name=body.name, role=body.role, password=body.password, actor=who
-    )
-    return {"name": body.name, "role": body.role}
 
 
 @router.get("/api/v1/audit", tags=["audit"])

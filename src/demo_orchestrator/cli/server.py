@@ -103,10 +103,17 @@ def db_upgrade() -> None:
 def token_create(
     role: Annotated[str, typer.Option(help="admin, sales or viewer.")],
     name: Annotated[str, typer.Option(help="The user the token belongs to.")],
+    expires: Annotated[
+        str | None,
+        typer.Option(help="When it stops working, ISO 8601 with offset (2027-01-31T18:00Z)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an API token (admins only); it is printed once, and stored only hashed."""
-    data = call("POST", "/api/v1/tokens", json={"user": name, "role": role})
+    body = {"user": name, "role": role}
+    if expires:
+        body["expires_at"] = expires
+    data = call("POST", "/api/v1/tokens", json=body)
     if not emit(data, as_json):
         out.print(data["token"])
 

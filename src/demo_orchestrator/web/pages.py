@@ -6,7 +6,6 @@ template or redirects (post/redirect/get). Every form post carries the session's
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -24,8 +23,6 @@ from demo_orchestrator.web.auth import (
     UserDep,
     WebUser,
     require_role,
-    safe_next,
-    source_of,
     verify_csrf,
 )
 from demo_orchestrator.web.render import back, page
@@ -45,48 +42,7 @@ def detail_path(user: WebUser, instance_id: str) -> str:
     return f"{home_of(user)}/{instance_id}"
 
 
-# -- sign in ----------------------------------------------------------------------------------
-
-
-@router.get("/login", response_class=HTMLResponse)
-def login_form(
-    request: Request, orchestrator: OrchestratorDep, next: str | None = None
-) -> Response:
-    return page(request, "login.html", user=None, orchestrator=orchestrator, next=safe_next(next))
-
-
-@router.post("/login", response_class=HTMLResponse)
-def login(
-    request: Request,
-    orchestrator: OrchestratorDep,
-    username: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/portal",
-) -> Response:
-    who = orchestrator.accounts.check_password(username.strip(), password)
-    if who is None:
-        return page(
-            request,
-            "login.html",
-            user=None,
-            orchestrator=orchestrator,
-            status_code=401,
-            error="Wrong user name or password.",
-            next=safe_next(next),
-            username=username,
-        )
-    session_id = orchestrator.accounts.start_session(replace(who, source=source_of(request)))
-    response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(
-        COOKIE,
-        session_id,
-        httponly=True,
-        samesite="lax",
-        path="/",
-        secure=orchestrator.ctx.settings.public_scheme == "https",
-        max_age=int(orchestrator.ctx.settings.session_hours * 3600),
-    )
-    return response
+# -- sign out (sign-in is web/login.py) ----------------------------------------------------------------------------------
 
 
 @router.post("/logout")
