@@ -19,7 +19,13 @@ PASSWORD = "Web-Form-Bounds-Passphrase-42"
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, httpx.Client, str]]:
     server = Server(tmp_path_factory.mktemp("web"), DEMO_ADMIN_PASSWORD=PASSWORD).start()
     browser = httpx.Client(base_url=server.url, trust_env=False, timeout=20)
-    signed = browser.post("/login", data={"username": "admin", "password": PASSWORD})
+    login = dict(
+        re.findall(
+            r'<input type="hidden" name="([^"]+)" value="([^"]*)"', browser.get("/login").text
+        )
+    )
+    login.update({"username": "admin", "password": PASSWORD})
+    signed = browser.post("/login", data=login)
     assert signed.status_code == 303, signed.text[:300]
     form = browser.get("/portal/admin/demo-instances/new").text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
