@@ -148,6 +148,7 @@ def server_side(args: argparse.Namespace, owner: str, home: Path) -> dict[str, A
             "DEMO_RABBITMQ_URL": args.rabbitmq_url,
             "DEMO_RABBITMQ_MANAGEMENT_URL": args.management_url,
             "DEMO_RESOURCE_OWNER": owner,
+            "DEMO_ALLOW_INSECURE": "true",  # this machine's servers are permissive on purpose
         }
     )
     if args.blueprint == "tiny-cache":

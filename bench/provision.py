@@ -12,6 +12,10 @@ which is what each awake demo costs the machine. Demo processes are found by the
 
     .venv/bin/python bench/provision.py --count 20 --concurrency 4
     .venv/bin/python bench/provision.py --blueprint tiny        # the test blueprint
+    # on this machine's permissive PostgreSQL (trust): serve refuses it without the last --env
+    .venv/bin/python bench/provision.py --env DEMO_DATABASE_PROVIDER=postgres \
+        --env DEMO_POSTGRES_ADMIN_URL=postgresql://postgres@127.0.0.1:5432/postgres \
+        --env DEMO_ALLOW_INSECURE=true
 """
 
 from __future__ import annotations

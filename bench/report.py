@@ -37,6 +37,7 @@ SERVICES = [
     "DEMO_REDIS_URL=redis://127.0.0.1:6379/0",
     "DEMO_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/",
     "DEMO_RABBITMQ_MANAGEMENT_URL=http://guest:guest@127.0.0.1:15672",
+    "DEMO_ALLOW_INSECURE=true",  # this machine's PostgreSQL and Redis are permissive on purpose
 ]
 
 

@@ -252,3 +252,16 @@ def pg_databases(request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
         for name in made:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def safe_servers() -> Iterator[Any]:
+    """Private PostgreSQL (initdb --auth=scram-sha-256) and Redis (`default` user off) servers,
+    configured the safe way, for the whole session (tests/fakes/safe_servers.py)."""
+    from tests.fakes.safe_servers import postgres_bin, start_safe_servers, stop_safe_servers
+
+    if postgres_bin() is None:
+        pytest.skip("no PostgreSQL server binaries under /usr/lib/postgresql (initdb)")
+    servers, folder = start_safe_servers()
+    yield servers
+    stop_safe_servers(servers, folder)

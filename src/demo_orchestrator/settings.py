@@ -123,6 +123,11 @@ class Settings(BaseSettings):
         default=None,
         description="Fernet key encrypting secrets at rest; generated into DEMO_HOME if unset.",
     )
+    allow_insecure: bool = Field(
+        default=False,
+        description="Start even when `democtl doctor` finds a data server that would not isolate "
+        "demos (trust auth, Redis default user without password); logged as a warning.",
+    )
     tick_seconds: float = Field(
         default=1.0, gt=0, description="Engine reconcile period (s); events wake it sooner."
     )

@@ -12,9 +12,12 @@ import psycopg
 import pytest
 
 from demo_orchestrator.domain.blueprint import Blueprint, load_blueprint
-from demo_orchestrator.domain.errors import PermanentError
+from demo_orchestrator.domain.errors import PermanentError, TemporaryError
 from demo_orchestrator.providers.base import InstanceSpec
-from tests.fakes.data_services import PG_ADMIN, leftovers, postgres
+from demo_orchestrator.providers.ownership import Passwords
+from demo_orchestrator.providers.postgres import PostgresDatabase
+from tests.fakes.data_services import KEY, PG_ADMIN, leftovers, new_owner, postgres
+from tests.fakes.safe_servers import SafeServers
 
 TINY_CACHE = Path(__file__).resolve().parents[1] / "blueprints" / "tiny_cache.yaml"
 # Tests using the `owner` fixture are marked postgres, redis and rabbitmq: its clean-up visits
@@ -171,3 +174,76 @@ def test_a_clone_keeps_the_builders_rights_on_a_template_being_built(
             conn.execute(f'DROP DATABASE "{building}" WITH (FORCE)')
         for instance_id in ("demo-pg0009", "demo-pg0010"):
             db.destroy(instance_id=instance_id)
+
+
+# -- on the private server configured the safe way (scram-sha-256) -----------------------------
+
+
+def _safe_provider(servers: SafeServers, tmp_path: Path) -> PostgresDatabase:
+    return PostgresDatabase(
+        admin_url=servers.postgres.admin_url,
+        home=tmp_path,
+        owner=new_owner(),
+        passwords=Passwords(KEY),
+        timeout=5,
+    )
+
+
+def test_ensure_logs_in_as_the_demo_and_fails_when_the_server_refuses_it(
+    safe_servers: SafeServers, tmp_path: Path
+) -> None:
+    """ensure proves the database the way the demo uses it: a server that refuses the demo's
+    role (here pg_hba.conf `reject` for it) is a temporary failure naming the database."""
+    db = _safe_provider(safe_servers, tmp_path)
+    hba = safe_servers.postgres.folder / "data" / "pg_hba.conf"
+    original = hba.read_text()
+    try:
+        out = db.ensure(spec=_spec("demo-pgok01"))
+        with psycopg.connect(out.env["DATABASE_URL"]) as conn:
+            assert conn.execute("SELECT count(*) FROM items").fetchone() == (5,)
+        with psycopg.connect(safe_servers.postgres.admin_url, autocommit=True) as conn:
+            opened = conn.execute(
+                "SELECT has_database_privilege('public', 'demo_pgok01', 'CONNECT')"
+            ).fetchone()
+            assert opened == (False,)  # REVOKE CONNECT ... FROM PUBLIC on the clone
+        hba.write_text("host all demo_pgno01 127.0.0.1/32 reject\n" + original)
+        _reload(safe_servers)
+        with pytest.raises(TemporaryError) as failed:
+            db.ensure(spec=_spec("demo-pgno01"))
+        assert "PostgreSQL database demo_pgno01: login as role demo_pgno01" in failed.value.detail
+        assert Passwords(KEY).of("postgres", db.owner, "demo_pgno01") not in failed.value.detail
+    finally:
+        hba.write_text(original)
+        _reload(safe_servers)
+        for instance_id in ("demo-pgok01", "demo-pgno01"):
+            db.destroy(instance_id=instance_id)
+        db.remove_templates()
+        db.close()
+
+
+def test_doctor_finds_a_non_demo_database_open_to_public(
+    safe_servers: SafeServers, tmp_path: Path
+) -> None:
+    db = _safe_provider(safe_servers, tmp_path)
+    admin = psycopg.connect(safe_servers.postgres.admin_url, autocommit=True)
+    try:
+        assert [f.level for f in db.doctor()] == ["ok", "ok"]
+        admin.execute('CREATE DATABASE "crm_prod"')  # CONNECT for PUBLIC, PostgreSQL's default
+        passwords, databases = db.doctor()
+        assert passwords.level == "ok"
+        assert databases.level == "fail"
+        assert "crm_prod" in databases.detail and "a throwaway role logged into crm_prod" in (
+            databases.detail
+        )
+        assert 'REVOKE CONNECT ON DATABASE "crm_prod" FROM PUBLIC' in databases.fix
+        admin.execute('REVOKE CONNECT ON DATABASE "crm_prod" FROM PUBLIC')
+        assert [f.level for f in db.doctor()] == ["ok", "ok"]
+    finally:
+        admin.execute('DROP DATABASE IF EXISTS "crm_prod"')
+        admin.close()
+        db.close()
+
+
+def _reload(servers: SafeServers) -> None:
+    with psycopg.connect(servers.postgres.admin_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_reload_conf()")

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from demo_orchestrator.domain.errors import PermanentError, TemporaryError
-from demo_orchestrator.providers.base import Outputs
+from demo_orchestrator.providers.base import Finding, Outputs
 from demo_orchestrator.providers.registry import PROVIDER_GROUP
 from tests.fakes.data_services import FakeSupabase, new_owner, provision, running_fake_supabase
 from tests.integration.harnesses import HARNESSES, SECRET, Harness, NotApplicable, World
@@ -177,3 +177,16 @@ def test_a_clause_that_cannot_apply_says_why() -> None:
                 harness.name,
                 clause,
             )
+
+
+@pytest.mark.parametrize("harness", _cases("unreachable"))
+def test_the_doctor_hook_never_raises_and_says_when_it_could_not_check(
+    harness: Harness, world: World
+) -> None:
+    """`serve` runs every provider's `doctor()` at start: a server that is down is a warning
+    (demos wait for it), never an exception, and never shows the password."""
+    assert not isinstance(harness.unreachable, NotApplicable)
+    found = harness.unreachable(world).doctor()
+    assert all(isinstance(f, Finding) for f in found)
+    assert all(f.level in ("ok", "warn") for f in found), found
+    assert all(SECRET not in f"{f.detail} {f.fix}" for f in found)

@@ -4,8 +4,10 @@ the user and the limits. What every provider keeps is proven in test_provider_co
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pika
@@ -112,3 +114,71 @@ def test_reset_purges_every_queue_and_keeps_vhost_user_and_limits(
         broker.destroy(instance_id="demo-rb0003")
     finally:
         broker.close()
+
+
+def test_a_broker_whose_amqp_port_is_dead_never_gives_a_ready_vhost(
+    owner: str, mgmt: httpx.Client
+) -> None:
+    """The management API answers, AMQP does not: ensure fails (a temporary error the engine
+    retries, then fails the demo), naming the vhost and where AMQP was tried."""
+    from demo_orchestrator.domain.errors import TemporaryError
+    from demo_orchestrator.providers import processes
+    from tests.fakes.data_services import KEY, MANAGEMENT_URL
+
+    closed = processes.free_port()
+    broker = RabbitBroker(
+        amqp_url=f"amqp://guest:guest@127.0.0.1:{closed}/",
+        management_url=MANAGEMENT_URL,
+        owner=owner,
+        passwords=Passwords(KEY),
+        timeout=2,
+    )
+    try:
+        with pytest.raises(TemporaryError) as failed:
+            broker.ensure(spec=_spec("demo-rb0009"))
+        detail = failed.value.detail
+        assert f"RabbitMQ vhost demo-rb0009: AMQP login as demo-rb0009 at 127.0.0.1:{closed}" in (
+            detail
+        )
+        assert Passwords(KEY).of("rabbitmq", owner, "demo-rb0009") not in detail
+        # What it made over HTTP is still its own: teardown (or the sweep) removes it.
+        assert mgmt.get("/vhosts/demo-rb0009").status_code == 200
+        broker.destroy(instance_id="demo-rb0009")
+        assert mgmt.get("/vhosts/demo-rb0009").status_code == 404
+    finally:
+        broker.close()
+
+
+def test_doctor_finds_guest_loopback_only_on_this_broker(owner: str) -> None:
+    broker = rabbit(owner)
+    try:
+        (finding,) = broker.doctor()
+    finally:
+        broker.close()
+    assert finding.check == "rabbitmq guest"
+    # guest/guest answers on loopback here (the tests' own admin): a warning, not a failure,
+    # since RabbitMQ refuses it from any other address.
+    assert finding.level == "warn" and "loopback-only" in finding.detail
+
+
+def test_a_demo_on_a_broker_whose_amqp_port_is_dead_fails_instead_of_going_ready(
+    owner: str, make_server: Any, tmp_path: Path
+) -> None:
+    from demo_orchestrator.providers import processes
+    from tests.fakes.data_services import MANAGEMENT_URL
+
+    closed = processes.free_port()
+    server = make_server(
+        tmp_path / "home",
+        DEMO_BLUEPRINT="tiny-cache",
+        DEMO_BLUEPRINT_PATHS=json.dumps([str(TINY_CACHE)]),
+        DEMO_RABBITMQ_URL=f"amqp://guest:guest@127.0.0.1:{closed}/",
+        DEMO_RABBITMQ_MANAGEMENT_URL=MANAGEMENT_URL,
+        DEMO_RESOURCE_OWNER=owner,
+        DEMO_STEP_RETRIES="2",
+    ).start()
+    instance_id = server.create()["id"]
+    failed = server.wait_status(instance_id, "failed", "ready", timeout=90)
+    assert failed["status"] == "failed"
+    broker = next(s for s in failed["steps"] if s["name"] == "broker")
+    assert f"AMQP login as {instance_id} at 127.0.0.1:{closed} failed" in broker["error"]

@@ -32,10 +32,12 @@ def serve(
 
     import uvicorn
     from pydantic import ValidationError
+    from rich.markup import escape
 
     from demo_orchestrator.app import create_app
     from demo_orchestrator.bootstrap import bootstrap
     from demo_orchestrator.domain.errors import DemoError
+    from demo_orchestrator.engine.doctor import admit, diagnose
     from demo_orchestrator.router.framing import TargetKeepingProtocol
     from demo_orchestrator.serving.logs import configure as configure_logging
     from demo_orchestrator.settings import Settings
@@ -54,6 +56,18 @@ def serve(
     except DemoError as exc:
         fail(exc.detail)
     configure_logging(logging.INFO)  # one format, secrets redacted from every line
+    refusals = admit(settings, diagnose(settings, orchestrator.ctx.providers()))
+    if refusals:  # data servers that would isolate nothing: say why, one line each
+        orchestrator.ctx.close_providers()
+        orchestrator.ctx.db.dispose()
+        for line in refusals:
+            err.print(escape(line), soft_wrap=True)
+        fail(
+            f"refusing to start: {len(refusals)} data-service check(s) failed (above; "
+            "`democtl doctor` explains); DEMO_ALLOW_INSECURE=true starts anyway, for "
+            "development servers only",
+            code=2,
+        )
     err.print(
         f"demo-orchestrator on http://{settings.host}:{settings.port}  (home {settings.home})"
     )

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -66,6 +66,19 @@ class Outputs:
     env: dict[str, str] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
     message: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of `democtl doctor`: `ok`, `warn` or `fail`, what was found, and how to fix it.
+
+    A `fail` from a data-service provider means its per-demo isolation holds nothing on this
+    server (a role that gets in without its password, say): `serve` refuses to start on it."""
+
+    level: Literal["ok", "warn", "fail"]
+    check: str
+    detail: str
+    fix: str = ""
 
 
 @dataclass(frozen=True)
@@ -161,6 +174,12 @@ class Provider:
     def reachable(self) -> None:
         """Raise `TemporaryError` naming the outside system when it cannot be reached now (for
         `/healthz` and the start); cheap and cached by the provider. By default: nothing to reach."""
+
+    def doctor(self) -> list[Finding]:
+        """Check that the outside system enforces what this provider's isolation relies on
+        (`democtl doctor`, and `serve` at start); each finding says how to fix it. By default:
+        nothing to check. May connect; raises nothing (an unreachable server is a `warn`)."""
+        return []
 
     def close(self) -> None:
         """Release clients and pools at shutdown."""

@@ -30,9 +30,11 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
-from demo_orchestrator.domain.errors import PermanentError
+from demo_orchestrator.domain.errors import PermanentError, ProviderError
+from demo_orchestrator.providers import postgres_doctor
 from demo_orchestrator.providers.base import (
     DatabaseProvider,
+    Finding,
     Health,
     InstanceSpec,
     Outputs,
@@ -158,10 +160,12 @@ class PostgresDatabase(DatabaseProvider):
                 conn.execute(self.admin.comment("ROLE", name, self.instance_marker))
             created = db_owner is None
             if created:
+                # Born closed: a new database grants CONNECT to PUBLIC until the REVOKE below,
+                # and a session another role opens in that moment would outlive the REVOKE.
                 conn.execute(
-                    sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
-                        Ident(name), Ident(template), Ident(name)
-                    )
+                    sql.SQL(
+                        "CREATE DATABASE {} TEMPLATE {} OWNER {} ALLOW_CONNECTIONS false"
+                    ).format(Ident(name), Ident(template), Ident(name))
                 )
             conn.execute(self.admin.comment("DATABASE", name, self.instance_marker))
             # Database grants are not copied from the template: apply them after every clone.
@@ -170,6 +174,9 @@ class PostgresDatabase(DatabaseProvider):
                 sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
                     Ident(name), Ident(name)
                 )
+            )
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(Ident(name))
             )
         with self.admin.connect(dbname=name) as conn:
             # What the builder made in the template now belongs to the demo's role.
@@ -192,6 +199,7 @@ class PostgresDatabase(DatabaseProvider):
                             sql.SQL(target), Ident(self.templates.builder)
                         )
                     )
+        self.prove(name, password)
         return Outputs(
             env={"DATABASE_URL": self.url_for(name, password, name)},
             state={"database": name, "role": name, "template": template},
@@ -252,6 +260,25 @@ class PostgresDatabase(DatabaseProvider):
                 {"m": self.instance_marker},
             ).fetchall()
         return {str(r[0]).replace("_", "-", 1) for r in rows if _INSTANCE_DB.match(str(r[0]))}
+
+    def prove(self, name: str, password: str) -> None:
+        """Log in as the demo will (its role, its password, its database) and run a query."""
+        try:
+            with psycopg.connect(
+                self.url_for(name, password, name),
+                connect_timeout=max(2, round(self.admin.timeout)),
+            ) as conn:
+                conn.execute("SELECT 1").fetchone()
+        except psycopg.Error as exc:
+            detail = first_line(exc).replace(password, "***")
+            raise ProviderError(
+                f"PostgreSQL database {name}: login as role {name} at "
+                f"{self.admin.host[0]}:{self.admin.host[1]} failed: {detail}"
+            ) from exc
+
+    def doctor(self) -> list[Finding]:
+        """A wrong password refused, no non-demo database open to PUBLIC (see postgres_doctor)."""
+        return postgres_doctor.check(self.admin)
 
     # -- templates -----------------------------------------------------------------------------
 

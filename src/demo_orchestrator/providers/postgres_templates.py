@@ -109,13 +109,22 @@ class PostgresTemplates:
                 conn.execute(
                     self.admin.comment("ROLE", self.builder, f"{self.marker} template-builder")
                 )
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(Ident(name)))
+            # Born closed (see postgres.py): no other role may open a session on it while it is
+            # open to PUBLIC, nor seed its own rows into every future clone.
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ALLOW_CONNECTIONS false").format(
+                    Ident(name)
+                )
+            )
             conn.execute(self.admin.comment("DATABASE", name, f"{self.marker} building {label}"))
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(Ident(name)))
             conn.execute(
                 sql.SQL("GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {} TO {}").format(
                     Ident(name), Ident(self.builder)
                 )
+            )
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(Ident(name))
             )
         with self.admin.connect(dbname=name) as conn:
             conn.execute(sql.SQL("GRANT ALL ON SCHEMA public TO {}").format(Ident(self.builder)))

@@ -6,6 +6,10 @@ max queues) keep one demo from exhausting the broker. The vhost carries a descri
 the user a tag, both naming this orchestrator, so `owned()` and the orphan sweep never touch
 another team's `demo-*` vhosts. Deleting the vhost closes its connections and drops its queues;
 reset purges every queue of the vhost and keeps the vhost, its user and its limits.
+
+`ensure` ends with an AMQP login into the vhost as the demo's user (`amqp_login.py`): the
+management API answering proves nothing about AMQP, and a demo must not go `ready` on a broker
+whose AMQP port is dead. `doctor()` checks that `guest` is absent or loopback-only.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import httpx
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from demo_orchestrator.domain.errors import PermanentError, ProviderError
+from demo_orchestrator.domain.errors import DemoError, PermanentError, ProviderError
+from demo_orchestrator.providers import amqp_login
 from demo_orchestrator.providers.base import (
+    Finding,
     Health,
     InstanceSpec,
     Outputs,
@@ -152,6 +158,7 @@ class RabbitBroker(Provider):
             f"/permissions/{_q(name)}/{_q(name)}",
             {"configure": ".*", "write": ".*", "read": ".*"},
         )
+        self.prove(name, password)
         return Outputs(
             env={"AMQP_URL": self.url_for(name, password)},
             state={"vhost": name, "user": name},
@@ -197,6 +204,58 @@ class RabbitBroker(Provider):
                 if INSTANCE_ID.match(name) and self.tag in _tags(item):
                     found.add(name)
         return found
+
+    def prove(self, name: str, password: str) -> None:
+        """Log in over AMQP into the demo's vhost as its user, as the demo will."""
+        failed = amqp_login.login(
+            self.url_for(name, password), timeout=self._http.timeout.read or 5
+        )
+        if failed is not None:
+            port = self._amqp.port or (5671 if self._amqp.scheme == "amqps" else 5672)
+            raise ProviderError(
+                f"RabbitMQ vhost {name}: AMQP login as {name} at {self._amqp.hostname}:{port} "
+                f"failed: {failed}"
+            )
+
+    def doctor(self) -> list[Finding]:
+        """`guest` (administrator, password `guest` by default) must be absent or loopback-only."""
+        check = "rabbitmq guest"
+        try:
+            guest = self._get("/users/guest")
+        except DemoError as exc:
+            return [Finding("warn", check, f"could not be checked: {exc.detail}")]
+        if guest is None:
+            return [Finding("ok", check, "RabbitMQ has no `guest` user")]
+        port = self._amqp.port or 5672
+        outward = amqp_login.outward_address()
+        timeout = self._http.timeout.read or 5
+        if outward is not None:
+            remote = amqp_login.login(f"amqp://guest:guest@{outward}:{port}/", timeout=timeout)
+            if remote is None:
+                return [
+                    Finding(
+                        "fail",
+                        check,
+                        f"RabbitMQ lets `guest`/`guest` in from {outward}, a non-loopback "
+                        "address: anyone who reaches it administers every demo's vhost",
+                        "`rabbitmqctl delete_user guest` (or keep `loopback_users.guest = true`)",
+                    )
+                ]
+        host = self._amqp.hostname or ""
+        if host in ("127.0.0.1", "localhost", "::1") and (
+            amqp_login.login(f"amqp://guest:guest@{host}:{port}/", timeout=timeout) is None
+        ):
+            return [
+                Finding(
+                    "warn",
+                    check,
+                    "`guest`/`guest` is loopback-only, but the broker is on this host: demos of "
+                    "the local runtime run here too and can log in as `guest`",
+                    "`rabbitmqctl delete_user guest` after giving the orchestrator its own "
+                    "administrator in DEMO_RABBITMQ_MANAGEMENT_URL",
+                )
+            ]
+        return [Finding("ok", check, "`guest` is loopback-only or has another password")]
 
     def close(self) -> None:
         self._http.close()

@@ -1,9 +1,13 @@
 """The `redis` cache provider: an ACL user per demo, confined to its own key prefix and channels.
 
 Redis has one keyspace, so isolation is the ACL: user `demo-ab12cd` may only touch keys
-`demo-ab12cd:*` and channels `demo-ab12cd:*`, and is denied the dangerous commands (FLUSHALL,
-CONFIG, DEBUG, ...) and the ones that reveal other demos' keys (KEYS, SCAN, RANDOMKEY). The prefix
-reaches the demo as `REDIS_PREFIX`.
+`demo-ab12cd:*` and channels `demo-ab12cd:*`, and may run only the commands that stay inside
+them, an allow list derived from the server's own command table (`redis_acl.py`): no FLUSHALL,
+SCRIPT FLUSH, FUNCTION LOAD, DBSIZE, KEYS, SCAN, PUBSUB CHANNELS, ... The prefix reaches the demo
+as `REDIS_PREFIX`. `ensure` proves the result: it logs in as the user with its password and
+writes, reads and deletes a key under the prefix, so a user that cannot work never goes `ready`.
+The isolation is only as good as the server's `default` user: `doctor()` fails when it is on
+without a password (then any client, a demo too, is a user with every right).
 
 The ownership marker lives in the ACL rule itself: a read-only pattern on a key that never exists
 (`%R~demo-orchestrator:managed-by:<owner>`). It is set in the same `ACL SETUSER` that creates
@@ -18,14 +22,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from typing import Any, Self
 
 import redis
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from demo_orchestrator.domain.errors import PermanentError, ProviderError
+from demo_orchestrator.domain.errors import DemoError, PermanentError, ProviderError
+from demo_orchestrator.providers import redis_acl
 from demo_orchestrator.providers.base import (
+    Finding,
     Health,
     InstanceSpec,
     Outputs,
@@ -47,7 +54,7 @@ from demo_orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DENIED = ("-@dangerous", "-scan", "-randomkey", "-keys")
+PROBE_KEY = "demo-orchestrator:probe"  # under the demo's prefix, deleted at once
 
 
 class RedisSettings(ProviderSettings):
@@ -75,9 +82,11 @@ class RedisCache(Provider):
         self.owner = owner
         self.tag = f"demo-orchestrator:managed-by:{owner}"
         self.passwords = passwords
+        self._timeout = timeout
         self._client: redis.Redis = redis.Redis.from_url(
             url, socket_connect_timeout=timeout, socket_timeout=timeout, decode_responses=True
         )
+        self._command_rules: list[str] | None = None  # derived once per provider (server)
 
     @classmethod
     def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
@@ -111,8 +120,13 @@ class RedisCache(Provider):
         env = {"REDIS_URL": self.url_for(user, password), "REDIS_PREFIX": user}
         state = {"user": user, "prefix": f"{user}:"}
         digest = f"#{hashlib.sha256(password.encode()).hexdigest()}"
-        if existing is not None and {"on", digest} <= set(existing.split()):
-            return Outputs(env=env, state=state, message="exists")  # unchanged: keep its clients
+        commands = self.command_rules()
+        # Redis rewrites command rules in its own words, so the rules carry their own digest
+        # (a pattern on a key that never exists): a new Redis or new rules make the user again.
+        version = f"%R~demo-orchestrator:rules:{_digest(commands)}"
+        if existing is not None and {"on", digest, version} <= set(existing.split()):
+            self.prove(user, password)  # unchanged: keep its clients
+            return Outputs(env=env, state=state, message="exists")
         rules = [
             "reset",
             "on",
@@ -120,11 +134,91 @@ class RedisCache(Provider):
             f"~{user}:*",
             f"&{user}:*",
             f"%R~{self.tag}",
-            "+@all",
-            *DENIED,
+            version,
+            *commands,
         ]
         self._call(f"create ACL user {user}", "ACL", "SETUSER", user, *rules, secret=password)
+        self.prove(user, password)
         return Outputs(env=env, state=state, message="ACL user ready")
+
+    def command_rules(self) -> list[str]:
+        """The ACL's command rules, from this server's `COMMAND` table (see redis_acl.py)."""
+        if self._command_rules is None:
+            database = int(self._parts.path.lstrip("/") or 0)
+            table = self.command_table()
+            self._command_rules = redis_acl.rules(
+                table, database=database, unchecked=self._unchecked_keys(table)
+            )
+        return self._command_rules
+
+    def _unchecked_keys(self, table: list[Any]) -> frozenset[str]:
+        """Keyed commands this server lets through with another prefix's key in every argument
+        (`ACL DRYRUN` as a throwaway user confined to a prefix: nothing runs). Empty on a Redis
+        without DRYRUN (before 7.0)."""
+        probe = f"demo-orchestrator-acl-probe-{secrets.token_hex(4)}"  # one per caller
+        keyed = [(n, e) for n, e in redis_acl.commands(table) if redis_acl.judge(n, e).keyed]
+        self._call(
+            "make the ACL probe user",
+            "ACL",
+            "SETUSER",
+            probe,
+            "reset",
+            "off",
+            f"~{probe}:*",
+            "+@all",
+        )
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for name, entry in keyed:
+                pipe.execute_command(  # type: ignore[no-untyped-call]
+                    "ACL", "DRYRUN", probe, *redis_acl.sample_argv(name, entry, "elsewhere:k")
+                )
+            answers = pipe.execute(raise_on_error=False)
+        except redis.RedisError as exc:
+            raise self._wrap("dry-run the ACL (ACL DRYRUN)", exc) from exc
+        finally:
+            self._call("delete the ACL probe user", "ACL", "DELUSER", probe)
+        if any(isinstance(a, redis.ResponseError) and "unknown" in str(a).lower() for a in answers):
+            return frozenset()  # no ACL DRYRUN on this server
+        return frozenset(
+            name for (name, _), answer in zip(keyed, answers, strict=True) if answer == "OK"
+        )
+
+    def command_table(self) -> list[Any]:
+        """The raw `COMMAND` reply (redis-py's parser drops key specs and subcommands)."""
+        try:
+            connection = self._client.connection_pool.get_connection()
+            try:
+                connection.send_command("COMMAND")  # type: ignore[no-untyped-call]
+                table = connection.read_response()
+            finally:
+                self._client.connection_pool.release(connection)
+        except redis.RedisError as exc:
+            raise self._wrap("read the command table (COMMAND)", exc) from exc
+        if not isinstance(table, list) or not table:
+            raise ProviderError(f"Redis at {redact(self._url)} answered COMMAND with no table")
+        return table
+
+    def prove(self, user: str, password: str) -> None:
+        """Log in as the demo will, and write, read and delete a key under its prefix."""
+        key, where = f"{user}:{PROBE_KEY}", f"Redis ACL user {user} at {redact(self._url)}"
+        demo = redis.Redis.from_url(
+            self.url_for(user, password),
+            socket_connect_timeout=self._timeout,
+            socket_timeout=self._timeout,
+            decode_responses=True,
+        )
+        try:
+            demo.set(key, "1", ex=60)
+            answer = demo.get(key)
+            demo.delete(key)
+        except redis.RedisError as exc:
+            detail = scrub(first_line(exc), password, self._parts.password)
+            raise ProviderError(f"{where} does not work as the demo will use it: {detail}") from exc
+        finally:
+            demo.close()
+        if answer != "1":
+            raise ProviderError(f"{where}: a key written under its prefix read back {answer!r}")
 
     def destroy(self, *, instance_id: str) -> None:
         try:
@@ -184,6 +278,59 @@ class RedisCache(Provider):
                 found.add(words[1])
         return found
 
+    def doctor(self) -> list[Finding]:
+        """The `default` user must be off or need a password; the ACL is derived here."""
+        where = f"Redis at {redact(self._url)}"
+        try:
+            default = self._call("read the default user", "ACL", "GETUSER", "default")
+            rules = self.command_rules()
+        except DemoError as exc:
+            return [Finding("warn", "redis default user", f"could not be checked: {exc.detail}")]
+        flags = _flags(default)
+        found: list[Finding] = []
+        if "on" in flags and "nopass" in flags and self._anyone_gets_in():
+            found.append(
+                Finding(
+                    "fail",
+                    "redis default user",
+                    f"{where}: the `default` user is on with no password: any client (a demo "
+                    "too) is a user with every right, so per-demo ACL users isolate nothing",
+                    "`ACL SETUSER default off` (or `requirepass`), and give the orchestrator an "
+                    "admin ACL user in DEMO_REDIS_URL; persist it in redis.conf / aclfile",
+                )
+            )
+        else:
+            found.append(
+                Finding(
+                    "ok", "redis default user", f"{where}: `default` needs a password or is off"
+                )
+            )
+        allowed = len(rules) - 2
+        found.append(
+            Finding(
+                "ok",
+                "redis acl",
+                f"{where}: demo users may run {allowed} (sub)commands that stay in their prefix, "
+                "derived from the server's command table; the rest is denied",
+            )
+        )
+        return found
+
+    def _anyone_gets_in(self) -> bool:
+        """Try it: a client with no credentials at all runs a command."""
+        anon = redis.Redis(
+            host=self._parts.hostname or "localhost",
+            port=self._parts.port or 6379,
+            socket_connect_timeout=self._timeout,
+            socket_timeout=self._timeout,
+        )
+        try:
+            return bool(anon.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            anon.close()
+
     def close(self) -> None:
         self._client.close()
 
@@ -241,3 +388,17 @@ class RedisCache(Provider):
 def _escape(prefix: str) -> str:
     """Escape glob characters so SCAN MATCH only sees this exact prefix."""
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in prefix)
+
+
+def _digest(rules: list[str]) -> str:
+    return hashlib.sha256(" ".join(rules).encode()).hexdigest()[:12]
+
+
+def _flags(getuser: Any) -> set[str]:
+    """The flags of an `ACL GETUSER` reply (a flat list or a dict, by protocol)."""
+    if isinstance(getuser, dict):
+        return {str(f) for f in getuser.get("flags", [])}
+    if isinstance(getuser, list):
+        pairs = dict(zip(getuser[::2], getuser[1::2], strict=False))
+        return {str(f) for f in pairs.get("flags", [])}
+    return set()
