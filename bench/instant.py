@@ -82,6 +82,7 @@ class Bench:
             DEMO_BLUEPRINT=blueprint,
             DEMO_IDLE_MINUTES="0",
             DEMO_MAX_INSTANCES_PER_OWNER="200",
+            DEMO_CREATE_RATE_PER_USER="100000/minute",  # the bench creates fast on purpose
         )
         if blueprint in BLUEPRINT_FILES:
             path = ROOT / "tests/blueprints" / BLUEPRINT_FILES[blueprint]

@@ -161,6 +161,7 @@ def main() -> None:
         # Density runs hold hundreds of demos: quotas (200 live, 20 per owner) must not refuse them.
         DEMO_MAX_INSTANCES=str(max(200, args.count + 1)),
         DEMO_MAX_INSTANCES_PER_OWNER=str(max(20, args.count + 1)),
+        DEMO_CREATE_RATE_PER_USER="100000/minute",  # ...nor the create rate
     )
     for pair in args.env:
         key, sep, value = pair.partition("=")

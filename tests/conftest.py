@@ -38,6 +38,8 @@ def tiny_env(home: Path, port: int, **extra: str) -> dict[str, str]:
             "DEMO_TICK_SECONDS": "0.2",
             "DEMO_RETRY_BASE_SECONDS": "0.05",
             "DEMO_STOP_GRACE_SECONDS": "1",
+            # Tests that make many demos quickly are not about the create rate (test_streams is).
+            "DEMO_CREATE_RATE_PER_USER": "10000/minute",
             "DEMO_URL": f"http://127.0.0.1:{port}",
             "DEMO_TOKEN": "test-admin-token-0123456789",
         }

@@ -104,6 +104,7 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
                 on_proxied=orchestrator.requests.note,
                 connect_timeout=settings.router_connect_timeout_seconds,
                 read_timeout=settings.router_read_timeout_seconds,
+                total_timeout=settings.router_total_timeout_seconds,
             )
         )
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import limits
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -183,8 +184,41 @@ class Settings(BaseSettings):
         description="How long the router waits for a demo's answer head (status and headers, "
         "s) before a 504 page; a body already streaming (server-sent events) is not cut.",
     )
+    router_total_timeout_seconds: float = Field(
+        default=90.0,
+        gt=0,
+        description="Bound on a whole upstream exchange up to the answer head (connect, request "
+        "body, retries, head; s) before a 504 page; a body already streaming is not cut.",
+    )
+    max_streams_per_user: int = Field(
+        default=20, gt=0, description="Open event streams one user may hold at once (429 past it)."
+    )
+    max_streams: int = Field(
+        default=500,
+        gt=0,
+        description="Open event streams this process serves in total (429 past it).",
+    )
+    create_rate_per_user: str = Field(
+        default="20/minute",
+        description="Creates one user may make, moving window in `limits` notation (429 past it).",
+    )
+    heal_restarts: int = Field(
+        default=3,
+        ge=0,
+        description="Restarts of a demo service that stopped answering its health path before "
+        "the demo is shown `degraded` (back-off doubles from DEMO_HEAL_SECONDS).",
+    )
+    probe_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How long the local runtime's health probe waits for a service's health "
+        "path (s) before it counts the service as not answering (hung).",
+    )
     heal_seconds: float = Field(
-        default=10.0, gt=0, description="How often ready demos are checked for dead processes (s)."
+        default=10.0,
+        gt=0,
+        description="How often ready demos are checked (s): dead processes, and services that do "
+        "not answer their health path over HTTP.",
     )
     sweep_seconds: float = Field(
         default=30.0, gt=0, description="Period of the orphan sweep (s); it also runs at start."
@@ -284,6 +318,15 @@ class Settings(BaseSettings):
             parse_many(value)
         except ValueError as exc:
             raise ValueError(f"is not a rate like 5/minute or 5/minute;20/hour ({exc})") from exc
+        return value
+
+    @field_validator("create_rate_per_user")
+    @classmethod
+    def _create_rate(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError("is not a rate; write it like 20/minute or 100/hour") from None
         return value
 
     @field_validator("base_domain")

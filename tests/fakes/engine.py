@@ -263,6 +263,8 @@ class Rig:
             "health_timeout_seconds": 5.0,
             "prebuild_templates": False,
             "admin_token": "test-admin-token-0123456789",
+            # Rigs make many demos at once to test the engine, not the create rate.
+            "create_rate_per_user": "10000/minute",
         }
         defaults.update(settings)
         blueprint = load_blueprint(TINY)

@@ -10,7 +10,7 @@ usage cannot overflow.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -183,6 +183,15 @@ class Cost(BaseModel):
     )
 
 
+class Health(BaseModel):
+    state: Literal["ok", "degraded"] = Field(
+        description="`degraded`: a service stopped answering its health path and restarts did "
+        "not help; the status stays `ready`."
+    )
+    reason: str | None = Field(description="Why it is degraded (null when ok).")
+    since: str = Field(description="Since when the state holds (ISO 8601).")
+
+
 class InstancePublic(BaseModel):
     id: str
     status: str
@@ -209,6 +218,7 @@ class InstancePublic(BaseModel):
     )
     steps: list[Step]
     cost: Cost
+    health: Health
     error: str | None
 
 

@@ -23,7 +23,7 @@ from demo_orchestrator.domain.errors import BadRequest, Forbidden
 from demo_orchestrator.domain.instance import Status, cost_of
 from demo_orchestrator.engine.actions import Principal
 from demo_orchestrator.engine.context import Context
-from demo_orchestrator.engine.views import demo_urls, personas, rep_login_url
+from demo_orchestrator.engine.views import demo_urls, health_view, personas, rep_login_url
 from demo_orchestrator.store.listing import ListedRow, RawTime, list_instances, stored_time
 
 STATUSES = frozenset(s.value for s in Status)
@@ -107,6 +107,9 @@ class InstanceList:
             sleeping_since,
             waiting_reason,
             secrets,
+            health_state,
+            health_reason,
+            health_since,
             steps,
         ) = row  # one unpack: the LISTED_COLUMNS in their order, then the steps
         when = self._when
@@ -162,6 +165,11 @@ class InstanceList:
                 "sleeping_hourly_usd": sleeping_hourly_usd or 0.0,
                 "accrued_usd": cost.accrued_usd,
             },
+            "health": health_view(
+                health_state,
+                health_reason,
+                when(health_since)[1] if health_since is not None else created_at and created_at[1],
+            ),
             "error": error,
         }
 

@@ -139,6 +139,12 @@ class FeedMetrics:
             "Ready demos whose services died and were sent back through their runtime steps",
             registry=registry,
         )
+        self.health_changes = Counter(
+            "demo_health_changes",
+            "Changes of a ready demo's health (degraded: it stopped answering, restarts failed)",
+            ["state"],
+            registry=registry,
+        )
 
     def observe(self, changes: list[Change]) -> None:
         """The change feed's subscriber."""
@@ -165,6 +171,8 @@ class FeedMetrics:
                 self.orphans_removed.labels(*labels).inc()
         elif change.kind == "heal":
             self.heals.inc()
+        elif change.kind == "health":
+            self.health_changes.labels(str(data.get("health", {}).get("state", ""))).inc()
 
     def _status(self, change: Change, data: dict[str, Any]) -> None:
         iid, status, at = change.instance_id, str(data.get("status")), change.at

@@ -10,7 +10,8 @@ a step that failed for a while stores its retry date and releases the lease. Lea
 while held; a lease left by a dead process of this host is taken over at once, one of another host
 when it lapses. Every `DEMO_SWEEP_SECONDS` the orphan sweep deletes what any provider holds for an
 instance the store does not know as live; every `DEMO_HEAL_SECONDS` ready demos whose processes
-died are sent back through their plan's runtime steps.
+died, or that do not answer their health path over HTTP, are sent back through their plan's
+runtime steps (health.py bounds the restarts of hung ones, then shows them `degraded`).
 
 The executor is injectable: tests pass one that runs work inline and drive `tick()` by hand with a
 fake clock, so every timing decision here is made from `ctx.clock`, never from sleeping.
@@ -29,6 +30,7 @@ from datetime import datetime, timedelta
 from demo_orchestrator.domain.instance import LIVE, Desired, Status
 from demo_orchestrator.engine.changes import SYSTEM, Audit, apply_change, record_orphan
 from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.health import Healer
 from demo_orchestrator.engine.pool import WarmPool
 from demo_orchestrator.engine.runner import GONE, Aborted, Outcome, Runner
 from demo_orchestrator.engine.sleeping import Sleeper
@@ -58,6 +60,7 @@ class Reconciler:
         self.owner = replica_id()
         self.runner = runner
         self.sleeper = Sleeper(runner)
+        self.healer = Healer(ctx, runner)
         self.pool = pool
         self._refilling = False
         self._last_refill = 0.0
@@ -370,13 +373,20 @@ class Reconciler:
         self._pool.submit(upkeep)
 
     def heal(self) -> list[str]:
-        """Send ready demos whose processes died back through their runtime steps."""
+        """Send ready demos whose processes died, or that stopped answering their health path
+        over HTTP (bounded restarts, then `degraded`: see health.py), back through their
+        runtime steps."""
         with self.ctx.db.read() as session:
             ready = repo.ready_ids(session)
         hurt: list[str] = []
         for instance_id in sorted(set(ready) - self.busy()):
             health = self.ctx.runtime.alive(instance_id=instance_id)
             if health.healthy:
+                try:
+                    if self.healer.check(instance_id):
+                        hurt.append(instance_id)
+                except Exception:  # one demo's probe must not stop the round
+                    log.exception("%s: health probe failed", instance_id)
                 continue
             if self.runner.rewind_for_heal(instance_id, health.detail):
                 log.warning("%s: %s; starting it again", instance_id, health.detail)

@@ -32,6 +32,7 @@ from demo_orchestrator.domain.instance import (
 )
 from demo_orchestrator.domain.redaction import redact
 from demo_orchestrator.engine.actions import InstanceActions, Principal
+from demo_orchestrator.engine.admission import CreateRate
 from demo_orchestrator.engine.changes import Audit, apply_change
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.listing import InstanceList
@@ -77,6 +78,7 @@ class InstanceService(InstanceActions):
         self.nudge = wake  # tells the engine the store changed
         self._opened: dict[str, str] = {}
         self._list = InstanceList(ctx, self._login_secret)
+        self.create_rate = CreateRate(ctx.settings.create_rate_per_user)  # API and UI creates
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -198,6 +200,7 @@ class InstanceService(InstanceActions):
     def create(self, who: Principal, command: CreateInstance) -> tuple[dict[str, Any], bool]:
         """Record a new instance; returns (instance, created) — created is False on a replay."""
         self._require_write(who)
+        self.create_rate.hit(who.name)
         blueprint = self.ctx.blueprint_named(command.blueprint or self.ctx.settings.blueprint)
         scenario = self.ctx.scenario_of(blueprint, command.scenario or blueprint.default_scenario)
         hours = validate_duration(command.duration_hours, max_hours=self.ctx.settings.max_hours)

@@ -96,6 +96,12 @@ def step_view(step: StepRecord) -> dict[str, Any]:
     }
 
 
+def health_view(state: str | None, reason: str | None, since: str | None) -> dict[str, Any]:
+    """`{"state": "ok" | "degraded", "reason", "since"}`: whether a demo answers, beside its
+    status (a degraded demo stays `ready`); `since` is the creation time until it first changed."""
+    return {"state": state or "ok", "reason": reason, "since": since}
+
+
 def instance_view(
     row: InstanceRow,
     steps: list[StepRecord],
@@ -153,6 +159,9 @@ def instance_view(
             "sleeping_hourly_usd": row.sleeping_hourly_usd or 0.0,
             "accrued_usd": cost.accrued_usd,
         },
+        "health": health_view(
+            row.health_state, row.health_reason, _iso(row.health_since or row.created_at)
+        ),
         "error": row.error,
     }
 

@@ -243,6 +243,12 @@ class RuntimeProvider(Provider):
         """A cheap liveness check the engine runs often on ready demos (default: `probe`)."""
         return self.probe(instance_id=instance_id)
 
+    def stop_unanswering(self, *, instance_id: str) -> list[str]:
+        """Stop the services that run but do not answer their health path (hung), so that the
+        runtime steps start them again; returns their names. By default: none stopped (the
+        runtime restarts what it finds unhealthy on its own, as Kubernetes does)."""
+        return []
+
     def check_ready(self, *, instance_id: str) -> Health:
         """One look, never a wait: healthy when every service answers its health path, not
         healthy while they are still starting. Raises `TemporaryError` when a service died

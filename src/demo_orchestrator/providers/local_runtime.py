@@ -118,13 +118,15 @@ class LocalRuntime(RuntimeProvider):
     @classmethod
     def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
         local = own_settings(cls.name, LocalSettings, own)
-        return cls(
+        runtime = cls(
             home=settings.home,
             stop_grace=local.stop_grace_seconds,
             fork_server=local.fork_server,
             post_fork_hook=local.post_fork_hook,
             reload_timeout=local.reload_timeout_seconds,
         )
+        runtime.probe_timeout = settings.probe_timeout_seconds
+        return runtime
 
     # -- protocol ------------------------------------------------------------------------------
 
@@ -333,15 +335,46 @@ class LocalRuntime(RuntimeProvider):
         self._stop(instance_id, self._read_state(instance_id))
         shutil.rmtree(self.root / instance_id, ignore_errors=True)
 
+    # How long a probe waits for a health path (s); `from_settings` sets DEMO_PROBE_TIMEOUT_SECONDS.
+    probe_timeout = 2.0
+
     def probe(self, *, instance_id: str) -> Health:
+        """Health over HTTP, not a pid: every process runs and answers its health path within
+        `probe_timeout` (a process that is alive but hung fails this)."""
         state = self._read_state(instance_id)
         dead = self._not_running(state)
         if dead is not None:
             return dead
         for name, service in state.items():
-            if not self._answers(service):
-                return Health(False, f"service {name} does not answer {service['health_path']}")
+            if not self._probe_answers(service):
+                return Health(
+                    False,
+                    f"service {name} does not answer {service['health_path']} "
+                    f"within {self.probe_timeout:g} s",
+                )
         return Health(True, "all services answer")
+
+    def stop_unanswering(self, *, instance_id: str) -> list[str]:
+        """Stop (TERM, then KILL after the grace; a stopped process too) each service that runs
+        but does not answer its health path; `ensure` starts them again."""
+        state = self._read_state(instance_id)
+        hung = {
+            name: service
+            for name, service in state.items()
+            if self._alive(service) and not self._probe_answers(service)
+        }
+        if hung:
+            keep = {int(s["pid"]) for n, s in state.items() if n not in hung}
+            self._stop(instance_id, hung, keep)
+        return sorted(hung)
+
+    def _probe_answers(self, service: dict[str, Any]) -> bool:
+        url = f"http://127.0.0.1:{service['port']}{service['health_path']}"
+        timeout = httpx.Timeout(self.probe_timeout, connect=min(0.5, self.probe_timeout))
+        try:
+            return self._http.get(url, timeout=timeout).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def alive(self, *, instance_id: str) -> Health:
         return self._not_running(self._read_state(instance_id)) or Health(True, "all processes run")

@@ -60,12 +60,15 @@ class HostRouter:
         on_proxied: Callable[[str], None] | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
+        total_timeout: float | None = None,
     ) -> None:
         self.app = app
         self.base_domain = base_domain
         self._resolve = resolve
         self._on_proxied = on_proxied
-        self._http = HttpProxy(connect_timeout=connect_timeout, read_timeout=read_timeout)
+        self._http = HttpProxy(
+            connect_timeout=connect_timeout, read_timeout=read_timeout, total_timeout=total_timeout
+        )
 
     async def aclose(self) -> None:
         """Close the pooled upstream connections."""

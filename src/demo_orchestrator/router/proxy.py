@@ -113,8 +113,16 @@ async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> N
 class HttpProxy:
     """The pooled upstream connections and the forwarding of one request."""
 
-    def __init__(self, *, connect_timeout: float = 5.0, read_timeout: float = 60.0) -> None:
-        self.pool = UpstreamPool(connect_timeout=connect_timeout, head_timeout=read_timeout)
+    def __init__(
+        self,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        total_timeout: float | None = None,
+    ) -> None:
+        self.pool = UpstreamPool(
+            connect_timeout=connect_timeout, head_timeout=read_timeout, total_timeout=total_timeout
+        )
 
     async def aclose(self) -> None:
         await self.pool.aclose()

@@ -14,9 +14,12 @@ method, no body, and nothing of an answer read yet.
 
 Timeouts: connecting is bounded by ``connect_timeout``; the wait for the answer's head (status
 and headers, and a body of known length up to 64 KiB, which is read with it) by
-``head_timeout``, so a hung demo gets a 504 instead of holding the request forever. Once the
-head is in, a streamed body is not bounded: a server-sent events stream may rightly stay quiet
-for minutes, and a client that leaves cancels the relay anyway.
+``head_timeout``, so a hung demo gets a 504 instead of holding the request forever; and the whole
+exchange up to the head (connect, the request body, a retry on a fresh connection, the head) by
+``total_timeout``, since each of those bounds alone restarts with every part (a demo that reads a
+large upload slowly, one drain at a time, would otherwise hold the request for as long as it
+likes). Once the head is in, a streamed body is not bounded: a server-sent events stream may
+rightly stay quiet for minutes, and a client that leaves cancels the relay anyway.
 """
 
 from __future__ import annotations
@@ -78,9 +81,16 @@ class Response:
 class UpstreamPool:
     """Keep-alive connections per ``(host, port)``, and the exchange of one request on one."""
 
-    def __init__(self, *, connect_timeout: float = 5.0, head_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        connect_timeout: float = 5.0,
+        head_timeout: float = 60.0,
+        total_timeout: float | None = None,
+    ) -> None:
         self.connect_timeout = connect_timeout
         self.head_timeout = head_timeout
+        self.total_timeout = total_timeout
         self._idle: dict[tuple[str, int], list[Connection]] = {}
         self._swept = time.monotonic()
         self.opened = 0  # connections opened, for tests and the bench
@@ -155,6 +165,24 @@ class UpstreamPool:
         The caller reads ``Response.body`` to its end and then calls ``release``; on any
         exception while reading it, it closes the connection instead.
         """
+        if self.total_timeout is None:
+            return await self._request(host, port, head, body, method=method, chunked=chunked)
+        try:
+            async with asyncio.timeout(self.total_timeout):
+                return await self._request(host, port, head, body, method=method, chunked=chunked)
+        except TimeoutError as exc:
+            raise UpstreamTimeout(f"no answer within {self.total_timeout:g} s in total") from exc
+
+    async def _request(
+        self,
+        host: str,
+        port: int,
+        head: bytes,
+        body: AsyncIterator[bytes] | None,
+        *,
+        method: bytes,
+        chunked: bool,
+    ) -> tuple[Connection, Response]:
         key = (host, port)
         conn = self._take_idle(key)
         retry = body is None and method in IDEMPOTENT

@@ -25,7 +25,11 @@ def problem(status: int, title: str, detail: str, slug: str, **extra: Any) -> JS
 
 
 def problem_of(exc: DemoError) -> JSONResponse:
-    return problem(exc.status, exc.title, exc.detail, exc.type_slug)
+    response = problem(exc.status, exc.title, exc.detail, exc.type_slug)
+    retry_after = getattr(exc, "retry_after", None)  # a limit says when to try again (429)
+    if isinstance(retry_after, int):
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 class LastResort:

@@ -4,7 +4,13 @@
 One hub per process subscribes to the feed once and hands each instance's changes to the streams
 open on it, so 200 open streams cost no store reads at all while nothing happens. A client that
 reconnects with `Last-Event-ID` first gets what it missed from the store's event log (any replica
-can serve it), then the live changes, without a gap or a repeat.
+can serve it), then the live changes, without a gap or a repeat. The feed learns of other
+replicas' changes through PostgreSQL's NOTIFY (and its safety-net read), so a stream on one
+replica follows an instance another replica works on.
+
+Each open stream holds a slot of `StreamCaps` (DEMO_MAX_STREAMS_PER_USER, DEMO_MAX_STREAMS): past
+either, 429 with Retry-After. The slot is released as soon as the client goes away: the response
+listens for the disconnect itself (an idle stream has nothing to send that would notice it).
 """
 
 from __future__ import annotations
@@ -12,13 +18,15 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from demo_orchestrator.bootstrap import Orchestrator
+from demo_orchestrator.engine.admission import StreamCaps
 from demo_orchestrator.engine.feed import Change
 from demo_orchestrator.engine.service import Principal
 
@@ -34,6 +42,8 @@ class StreamHub:
     def __init__(self, orchestrator: Orchestrator) -> None:
         self._streams: dict[str, set[_Listener]] = {}
         self._lock = threading.Lock()
+        settings = orchestrator.ctx.settings
+        self.caps = StreamCaps(per_user=settings.max_streams_per_user, total=settings.max_streams)
         orchestrator.feed.subscribe(self._dispatch)
 
     def open(self, instance_id: str) -> _Listener:
@@ -76,6 +86,40 @@ def hub_of(orchestrator: Orchestrator) -> StreamHub:
         return hub
 
 
+class EventStreamResponse(StreamingResponse):
+    """A streaming response that notices a client leaving even while it has nothing to send.
+
+    Starlette relies on a failed send to see a disconnect under ASGI 2.4 servers; an idle event
+    stream sends nothing for up to KEEPALIVE_SECONDS, so it would keep its slot that long.
+    Listening for `http.disconnect` cancels the stream (its `finally` releases the slot) at once.
+    """
+
+    def __init__(self, content: AsyncIterator[str], *, on_close: Callable[[], None]) -> None:
+        super().__init__(
+            content,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def relay() -> None:
+                    try:
+                        await self.stream_response(send)
+                    except OSError:  # the client went away mid-send
+                        pass
+                    group.cancel_scope.cancel()
+
+                group.start_soon(relay)
+                await self.listen_for_disconnect(receive)
+                group.cancel_scope.cancel()
+        finally:
+            self._on_close()  # also when the stream never started (idempotent)
+
+
 def _frame(event: dict[str, Any]) -> str:
     return f"id: {event['id']}\nevent: {event['kind']}\ndata: {json.dumps(event)}\n\n"
 
@@ -88,6 +132,7 @@ async def event_stream(
 ) -> StreamingResponse:
     service = orchestrator.instances
     hub = hub_of(orchestrator)
+    release = hub.caps.acquire(who.name)  # TooManyRequests (429) past a cap
     # Listen first, then read: nothing that happens in between is lost (repeats are skipped).
     listener = hub.open(instance_id)
     try:
@@ -104,6 +149,7 @@ async def event_stream(
             after = page[-1]["id"]
     except BaseException:
         hub.close(instance_id, listener)
+        release()
         raise
 
     async def stream() -> AsyncIterator[str]:
@@ -132,9 +178,10 @@ async def event_stream(
                         return
         finally:
             hub.close(instance_id, listener)
+            release()
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    def closed() -> None:
+        hub.close(instance_id, listener)
+        release()
+
+    return EventStreamResponse(stream(), on_close=closed)

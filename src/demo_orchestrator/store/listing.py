@@ -80,6 +80,9 @@ LISTED_COLUMNS = (
         else_=None,
     ).label("waiting_reason"),
     case((_I.status.in_(sorted(SIGN_IN_STATUSES)), _I.secrets), else_=None).label("secrets"),
+    _I.health_state,
+    _I.health_reason,
+    _raw(_I.health_since),
 )
 
 # Each step, in the JSON array of the `steps` column: these, by position in the array.

@@ -94,6 +94,13 @@ class InstanceRow(Base):
     last_request_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # A warm-pool member waiting to be claimed: in no list, quota or bill until then.
     pooled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Health of a ready demo, beside its status: `ok` or `degraded` (it does not answer and
+    # restarts did not help), why and since when; restarts made for it and the last one's time.
+    health_state: Mapped[str] = mapped_column(String(16), default="ok", server_default="ok")
+    health_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    health_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    health_restarts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    health_restarted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class StepRow(Base):
