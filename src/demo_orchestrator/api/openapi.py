@@ -61,6 +61,8 @@ def _errors_of(path: str, method: str) -> list[str]:
         codes.append("404")
     if method in {"post", "put", "patch", "delete"}:
         codes += ["409", "429"]
+    if path.endswith("/events"):
+        codes.append("429")  # the cap on open streams, per user and in total
     return sorted(set(codes))
 
 
