@@ -59,3 +59,15 @@ def test_the_filter_redacts_arguments_and_tracebacks() -> None:
     assert TOKEN not in written
     assert "proxied /login?token=[redacted]" in written
     assert "ValueError: bad link /auth/demo-login?token=[redacted]" in written
+
+
+def test_error_details_carry_no_credential() -> None:
+    from demo_orchestrator.domain.errors import TemporaryError
+
+    exc = TemporaryError("cannot reach redis://demo_ab12:Zx9-secret-pass@127.0.0.1:6379/0")
+    assert "Zx9-secret-pass" not in exc.detail and "Zx9-secret-pass" not in str(exc)
+
+
+def test_prose_about_bearer_tokens_is_kept() -> None:
+    line = "the bearer token was revoked; send `Authorization: Bearer <token>`"
+    assert redact(line) == line

@@ -16,7 +16,7 @@ _PATTERNS = (
         r"(?i)((?:^|[?&;\s,\"'])[a-z_]*(?:token|password|passwd|secret|api[_-]?key|"
         r"signature|session[_-]?id)=)[^&\s\"',;]+"
     ),
-    re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{16,}"),
     re.compile(r"(\bdemo_)[A-Za-z0-9_-]{16,}"),
     re.compile(r"(/login/)[A-Za-z0-9._~%-]{12,}"),
     re.compile(r"(://[^/\s:@]+:)[^@\s/]+(@)"),
