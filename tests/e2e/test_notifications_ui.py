@@ -6,13 +6,17 @@ the list and its page, whose one click extends it; the audit log page lists what
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from standardwebhooks.webhooks import Webhook
 
@@ -55,10 +59,35 @@ def receiver() -> Iterator[Receiver]:
     made.close()
 
 
+class Inbox:
+    """A real SMTP server's handler (aiosmtpd): keeps every message it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    handler = Inbox()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler, port
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory: pytest.TempPathFactory, inbox: tuple[Inbox, int]) -> Iterator[Server]:
     server = Server(
         tmp_path_factory.mktemp("notify-ui"),
+        DEMO_SMTP_URL=f"smtp://127.0.0.1:{inbox[1]}",
+        DEMO_SMTP_FROM="demos@acme.example",
         DEMO_ADMIN_PASSWORD=ADMIN_PASSWORD,
         DEMO_EXPIRY_WARNING_MINUTES="60,5",  # a half-hour demo is inside the first lead time
         DEMO_WEBHOOK_ALLOW_PRIVATE_NETWORKS="true",  # the receiver listens on loopback
@@ -146,3 +175,33 @@ def test_the_expiry_banner_extends_in_one_click_and_the_audit_page_shows_it(
     ).to_have_count(1)
     expect(page.locator('#audit tr[data-action="webhook.create"]')).to_have_count(1)
     save_shot(page, "ui-audit.png")
+
+
+def test_an_address_set_on_the_page_gets_the_owners_mail_through_smtp(
+    ui: Server, browser: Browser, inbox: tuple[Inbox, int]
+) -> None:
+    page = signed_in(browser, ui)
+    page.fill("#email-form input[name=email]", "ops@acme.example")
+    page.click("#save-email")
+    expect(page.locator(".flash.ok")).to_contain_text("E-mail address saved")
+    made = ui.http.post("/api/v1/demo-instances", json={"duration_hours": 2})
+    instance_id = made.json()["id"]
+    ui.wait_status(instance_id, "ready")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        mails = [m for rcpt, m in inbox[0].messages if "ops@acme.example" in rcpt]
+        mail = next(
+            (m for m in mails if instance_id in m["Subject"] and "ready" in m["Subject"]), None
+        )
+        if mail is not None:
+            break
+        time.sleep(0.1)
+    assert mail is not None, [m["Subject"] for _, m in inbox[0].messages]
+    assert mail["From"] == "demos@acme.example"
+    body = mail.get_payload()
+    assert isinstance(body, str) and f"demo-{instance_id[5:]}.portal.localhost" in body
+    assert "token" not in body
+    page.goto(ui.url + "/portal/notifications")
+    expect(
+        page.locator(f'#mails tr[data-status="delivered"]:has-text("{instance_id}")')
+    ).to_have_count(1)

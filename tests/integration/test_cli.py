@@ -10,13 +10,19 @@ from tests.conftest import DEMOCTL, Server
 
 
 def democtl(
-    server: Server, *args: str, token: str | None = None
+    server: Server, *args: str, token: str | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = dict(server.env)
     if token is not None:
         env["DEMO_TOKEN"] = token
     return subprocess.run(
-        [DEMOCTL, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        [DEMOCTL, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        input=stdin,
     )
 
 
@@ -95,3 +101,63 @@ def test_token_create_prints_a_working_token_once(server: Server) -> None:
     assert json.loads(created.stdout)["owner"] == "sam"
     bad_role = democtl(server, "token", "create", "--role", "boss", "--name", "x")
     assert bad_role.returncode != 0 and "role" in bad_role.stderr
+
+
+def test_users_get_an_email_address_through_the_cli_and_the_api(server: Server) -> None:
+    made = democtl(
+        server,
+        "user",
+        "create",
+        "--role",
+        "sales",
+        "--name",
+        "mia",
+        "--password-stdin",
+        "--email",
+        "mia@acme.example",
+        "--json",
+        stdin="Quartz-Meadow-Lantern-58\n",
+    )
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["email"] == "mia@acme.example"
+    bad = democtl(server, "user", "email", "mia", "not an address")
+    assert bad.returncode != 0 and "is not an e-mail address" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    changed = democtl(server, "user", "email", "mia", "mia.w@acme.example", "--json")
+    assert changed.returncode == 0, changed.stderr
+    users = {u["name"]: u for u in server.http.get("/api/v1/users").json()["items"]}
+    assert users["mia"]["email"] == "mia.w@acme.example"
+    # a user sets their own address, not someone else's; null removes it
+    token = server.http.post("/api/v1/tokens", json={"user": "mia", "role": "sales"}).json()[
+        "token"
+    ]
+    as_mia = {"authorization": f"Bearer {token}"}
+    assert (
+        server.http.put(
+            "/api/v1/users/admin/email", json={"email": "x@acme.example"}, headers=as_mia
+        ).status_code
+        == 403
+    )
+    for bad_address in (
+        "a@b",
+        "Mia <mia@acme.example>",
+        "mia@acme.example\r\nBcc: x@y.z",
+        "@acme.example",
+    ):
+        answer = server.http.put(
+            "/api/v1/users/mia/email", json={"email": bad_address}, headers=as_mia
+        )
+        assert answer.status_code == 422, bad_address
+        assert answer.headers["content-type"] == "application/problem+json"
+    cleared = server.http.put("/api/v1/users/mia/email", json={"email": None}, headers=as_mia)
+    assert cleared.status_code == 200 and cleared.json()["email"] is None
+    refused = server.http.post(
+        "/api/v1/users",
+        json={
+            "name": "ned",
+            "role": "sales",
+            "password": "Quartz-Meadow-Lantern-58",
+            "email": "ned at acme",
+        },
+    )
+    assert refused.status_code == 422

@@ -209,6 +209,12 @@ def test_a_failing_receiver_is_retried_with_back_off_then_marked_failed(
         rig.clock.advance(20)
     failed = [d for d in notifier.deliveries(ADMIN, hook["id"]) if d["status"] == "failed"]
     assert len(failed) == 1 and failed[0]["attempts"] == 3 and failed[0]["next_attempt_at"] is None
+    # /metrics tells Prometheus (the DemoNotificationsFailing alert reads it)
+    rig.orchestrator.accounts.bootstrap()
+    scraped = call(create_app(rig.orchestrator), "GET", "/metrics").text
+    assert 'demo_notification_deliveries{channel="webhook",status="failed"} 1.0' in scraped
+    assert 'demo_notification_deliveries{channel="webhook",status="delivered"} 1.0' in scraped
+    assert 'demo_notification_deliveries{channel="email",status="failed"} 0.0' in scraped
 
 
 def test_expiry_reminders_at_each_lead_time_once_and_again_after_an_extension(

@@ -115,11 +115,25 @@ class UserCreate(BaseModel):
         max_length=200,
         description="At least 12 characters, not a common password, not containing the name.",
     )
+    email: str | None = Field(
+        default=None,
+        max_length=254,
+        description="Where notification e-mails go (with DEMO_SMTP_URL set); optional.",
+    )
 
 
 class UserPublic(BaseModel):
     name: str
     role: str
+    email: str | None = None
+
+
+class UserEmail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(
+        max_length=254, description="The address notification e-mails go to; null removes it."
+    )
 
 
 class TokenInfo(BaseModel):
@@ -150,6 +164,7 @@ class UserInfo(BaseModel):
     created_at: str
     disabled_at: str | None
     web_sign_in: bool = Field(description="Whether the user has a password for the web UI.")
+    email: str | None = Field(default=None, description="Where notification e-mails go.")
 
 
 class UserList(BaseModel):

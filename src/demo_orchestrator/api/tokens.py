@@ -11,6 +11,7 @@ from demo_orchestrator.api.schemas import (
     TokenList,
     TokenPublic,
     UserCreate,
+    UserEmail,
     UserInfo,
     UserList,
     UserPublic,
@@ -57,14 +58,14 @@ def revoke_token(
 @router.post("/api/v1/users", status_code=201, response_model=UserPublic, tags=["users"])
 def create_user(
     body: UserCreate, orchestrator: OrchestratorDep, who: PrincipalDep
-) -> dict[str, str]:
+) -> dict[str, str | None]:
     """Add a person who signs in to the web UI with a password (admins only)."""
     if who.role != "admin":
         raise Forbidden("only admins can add users")
     orchestrator.accounts.create_user(
-        name=body.name, role=body.role, password=body.password, actor=who
+        name=body.name, role=body.role, password=body.password, actor=who, email=body.email
     )
-    return {"name": body.name, "role": body.role}
+    return {"name": body.name, "role": body.role, "email": body.email}
 
 
 @router.get("/api/v1/users", response_model=UserList, tags=["users"])
@@ -81,3 +82,15 @@ def disable_user(
 ) -> dict[str, Any]:
     """Refuse the user's sessions, tokens and sign-ins from now on (admins only)."""
     return orchestrator.accounts.disable_user(name, who)
+
+
+@router.put("/api/v1/users/{name}/email", response_model=UserInfo, tags=["users"])
+def set_user_email(
+    body: UserEmail,
+    orchestrator: OrchestratorDep,
+    who: PrincipalDep,
+    name: str = Path(min_length=1, max_length=128, pattern=NAME),
+) -> dict[str, Any]:
+    """Set (or, with null, remove) where a user's notification e-mails go: your own, or any
+    user's as an admin."""
+    return orchestrator.accounts.set_email(name, body.email, who)

@@ -4,6 +4,7 @@ out at once. (`token create` and `user create` live in cli/server.py.)"""
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
@@ -83,3 +84,16 @@ def user_disable(
     data = call("POST", f"/api/v1/users/{name}/disable")
     if not emit(data, as_json):
         out.print(f"user {data['name']} disabled; their sessions and tokens no longer work")
+
+
+@user_app.command("email")
+def user_email(
+    name: Annotated[str, typer.Argument(help="The user (yourself, or anyone as an admin).")],
+    address: Annotated[str, typer.Argument(help="The address; `none` removes it.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Set where a user's notification e-mails go (with DEMO_SMTP_URL on the server)."""
+    email = None if address.lower() == "none" else address
+    data = call("PUT", f"/api/v1/users/{quote(name, safe='')}/email", json={"email": email})
+    if not emit(data, as_json):
+        out.print(f"{data['name']}: notification e-mails go to {data['email'] or 'nobody'}")

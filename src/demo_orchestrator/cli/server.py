@@ -139,6 +139,9 @@ def user_create(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
+    email: Annotated[
+        str | None, typer.Option(help="Where their notification e-mails go (optional).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a web user with a password (admins only); stored as an argon2 hash."""
@@ -146,6 +149,9 @@ def user_create(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    data = call("POST", "/api/v1/users", json={"name": name, "role": role, "password": password})
+    body = {"name": name, "role": role, "password": password}
+    if email is not None:
+        body["email"] = email
+    data = call("POST", "/api/v1/users", json=body)
     if not emit(data, as_json):
         out.print(f"user {data['name']} ({data['role']}) created; they sign in at /login")

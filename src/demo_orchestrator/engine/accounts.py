@@ -9,6 +9,7 @@ reserved, so no person or token can act or own demos under them.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -71,7 +72,21 @@ def user_view(user: UserRow) -> dict[str, Any]:
         "created_at": _iso(user.created_at),
         "disabled_at": _iso(user.disabled_at),
         "web_sign_in": bool(user.password_hash),
+        "email": user.email,
     }
+
+
+EMAIL = re.compile(r"[^@\s<>\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+
+
+def checked_email(email: str | None) -> str | None:
+    """A plain `local@domain` address (no display name, no control character), or None."""
+    if email is None or not email.strip():
+        return None
+    email = email.strip()
+    if len(email) > 254 or not EMAIL.fullmatch(email) or "." not in email.rpartition("@")[2]:
+        raise BadRequest(f"{email[:60]!r} is not an e-mail address like name@example.com")
+    return email
 
 
 class Accounts:
@@ -210,7 +225,9 @@ class Accounts:
 
     # -- users ---------------------------------------------------------------------------------
 
-    def create_user(self, *, name: str, role: str, password: str, actor: Principal) -> None:
+    def create_user(
+        self, *, name: str, role: str, password: str, actor: Principal, email: str | None = None
+    ) -> None:
         if role not in ROLES:
             raise BadRequest(f"role {role!r} is not a role; use one of: {', '.join(ROLES)}")
         _check_name(name)
@@ -223,6 +240,7 @@ class Accounts:
                 raise Conflict(f"user {name!r} exists already; pick another name")
             user = store.upsert_user(session, name=name, role=role, now=now)
             user.password_hash = self._hasher.hash(password)
+            user.email = checked_email(email)
             repo.add_audit(
                 session,
                 at=now,
@@ -232,6 +250,33 @@ class Accounts:
                 source=actor.source,
                 detail={"user": name, "role": role},
             )
+
+    def set_email(self, name: str, email: str | None, who: Principal) -> dict[str, Any]:
+        """Where `name`'s notification e-mails go: a user sets their own, admins anyone's."""
+        if who.role != "admin" and who.name != name:
+            raise Forbidden("you can set your own e-mail address only")
+        address = checked_email(email)
+        now = self.ctx.clock()
+        with self.ctx.db.write() as session:
+            user = store.get_user(session, name)
+            if user is None:
+                raise NotFound(f"no user {name!r}; GET /api/v1/users lists them")
+            user.email = address
+            repo.add_audit(
+                session,
+                at=now,
+                actor=who.name,
+                action="user.email",
+                instance_id=None,
+                source=who.source,
+                detail={"user": name, "email": "set" if address else "removed"},
+            )
+            return user_view(user)
+
+    def email_of(self, name: str) -> str | None:
+        with self.ctx.db.read() as session:
+            user = store.get_user(session, name)
+            return None if user is None else user.email
 
     def list_users(self, who: Principal) -> list[dict[str, Any]]:
         if who.role != "admin":

@@ -17,13 +17,14 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select, text
+from sqlalchemy import case, func, select, text
 
 from demo_orchestrator.domain.instance import LIVE, Status, cost_of
+from demo_orchestrator.domain.notifications import MAIL_PREFIX
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.pool import WarmPool
 from demo_orchestrator.store import repository as repo
-from demo_orchestrator.store.models import EventRow, InstanceRow
+from demo_orchestrator.store.models import DeliveryRow, EventRow, InstanceRow
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,7 @@ class StoreCollector(Collector):
         yield from (instances, overdue, lateness, stuck, limit, used)
         yield from self._costs(costs, hourly, accrued, now)
         yield from self._warm_pool()
+        yield from self._deliveries()
 
     @staticmethod
     def _oldest_in_progress(session: Any) -> datetime | None:
@@ -191,6 +193,31 @@ class StoreCollector(Collector):
             hourly.add_metric([scenario], round(rate[scenario], 4))
         yield hourly
         yield accrued
+
+    def _deliveries(self) -> Iterator[Metric]:
+        """Notification messages by channel and status: `failed` ones were given up on after
+        every attempt, `pending` ones wait for their next attempt."""
+        family = GaugeMetricFamily(
+            "demo_notification_deliveries",
+            "Notification messages kept, by channel (webhook, email) and status "
+            "(pending, delivered, failed)",
+            labels=["channel", "status"],
+        )
+        channel = case((DeliveryRow.webhook_id.like(MAIL_PREFIX + "%"), "email"), else_="webhook")
+        counts = {
+            (c, s): 0 for c in ("webhook", "email") for s in ("pending", "delivered", "failed")
+        }
+        with self.ctx.db.read() as session:
+            rows = session.execute(
+                select(channel, DeliveryRow.status, func.count()).group_by(
+                    channel, DeliveryRow.status
+                )
+            ).all()
+        for kind, status, count in rows:
+            counts[(str(kind), str(status))] = int(count)
+        for (kind, status), count in sorted(counts.items()):
+            family.add_metric([kind, status], count)
+        yield family
 
     def _warm_pool(self) -> Iterator[Metric]:
         names = ("target", "ready", "provisioning")

@@ -50,6 +50,9 @@ def _render(
         formats=FORMATS,
         created_secret=created_secret,
         created_id=created_id,
+        email=orchestrator.accounts.email_of(user.name),
+        smtp=bool(orchestrator.ctx.settings.smtp_url),
+        mails=notifier.mail_deliveries(user.principal, 20),
     )
 
 
@@ -87,6 +90,21 @@ def subscribe(
     return _render(
         request, orchestrator, user, created_secret=made["secret"], created_id=made["id"]
     )
+
+
+@router.post(HOME + "/email", response_class=HTMLResponse)
+def set_email(
+    orchestrator: OrchestratorDep,
+    user: UserDep,
+    csrf_token: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+) -> Response:
+    verify_csrf(user, csrf_token)
+    try:
+        orchestrator.accounts.set_email(user.name, email[:300] or None, user.principal)
+    except DemoError as exc:
+        return back(HOME, error=exc.detail)
+    return back(HOME, notice="E-mail address saved" if email else "E-mail address removed")
 
 
 @router.post(HOME + "/{webhook_id}/delete", response_class=HTMLResponse)
