@@ -17,22 +17,22 @@ PASSWORD = "Web-Form-Bounds-Passphrase-42"
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, httpx.Client, str]]:
-    server = Server(tmp_path_factory.mktemp("web"), DEMO_ADMIN_PASSWORD=PASSWORD).start()
+    server = Server(tmp_path_factory.mktemp("web"), DEMO_ADMIN_PASSWORD=PASSWORD)
     browser = httpx.Client(base_url=server.url, trust_env=False, timeout=20)
-    login = dict(
-        re.findall(
-            r'<input type="hidden" name="([^"]+)" value="([^"]*)"', browser.get("/login").text
-        )
-    )
-    login.update({"username": "admin", "password": PASSWORD})
-    signed = browser.post("/login", data=login)
-    assert signed.status_code == 303, signed.text[:300]
-    form = browser.get("/portal/admin/demo-instances/new").text
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
-    assert csrf is not None
-    yield server, browser, csrf.group(1)
-    browser.close()
-    server.close()
+    try:  # a failed sign-in must not leave the server (and its demos) running
+        server.start()
+        page = browser.get("/login").text
+        login = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+        login.update({"username": "admin", "password": PASSWORD})
+        signed = browser.post("/login", data=login)
+        assert signed.status_code == 303, signed.text[:300]
+        form = browser.get("/portal/admin/demo-instances/new").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert csrf is not None
+        yield server, browser, csrf.group(1)
+    finally:
+        browser.close()
+        server.close()
 
 
 @pytest.mark.parametrize(
