@@ -222,14 +222,16 @@ class ActivityLog:
             raise NotFound(f"no demo {instance_id}")
         return {"items": [item(r) for r in rows], **self._totals(instance, rows)}
 
-    def totals(self, instances: list[InstanceRow]) -> dict[str, dict[str, Any]]:
-        """Per demo: sign-ins, page views, tour steps reached (of how many)."""
+    def totals(self, instance_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Per demo: sign-ins, page views, pages, tour steps reached (of how many); the caller
+        already chose demos its viewer may see (the usage report does)."""
         with self.ctx.db.read() as session:
-            rows = store.of_instances(session, [i.id for i in instances])
+            rows = store.of_instances(session, instance_ids)
+            instances = [session.get(InstanceRow, i) for i in instance_ids]
         by_demo: dict[str, list[ActivityRow]] = {}
         for r in rows:
             by_demo.setdefault(r.instance_id, []).append(r)
-        return {i.id: self._totals(i, by_demo.get(i.id, [])) for i in instances}
+        return {i.id: self._totals(i, by_demo.get(i.id, [])) for i in instances if i is not None}
 
     def _totals(self, instance: InstanceRow, rows: list[ActivityRow]) -> dict[str, Any]:
         blueprint = self.ctx.blueprints.get(instance.blueprint)

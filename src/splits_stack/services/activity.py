@@ -11,8 +11,9 @@ orchestrator only uses it to tell which tour step was reached and never stores i
 
 Nothing personal about the prospect is sent: persona names are the seeded fiction, and no address,
 user agent or query string ever enters a key. A report that fails is kept (merged into the next
-batch) up to `MAX_KEYS`; beyond that the oldest counts are dropped, so a demo never grows without
-bound when its orchestrator is away.
+batch), up to `4 * MAX_KEYS` keys; beyond that the oldest counts are dropped, so a demo never
+grows without bound when its orchestrator is away. A report the orchestrator refuses as invalid
+is dropped.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ FLUSH_SECONDS = 5.0
 # (minute as ISO text, persona or "", route, path pattern, page)
 Key = tuple[str, str, str, str, str]
 Send = Callable[[list[dict[str, object]]], None]
+
+
+class Refused(RuntimeError):
+    """The orchestrator refused the report itself (4xx other than 429): sending it again would
+    be refused again, so its counts are dropped rather than kept."""
 
 
 def minute_of(now: float) -> str:
@@ -88,6 +94,9 @@ class ActivityReporter:
                 break
             try:
                 self._send([_event(key, count) for key, count in batch.items()])
+            except Refused as exc:
+                log.warning("activity report refused (dropped): %s", exc)
+                continue
             except Exception as exc:  # noqa: BLE001 - reporting must never break the demo
                 log.warning("activity report failed (kept for the next one): %s", exc)
                 with self._lock:
@@ -141,6 +150,8 @@ def http_sender(url: str, token: str, timeout: float = 5.0) -> Send:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 response.read()
         except urllib.error.HTTPError as exc:
+            if 400 <= exc.code < 500 and exc.code != 429:
+                raise Refused(f"orchestrator answered {exc.code}") from None
             raise RuntimeError(f"orchestrator answered {exc.code}") from None
         except (urllib.error.URLError, OSError) as exc:
             raise RuntimeError(f"orchestrator unreachable: {exc}") from None

@@ -87,6 +87,8 @@ def build_stack(settings: Settings) -> Stack:
         RedisCache(redis_client, settings.redis_prefix) if redis_client else MemoryCache()
     )
     bus = make_bus(engine, settings.instance_id, settings.amqp_url)
-    reporter = reporter_for(settings.orchestrator_url, settings.instance_id, settings.activity_token)
+    reporter = reporter_for(
+        settings.orchestrator_url, settings.instance_id, settings.activity_token
+    )
     reporter.start()
     return Stack(settings, engine, bus, sessions, cache, meta, done, reporter)

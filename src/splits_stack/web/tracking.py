@@ -3,8 +3,8 @@
 An ASGI middleware outside the session check: once a page has answered, it reads which route
 template matched (Starlette leaves it in `scope["route"]`) and who was looking (the viewer the
 session check memoised, or the persona a one-click sign-in just made), and records one visit.
-Only page views count: GETs that answered below 400, not the JSON API the pages call, not assets,
-health or the sign-out. The query string is never read.
+Only page views count: GETs that answered 2xx (and a persona's one-click sign-in, a redirect),
+not redirects elsewhere, not the JSON API the pages call, not assets, health or the sign-out. The query string is never read.
 """
 
 from __future__ import annotations
@@ -60,8 +60,9 @@ class Tracking:
         await self.app(scope, receive, watch)
         pattern = pattern_of(scope.get("route"))
         persona, signed_in = viewer_of(scope)
-        if status >= 400 or pattern is None or not signed_in:
-            return  # refused, unknown, or nobody yet (a sign-in link bouncing to its host)
+        signed_in_now = bool((scope.get("state") or {}).get(SIGNED_IN_AS))
+        if not (200 <= status < 300 or signed_in_now) or pattern is None or not signed_in:
+            return  # refused, redirected, unknown, or nobody yet
         app = scope.get("app")
         stack = getattr(getattr(app, "state", None), "stack", None)
         reporter = getattr(stack, "reporter", None)
