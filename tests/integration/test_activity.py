@@ -20,7 +20,11 @@ ADMIN_PASSWORD = "Copper-Lantern-Healing-4821"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    made = Server(tmp_path_factory.mktemp("activity"), DEMO_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    made = Server(
+        tmp_path_factory.mktemp("activity"),
+        DEMO_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        DEMO_ACTIVITY_RATE_PER_DEMO="20/minute",
+    )
     yield made.start()
     made.close()
 
@@ -173,3 +177,17 @@ def test_the_detail_and_usage_pages_show_the_engagement(server: Server) -> None:
         row = table[table.index(demo) :].split("</tr>")[0]
         cells = [c.split(">")[-1] for c in row.split("</td>")][:6]
         assert cells[1:] == ["agency", "1", "2", "6", "1 / 1"], cells
+
+
+def test_reports_are_rate_limited_per_demo(server: Server) -> None:
+    busy = server.create(scenario="agency")["id"]
+    calm = server.create(scenario="agency")["id"]
+    busy_token = _demo_env(server, busy)["DEMO_ACTIVITY_TOKEN"]
+    for _ in range(20):
+        assert _post(server, busy, busy_token, {"events": []}).status_code == 202
+    limited = _post(server, busy, busy_token, {"events": []})
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    assert "DEMO_ACTIVITY_RATE_PER_DEMO" in limited.json()["detail"]
+    calm_token = _demo_env(server, calm)["DEMO_ACTIVITY_TOKEN"]
+    assert _post(server, calm, calm_token, {"events": []}).status_code == 202  # its own budget
