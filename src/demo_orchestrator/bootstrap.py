@@ -21,6 +21,7 @@ from demo_orchestrator.domain.blueprint import Blueprint
 from demo_orchestrator.domain.errors import DemoError
 from demo_orchestrator.engine.accounts import Accounts
 from demo_orchestrator.engine.activity import RequestLog
+from demo_orchestrator.engine.activity_log import ActivityLog
 from demo_orchestrator.engine.builtin_steps import BUILTIN_STEPS
 from demo_orchestrator.engine.context import Context, utcnow
 from demo_orchestrator.engine.expiry_follower import ExpiryFollower, follows_expiry
@@ -56,6 +57,7 @@ class Orchestrator:
     instances: InstanceService
     accounts: Accounts
     notifier: Notifier
+    activity: ActivityLog
 
     def start(self) -> None:
         self.ctx.db.upgrade()
@@ -158,6 +160,7 @@ def bootstrap(
     reconciler = Reconciler(
         ctx, runner, workers=settings.engine_workers, executor=executor, pool=pool
     )
+    instances = InstanceService(ctx, plans, pool, reconciler.wake)
     return Orchestrator(
         ctx=ctx,
         plans=plans,
@@ -166,7 +169,7 @@ def bootstrap(
         requests=RequestLog(ctx),
         pool=pool,
         reconciler=reconciler,
-        instances=InstanceService(ctx, plans, pool, reconciler.wake),
+        instances=instances,
         accounts=Accounts(ctx),
         notifier=Notifier(
             ctx,
@@ -181,4 +184,5 @@ def bootstrap(
             if settings.smtp_url
             else None,
         ),
+        activity=ActivityLog(ctx, instances.get),
     )

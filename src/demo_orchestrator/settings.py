@@ -286,6 +286,17 @@ class Settings(BaseSettings):
         default="demo-orchestrator@localhost",
         description="From address of notification e-mails.",
     )
+    activity_url: str | None = Field(
+        default=None,
+        description="Base URL demos report engagement to (DEMO_ORCHESTRATOR_URL in their "
+        "environment); http://127.0.0.1:<DEMO_PORT> when unset, the in-cluster service URL on "
+        "Kubernetes.",
+    )
+    activity_rate_per_demo: str = Field(
+        default="60/minute",
+        description="Engagement reports one demo may send (a stack sends one every 5 s at most); "
+        "past it 429, so a demo cannot flood the store.",
+    )
     resource_owner: str | None = Field(
         default=None,
         description="Marker on every server-side resource so the orphan sweep touches only its "
@@ -320,7 +331,7 @@ class Settings(BaseSettings):
             raise ValueError(f"is not a rate like 5/minute or 5/minute;20/hour ({exc})") from exc
         return value
 
-    @field_validator("create_rate_per_user")
+    @field_validator("create_rate_per_user", "activity_rate_per_demo")
     @classmethod
     def _create_rate(cls, value: str) -> str:
         try:

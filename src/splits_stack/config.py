@@ -47,6 +47,9 @@ class Settings:
     settings_file: str = ""
     settings_version: str = ""
     reload_token: str = ""
+    # Engagement reports (services/activity.py): where the orchestrator is and this demo's key.
+    orchestrator_url: str = ""
+    activity_token: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -65,6 +68,8 @@ class Settings:
             prospect_industry=(env.get("DEMO_PROSPECT_INDUSTRY") or "").strip(),
             settings_file=env.get("DEMO_SETTINGS_FILE") or "",
             reload_token=env.get("DEMO_RELOAD_TOKEN") or "",
+            orchestrator_url=(env.get("DEMO_ORCHESTRATOR_URL") or "").rstrip("/"),
+            activity_token=env.get("DEMO_ACTIVITY_TOKEN") or "",
         )
 
 

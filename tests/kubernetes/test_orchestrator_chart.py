@@ -167,7 +167,11 @@ def test_the_orchestrator_answers_its_admin_host_and_every_demo_host(
             e["name"]: e.get("value")
             for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
         }
-        assert env["DEMO_ALLOWED_HOSTS"] == admin_host
+        # ... and the in-cluster Service name the demos report engagement to (nothing else)
+        allowed = env["DEMO_ALLOWED_HOSTS"].split(",")
+        assert allowed[0] == admin_host and len(allowed) == 2
+        assert env["DEMO_ACTIVITY_URL"] == f"http://{allowed[1]}"
+        assert allowed[1].endswith(".svc")
     for ingress in ingresses:
         tls = ingress["spec"]["tls"][0]
         assert tls["secretName"] == "demos-wildcard-tls"

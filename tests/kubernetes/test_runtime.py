@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -484,3 +485,61 @@ def test_the_demo_gets_the_orchestrators_sign_in_key_and_its_prospect(
     assert config["data"]["DEMO_PROSPECT_COMPANY"] == "Acme Robotics"
     assert config["data"]["DEMO_PROSPECT_INDUSTRY"] == "Manufacturing"
     assert "DATABASE_URL" not in config["data"]
+
+
+# -- engagement reports (engine/activity_log.py): the URL in the ConfigMap, the token in the
+# Secret, and one NetworkPolicy out to the orchestrator's namespace on its port, only when asked.
+
+ORCHESTRATOR_URL = "http://demo-orchestrator.demo-orchestrator.svc"
+
+
+def _activity_policy(fake: FakeKubeApi) -> dict[str, Any] | None:
+    return fake.get("apis/networking.k8s.io/v1", ID, "networkpolicies", "allow-activity-reports")
+
+
+def test_a_reporting_demo_gets_the_url_its_token_and_a_way_out_to_the_orchestrator(
+    fake: FakeKubeApi,
+    runtime: KubernetesRuntime,
+    blueprint: Blueprint,
+) -> None:
+    spec = spec_of(blueprint, in_two_hours())
+    env = {
+        **spec.env,
+        "DEMO_ORCHESTRATOR_URL": ORCHESTRATOR_URL,
+        "DEMO_ACTIVITY_TOKEN": "token-of-the-demo",
+    }
+    runtime.ensure(spec=InstanceSpec(ID, spec.blueprint, spec.scenario, env))
+    config = fake.get("api/v1", ID, "configmaps", "demo-env")
+    assert config is not None and config["data"]["DEMO_ORCHESTRATOR_URL"] == ORCHESTRATOR_URL
+    assert "DEMO_ACTIVITY_TOKEN" not in config["data"]
+    secret = fake.get("api/v1", ID, "secrets", "demo-secrets")
+    assert secret is not None
+    assert (secret.get("stringData") or {})["DEMO_ACTIVITY_TOKEN"] == "token-of-the-demo"
+    assert ("networkpolicies", "allow-activity-reports") in fake.names(ID)
+    policy = _activity_policy(fake)
+    assert policy is not None
+    assert policy["spec"]["egress"] == [
+        {
+            "to": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "demo-orchestrator"}
+                    }
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 8000}],
+        }
+    ]
+
+
+def test_a_demo_that_does_not_report_gets_no_way_out(
+    fake: FakeKubeApi,
+    runtime: KubernetesRuntime,
+    blueprint: Blueprint,
+) -> None:
+    spec = spec_of(blueprint, in_two_hours())
+    runtime.ensure(spec=spec)
+    names = fake.names(ID)
+    assert ("networkpolicies", "default-deny") in names
+    assert ("networkpolicies", "allow-activity-reports") not in names
+    assert _activity_policy(fake) is None

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from demo_orchestrator.api import errors, instances, openapi, system, tokens, warm_pool, webhooks
+from demo_orchestrator.api import (
+    activity,
+    errors,
+    instances,
+    openapi,
+    system,
+    tokens,
+    warm_pool,
+    webhooks,
+)
 
 
 def install(app: FastAPI) -> None:
     errors.install(app)
     app.include_router(instances.router)
+    app.include_router(activity.router)
     app.include_router(system.router)
     app.include_router(tokens.router)
     app.include_router(warm_pool.router)

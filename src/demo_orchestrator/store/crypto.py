@@ -6,6 +6,8 @@ created on first start with mode 0600.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import stat
@@ -54,6 +56,12 @@ def load_or_create_key(home: Path, configured: str | None) -> bytes:
 class SecretBox:
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        # A separate key for MACs, derived from the same secret: stateless per-demo credentials.
+        self._mac_key = hmac.new(key, b"demo-orchestrator:mac", hashlib.sha256).digest()
+
+    def mac(self, message: str) -> str:
+        """HMAC-SHA256 of `message` under a key only this orchestrator holds (hex)."""
+        return hmac.new(self._mac_key, message.encode(), hashlib.sha256).hexdigest()
 
     def seal(self, values: dict[str, Any]) -> str:
         return self._fernet.encrypt(json.dumps(values, sort_keys=True).encode()).decode()

@@ -265,3 +265,30 @@ class NotifyCursorRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_event_id: Mapped[int] = mapped_column(Integer)
+
+
+class ActivityRow(Base):
+    """Engagement reported by a demo's stack, one row per (minute, persona, route, path pattern)
+    with a request count and the tour step reached there ("" is no persona, the rep; 0 no step)."""
+
+    __tablename__ = "demo_activity"
+    __table_args__ = (
+        Index(
+            "ux_demo_activity_key",
+            "instance_id",
+            "at",
+            "persona",
+            "route",
+            "path",
+            unique=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    persona: Mapped[str] = mapped_column(String(120), nullable=False)
+    route: Mapped[str] = mapped_column(String(40), nullable=False)
+    path: Mapped[str] = mapped_column(String(200), nullable=False)
+    tour_step: Mapped[int] = mapped_column(Integer, nullable=False)
+    requests: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -255,6 +255,7 @@ def detail(
         service=chosen,
         logs=logs,
         audit=orchestrator.instances.audit(user.principal, instance_id),
+        engagement=orchestrator.activity.timeline(user.principal, instance_id),
         base=home_of(user),
     )
 

@@ -98,10 +98,17 @@ def usage_page(
         totals=report["owner"]["totals"],
         by_owner=report["owner"]["items"],
         by_scenario=report["scenario"]["items"],
+        engagement=_engagement(orchestrator, report["instance"]["items"]),
         charts=charts,
         hourly=orchestrator.ctx.blueprint.cost.hourly_usd,
         hourly_total=orchestrator.ctx.blueprint.cost.total_hourly_usd,
     )
+
+
+def _engagement(orchestrator: Orchestrator, demos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per demo of the period: what its stack reported (engine/activity_log.py)."""
+    totals = orchestrator.activity.totals([d["key"] for d in demos])
+    return [{**d, **totals[d["key"]]} for d in demos if d["key"] in totals]
 
 
 @router.get("/portal/admin/usage.csv")

@@ -12,6 +12,7 @@ from starlette.staticfiles import StaticFiles
 
 from splits_stack.web import access, api, auth
 from splits_stack.web.context import Stack
+from splits_stack.web.tracking import Tracking
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -28,8 +29,9 @@ def build_apps(stack: Stack) -> dict[str, Any]:
                 *pages,
                 Mount("/static", StaticFiles(directory=STATIC), name="static"),
             ],
-            # Nothing but health, assets and sign-in answers without a session (web/access.py).
-            middleware=[Middleware(access.SessionRequired)],
+            # Nothing but health, assets and sign-in answers without a session (web/access.py);
+            # page views are counted outside that check (web/tracking.py).
+            middleware=[Middleware(Tracking), Middleware(access.SessionRequired)],
         )
         app.state.stack = stack
         app.state.site = site

@@ -17,6 +17,7 @@ from splits_stack.services import identity
 from splits_stack.web import access
 from splits_stack.web.context import Stack
 from splits_stack.web.render import render
+from splits_stack.web.tracking import SIGNED_IN_AS
 
 PORTAL_ROLES = {"recruiter", "company_admin", "hiring_manager", "founder"}
 
@@ -82,6 +83,8 @@ def demo_login(request: Request) -> Response:
         access.drop_session(stack, old)
     response = RedirectResponse(home_for(user), status_code=303)
     access.set_cookie(response, identity.SESSION_COOKIE, access.new_session(stack, user["id"]))
+    # The sign-in itself is a visit of the sign-in page by this persona (web/tracking.py).
+    request.scope.setdefault("state", {})[SIGNED_IN_AS] = user["name"]
     return response
 
 

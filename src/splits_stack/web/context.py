@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 
 from splits_stack.config import Settings
 from splits_stack.db import make_engine, read_meta
+from splits_stack.services.activity import ActivityReporter, reporter_for
 from splits_stack.services.cache import Cache, MemoryCache, RedisCache
 from splits_stack.services.events import EventBus, make_bus
 from splits_stack.services.freshen import freshen
@@ -30,6 +31,7 @@ class Stack:
     cache: Cache
     meta: dict[str, str] = field(default_factory=dict)
     freshened: dict[str, Any] = field(default_factory=dict)
+    reporter: ActivityReporter = field(default_factory=lambda: ActivityReporter(None))
 
     @property
     def scenario(self) -> str:
@@ -44,6 +46,7 @@ class Stack:
             return False
 
     def close(self) -> None:
+        self.reporter.close()  # sends what is still counted
         self.bus.stop()
         self.engine.dispose()
 
@@ -84,4 +87,8 @@ def build_stack(settings: Settings) -> Stack:
         RedisCache(redis_client, settings.redis_prefix) if redis_client else MemoryCache()
     )
     bus = make_bus(engine, settings.instance_id, settings.amqp_url)
-    return Stack(settings, engine, bus, sessions, cache, meta, done)
+    reporter = reporter_for(
+        settings.orchestrator_url, settings.instance_id, settings.activity_token
+    )
+    reporter.start()
+    return Stack(settings, engine, bus, sessions, cache, meta, done, reporter)

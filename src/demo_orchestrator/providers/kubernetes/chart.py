@@ -111,15 +111,17 @@ def chart_values(
     servers: SharedDataServers,
     credentials: DemoCredentials,
     extra_env: dict[str, str] | None = None,
+    extra_secret_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The demo chart's values for one demo. Data services without a shared server run in the
     namespace; their environment otherwise comes from the data providers when applied.
-    `extra_env` is non-secret environment of this one demo (its prospect)."""
+    `extra_env` is non-secret environment of this one demo (its prospect), `extra_secret_env`
+    its credentials beyond the chart's own (the engagement-report token)."""
     data = blueprint.data
     own_database = data.database and servers.shared_database is None
     own_cache = data.cache and not servers.redis_url
     own_broker = data.broker and not servers.rabbitmq_url
-    external: dict[str, str] = {}
+    external: dict[str, str] = dict(extra_secret_env or {})
     env: dict[str, str] = dict(extra_env or {})
     if data.database and not own_database:
         external["DATABASE_URL"] = PLACEHOLDER_ENV.format(provider=servers.shared_database)

@@ -216,6 +216,32 @@ def network_policies(
     return policies
 
 
+def activity_policy(
+    instance_id: str, owner: str, settings: KubernetesSettings, port: int | None
+) -> list[Object]:
+    """Egress to the orchestrator's namespace on its pods' port, for a stack that reports its
+    engagement there (engine/activity_log.py); none for one that does not."""
+    if port is None:
+        return []
+    return [
+        _policy(
+            "allow-activity-reports",
+            instance_id,
+            owner,
+            {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [_from_namespace(settings.namespace)],
+                        "ports": [{"protocol": "TCP", "port": port}],
+                    }
+                ],
+            },
+        )
+    ]
+
+
 def wildcard_certificate_copy(
     settings: KubernetesSettings, instance_id: str, owner: str
 ) -> Object | None:
@@ -243,6 +269,8 @@ def fence_objects(
     expires_at: datetime,
     settings: KubernetesSettings,
     servers: SharedDataServers,
+    *,
+    reports_to: int | None = None,
 ) -> list[Object]:
     """Every fence object of one demo, namespace first (the order to apply them in)."""
     objects = [
@@ -250,6 +278,7 @@ def fence_objects(
         resource_quota(blueprint, instance_id, owner),
         limit_range(blueprint, instance_id, owner),
         *network_policies(blueprint, instance_id, owner, settings, servers),
+        *activity_policy(instance_id, owner, settings, reports_to),
     ]
     copy = wildcard_certificate_copy(settings, instance_id, owner)
     return [*objects, copy] if copy else objects

@@ -35,6 +35,11 @@ class DemoRequest:
     expires_at: datetime
     extra_values: list[Path] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)  # non-secret, of this demo (its prospect)
+    # Credentials of this demo beyond the chart's own (its engagement-report token).
+    secret_env: dict[str, str] = field(default_factory=dict)
+    # Whether its stack reports engagement to the orchestrator (engine/activity_log.py): opens
+    # egress to the orchestrator's pods on their port.
+    reports_to: int | None = None
 
 
 def render_demo(
@@ -51,6 +56,7 @@ def render_demo(
         request.expires_at,
         settings,
         servers,
+        reports_to=request.reports_to,
     )
     values = chart_values(
         blueprint=request.blueprint,
@@ -61,6 +67,7 @@ def render_demo(
         servers=servers,
         credentials=credentials,
         extra_env=request.env,
+        extra_secret_env=request.secret_env,
     )
     chart = helm_template(
         chart_path(request.blueprint, settings),

@@ -83,6 +83,9 @@ PRUNABLE: tuple[tuple[str, str], ...] = (
 TERMINATING_POLL_SECONDS = 0.2
 REACHABLE_CACHE_SECONDS = 5.0
 PROSPECT_ENV = "DEMO_PROSPECT_"  # the prospect woven into the demo (company, industry)
+# Where and with which token the stack reports engagement (engine/activity_log.py).
+ORCHESTRATOR_URL_ENV = "DEMO_ORCHESTRATOR_URL"
+ACTIVITY_TOKEN_ENV = "DEMO_ACTIVITY_TOKEN"
 OUTAGE_POLL_SECONDS = 2.0
 STUCK_RETRY_SECONDS = 5.0
 # Conditions the namespace controller sets on a namespace it cannot finish deleting.
@@ -133,6 +136,7 @@ class KubernetesRuntime(RuntimeProvider):
         secret_key: str | None,
         max_hours: float,
         cluster: Cluster | None = None,
+        orchestrator_port: int = 8000,
     ) -> None:
         self.settings = settings
         self.servers = servers
@@ -140,6 +144,8 @@ class KubernetesRuntime(RuntimeProvider):
         self.owner = owner
         self.secret_key = secret_key
         self.max_hours = max_hours
+        # The orchestrator pods' port (DEMO_PORT): demos that report engagement may reach it.
+        self.orchestrator_port = orchestrator_port
         self.cluster = cluster or Cluster(
             kubeconfig=settings.kubeconfig,
             context=settings.context,
@@ -161,6 +167,7 @@ class KubernetesRuntime(RuntimeProvider):
             owner=owner_of(settings),
             secret_key=settings.secret_key,
             max_hours=settings.max_hours,
+            orchestrator_port=settings.port,
         )
 
     # -- deploy --------------------------------------------------------------------------------
@@ -175,7 +182,13 @@ class KubernetesRuntime(RuntimeProvider):
             base_domain=self.base_domain,
             owner=self.owner,
             expires_at=_expiry(spec, now + timedelta(hours=self.max_hours)),
-            env={k: v for k, v in spec.env.items() if k.startswith(PROSPECT_ENV)},
+            env={
+                k: v
+                for k, v in spec.env.items()
+                if k.startswith(PROSPECT_ENV) or k == ORCHESTRATOR_URL_ENV
+            },
+            secret_env={k: v for k, v in spec.env.items() if k == ACTIVITY_TOKEN_ENV},
+            reports_to=self.orchestrator_port if ACTIVITY_TOKEN_ENV in spec.env else None,
         )
         credentials = demo_credentials(spec.instance_id, self.secret_key)
         if spec.env.get("DEMO_LOGIN_SECRET"):
