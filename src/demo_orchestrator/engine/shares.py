@@ -159,7 +159,12 @@ class Shares:
         action = "share" if mode else "unshare"
         service = self.instances
         service._require_write(who)
-        service._require_runtime(rotation.ACTION, instance_id)  # the same in-place reload
+        refused = service.ctx.runtime.refuses.get(rotation.ACTION)
+        if refused:  # a share is applied the way a rotation is: where that cannot work, say why
+            raise Conflict(
+                f"sharing {instance_id} is not available with the {service.ctx.runtime.name} "
+                f"runtime: a share reaches the running demo as a rotation does, and {refused}"
+            )
         now = service.ctx.clock()
         with service.ctx.db.write() as session:
             row = service._visible(session, who, instance_id, lock=True)
