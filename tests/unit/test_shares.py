@@ -110,3 +110,23 @@ def test_a_runtime_that_cannot_rotate_cannot_share_and_says_why(rig: Rig) -> Non
     rig.runtime.refuses = {"rotate-links": "not built here"}
     with pytest.raises(Conflict, match="sharing .* not built here"):
         Shares(rig.service).share(ADMIN, ident, "guided")
+
+
+def test_the_prospects_tour_of_the_reference_stack_has_no_talking_point() -> None:
+    from demo_orchestrator.domain.blueprint import load_blueprint
+    from demo_orchestrator.engine.shares import prospect_tour
+
+    blueprint = load_blueprint(
+        Path(__file__).resolve().parents[2] / "blueprints/splits-network.yaml"
+    )
+    for scenario in blueprint.scenarios:
+        tour = prospect_tour(blueprint, scenario.name)
+        assert tour, scenario.name
+        said = json.dumps(tour)
+        assert all(step.talking_point not in said for step in scenario.tour)
+        # the candidate's steps live on the other host: left out of the portal's panel
+        candidates = {p.name for p in scenario.personas if p.route == "candidate"}
+        assert not candidates & {step["persona"] for step in tour}
+    agency = [s["title"] for s in prospect_tour(blueprint, "agency")]
+    assert agency[:2] == ["Open the dashboard", "Drag a candidate from Screening to Interview"]
+    assert "Search the job board and apply" not in agency

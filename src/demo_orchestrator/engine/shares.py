@@ -66,12 +66,18 @@ def secret_id(secret: str) -> str:
 
 
 def prospect_tour(blueprint: Blueprint, scenario_name: str) -> list[dict[str, str]]:
-    """The scenario's tour as the prospect sees it: no talking points (those are the rep's)."""
+    """The scenario's tour as the prospect sees it: no talking points (those are the rep's), and
+    only the steps on the host the link opens (a candidate's step on the candidate host would
+    show another page at the same path, and the share's session is the login route's host)."""
     scenario = blueprint.scenario(scenario_name)
     if scenario is None:
         return []
+    home = blueprint.login_route or blueprint.routes[0]
+    routes = {p.name: p.route or home for p in scenario.personas}
     return [
-        {"title": step.action, "path": step.page, "persona": step.persona} for step in scenario.tour
+        {"title": step.action, "path": step.page, "persona": step.persona}
+        for step in scenario.tour
+        if routes.get(step.persona, home) == home
     ]
 
 
