@@ -160,3 +160,33 @@ def test_the_link_stops_when_the_demo_expires(server: Server) -> None:
     server.wait_status(ident, "deleted", timeout=120)
     assert server.http.get(f"/api/v1/demo-instances/{ident}/share").status_code == 404
     assert _open(server, shared["url"]).status_code != 303  # no session for anyone
+
+
+def test_democtl_shares_and_unshares_and_says_why_it_cannot(
+    make_server: Any, tmp_path: Path
+) -> None:
+    from tests.integration.test_cli import democtl
+
+    server: Server = make_server(tmp_path / "tiny").start()  # the tiny blueprint: quick
+    ident = _ready(server, server.create()["id"])["id"]
+    made = democtl(server, "share", ident, "--mode", "guided", "--json")
+    assert made.returncode == 0, made.stderr
+    shared = json.loads(made.stdout)
+    assert shared == server.http.get(f"/api/v1/demo-instances/{ident}/share").json()
+    assert shared["mode"] == "guided"
+    _ready(server, ident)
+    plain = democtl(server, "share", ident)
+    assert plain.returncode == 0 and "/auth/share?token=" in plain.stdout
+    assert shared["url"] not in plain.stdout  # replaced
+    _ready(server, ident)
+    gone = democtl(server, "unshare", ident)
+    assert gone.returncode == 0, gone.stderr
+    assert server.http.get(f"/api/v1/demo-instances/{ident}/share").status_code == 404
+    bad = democtl(server, "share", ident, "--mode", "edit")
+    assert bad.returncode != 0
+    _ready(server, ident)
+    server.http.post(f"/api/v1/demo-instances/{ident}/sleep")
+    server.wait_status(ident, "sleeping", timeout=30)
+    refused = democtl(server, "share", ident)
+    assert refused.returncode != 0 and "ready" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
