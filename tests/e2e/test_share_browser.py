@@ -17,6 +17,7 @@ from tests.conftest import Server
 from tests.e2e.shots import save_shot
 
 CHROMIUM = "/usr/bin/chromium"
+ADMIN_PASSWORD = "Copper-Lantern-Healing-4821"
 pytestmark = pytest.mark.browser
 
 
@@ -27,6 +28,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dic
         DEMO_BLUEPRINT="splits-network",
         DEMO_BLUEPRINT_PATHS="[]",
         DEMO_PREBUILD_TEMPLATES="false",
+        DEMO_ADMIN_PASSWORD=ADMIN_PASSWORD,
     ).start()
     try:
         made = server.create(scenario="agency", duration_hours=1)
@@ -124,3 +126,35 @@ def test_guided_shows_the_tour_without_talking_points_and_steps_through_it(
     expect(panel.locator("[data-tour-step]")).to_have_text("2")
     save_shot(page, "share-guided-2.png")
     page.context.close()
+
+
+def test_the_detail_page_shares_copies_and_revokes(
+    demo: tuple[Server, dict[str, Any]], browser: Browser
+) -> None:
+    server, instance = demo
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(server.url + f"/portal/admin/demo-instances/{instance['id']}")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", ADMIN_PASSWORD)
+    page.click("button.primary")
+    page.select_option("select[name=mode]", "read_only")
+    page.click("#create-share")
+    link = page.locator("[data-share-url]")
+    expect(link).to_be_visible()
+    url = link.get_attribute("href")
+    assert url == server.http.get(f"/api/v1/demo-instances/{instance['id']}/share").json()["url"]
+    page.click("#copy-share")
+    assert page.evaluate("navigator.clipboard.readText()") == url
+    server.wait_status(instance["id"], "ready", timeout=60)
+    page.reload()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#revoke-share")
+    expect(page.locator("[data-share-url]")).to_have_count(0)
+    server.wait_status(instance["id"], "ready", timeout=60)
+    prospect = _open(browser, url)
+    expect(prospect.locator("h1")).to_have_text("Access denied")
+    prospect.context.close()
+    context.close()
