@@ -74,6 +74,8 @@ def test_a_share_reaches_the_demo_and_a_second_replaces_it(rig: Rig) -> None:
     rig.settle()
     assert "DEMO_SHARE" not in rig.runtime.envs[ident]
     assert shares.current(ADMIN, ident) is None
+    shares.revoke(ADMIN, ident)  # nothing left to end: no change, the demo keeps running
+    assert rig.get(ident)["status"] == "ready"
     actions = [a["action"] for a in rig.service.audit(ADMIN, ident)]
     assert actions == ["create", "share", "share", "unshare"]
 

@@ -109,6 +109,10 @@ def changed(
     run again so that the demo learns it; 409 unless the demo is ready."""
     if mode is not None and mode not in MODES:
         raise BadRequest(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode is None and row.secrets is not None:
+        held = ctx.box.open(row.secrets)
+        if not held.get("share") and SHARE_ENV not in held.get("env", {}):
+            return {}  # nothing shared: a revoke has nothing to end, and the demo keeps running
     if row.status != Status.READY.value or row.desired != Desired.READY.value:
         raise Conflict(
             f"{row.id} is {row.status}; a demo can be shared or unshared when it is ready "
@@ -175,6 +179,8 @@ class Shares:
         with service.ctx.db.write() as session:
             row = service._visible(session, who, instance_id, lock=True)
             fields = changed(service.ctx, service.plans, session, row, mode, now)
+            if not fields:
+                return
             apply_change(
                 session,
                 row,
