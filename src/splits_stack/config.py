@@ -42,6 +42,10 @@ class Settings:
     url_candidate: str = ""
     prospect_company: str = ""
     prospect_industry: str = ""
+    # The prospect's share (`<mode>:<nonce>`, empty: not shared) and, for a guided share, the
+    # tour as JSON without the rep's talking points (web/share.py).
+    share: str = ""
+    share_tour: str = ""
     # Reload in place: the file the settings came from, its version, and the token a reload
     # request must carry (none: the stack does not reload, it is restarted with new settings).
     settings_file: str = ""
@@ -66,6 +70,8 @@ class Settings:
             url_candidate=(env.get("DEMO_URL_CANDIDATE") or "").rstrip("/"),
             prospect_company=(env.get("DEMO_PROSPECT_COMPANY") or "").strip(),
             prospect_industry=(env.get("DEMO_PROSPECT_INDUSTRY") or "").strip(),
+            share=env.get("DEMO_SHARE") or "",
+            share_tour=env.get("DEMO_SHARE_TOUR") or "",
             settings_file=env.get("DEMO_SETTINGS_FILE") or "",
             reload_token=env.get("DEMO_RELOAD_TOKEN") or "",
             orchestrator_url=(env.get("DEMO_ORCHESTRATOR_URL") or "").rstrip("/"),

@@ -9,6 +9,7 @@ from demo_orchestrator.api import (
     errors,
     instances,
     openapi,
+    shares,
     system,
     tokens,
     warm_pool,
@@ -24,4 +25,5 @@ def install(app: FastAPI) -> None:
     app.include_router(tokens.router)
     app.include_router(warm_pool.router)
     app.include_router(webhooks.router)
+    app.include_router(shares.router)
     openapi.install(app)

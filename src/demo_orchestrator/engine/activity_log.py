@@ -129,9 +129,7 @@ class ActivityLog:
             raise Unauthorized(
                 "an activity report carries its demo's DEMO_ACTIVITY_TOKEN as a bearer token"
             )
-        if not hmac.compare_digest(
-            token.encode(), activity_token(self.ctx, instance_id).encode()
-        ):
+        if not hmac.compare_digest(token.encode(), activity_token(self.ctx, instance_id).encode()):
             raise Forbidden(
                 "this is not the activity token of this demo: a demo reports with the "
                 "DEMO_ACTIVITY_TOKEN its orchestrator put in its environment"

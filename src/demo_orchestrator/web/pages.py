@@ -16,6 +16,7 @@ from demo_orchestrator.bootstrap import Orchestrator
 from demo_orchestrator.domain.errors import BadRequest, DemoError
 from demo_orchestrator.domain.instance import Status, as_utc
 from demo_orchestrator.engine.service import CreateInstance
+from demo_orchestrator.engine.shares import Shares
 from demo_orchestrator.serving.deps import OrchestratorDep
 from demo_orchestrator.serving.sse import event_stream
 from demo_orchestrator.web.auth import (
@@ -257,6 +258,7 @@ def detail(
         audit=orchestrator.instances.audit(user.principal, instance_id),
         engagement=orchestrator.activity.timeline(user.principal, instance_id),
         base=home_of(user),
+        share=Shares(orchestrator.instances).current(user.principal, instance_id),
     )
 
 

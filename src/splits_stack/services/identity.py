@@ -80,6 +80,18 @@ def rep_session_mac(secret: str, instance_id: str, expires: int) -> str:
     return hmac.new(_derived(secret, "rep-session"), message, hashlib.sha256).hexdigest()
 
 
+def share_token(secret: str, instance_id: str, mode: str, nonce: str) -> str:
+    """The token of the prospect's share link (the orchestrator's engine/shares.py computes the
+    same): its own derived key, and a message naming the demo, the mode and the share's nonce."""
+    message = f"\x00share\x00{instance_id}\x00{mode}\x00{nonce}".encode()
+    return hmac.new(_derived(secret, "share"), message, hashlib.sha256).hexdigest()
+
+
+def share_session_mac(secret: str, instance_id: str, share: str, expires: int) -> str:
+    message = f"\x00share-session\x00{instance_id}\x00{share}\x00{expires}".encode()
+    return hmac.new(_derived(secret, "share-session"), message, hashlib.sha256).hexdigest()
+
+
 def user_by_email(engine: Engine, email: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = (

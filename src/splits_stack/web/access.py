@@ -28,20 +28,30 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from splits_stack.services import identity
+from splits_stack.web import share
 from splits_stack.web.context import Stack
 
 REP_COOKIE = "splits_rep"
 # Paths that answer without a session: health, assets, and the ways to get a session.
-OPEN_PATHS = ("/healthz", "/auth/demo-login", "/auth/rep-login", "/auth/logout", "/personas")
+OPEN_PATHS = (
+    "/healthz",
+    "/auth/demo-login",
+    "/auth/rep-login",
+    "/auth/share",
+    "/auth/logout",
+    "/personas",
+)
 OPEN_PREFIXES = ("/static/",)
 
 
 @dataclass(frozen=True)
 class Viewer:
-    """The signed-in persona (None for the rep alone) and whether the rep's session is present."""
+    """The signed-in persona (None for the rep alone), whether the rep's session is present, and
+    the mode of the prospect's share session (`web/share.py`; then `user` is whom it views as)."""
 
     user: dict[str, Any] | None
     rep: bool
+    share: str | None = None
 
     @property
     def signed_in(self) -> bool:
@@ -102,7 +112,12 @@ def viewer(request: Request) -> Viewer:
     if cookie:
         user_id = session_user_id(stack, cookie)
         user = identity.user_by_id(stack.engine, user_id) if user_id else None
-    found = Viewer(user=user, rep=is_rep(stack, request.cookies.get(REP_COOKIE)))
+    rep = is_rep(stack, request.cookies.get(REP_COOKIE))
+    mode = None
+    if user is None and not rep:
+        mode = share.share_mode(stack, request.cookies.get(share.SHARE_COOKIE))
+        user = share.share_persona(stack) if mode else None
+    found = Viewer(user=user, rep=rep, share=mode)
     request.state.viewer = found
     return found
 
@@ -129,6 +144,9 @@ class SessionRequired:
             return
         request = Request(scope, receive)
         found = await run_in_threadpool(viewer, request)
+        if found.share and scope["method"] not in share.READ_METHODS:
+            await share.refusal(request)(scope, receive, send)  # read-only, whatever the path
+            return
         if found.signed_in:
             await self.app(scope, receive, send)
             return

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from splits_stack.services import identity
-from splits_stack.web import access
+from splits_stack.web import access, share
 from splits_stack.web.context import Stack
 from splits_stack.web.render import render
 from splits_stack.web.tracking import SIGNED_IN_AS
@@ -110,6 +110,7 @@ def logout(request: Request) -> Response:
     response = RedirectResponse("/personas?flash=Signed+out", status_code=303)
     response.delete_cookie(identity.SESSION_COOKIE, path="/")
     response.delete_cookie(access.REP_COOKIE, path="/")
+    response.delete_cookie(share.SHARE_COOKIE, path="/")
     return response
 
 
@@ -130,6 +131,7 @@ def routes() -> list[Route]:
     return [
         Route("/auth/demo-login", demo_login),
         Route("/auth/rep-login", rep_login),
+        Route(share.SHARE_PATH, share.share_login),
         Route("/auth/logout", logout, methods=["GET", "POST"]),
         Route("/personas", personas),
         Route("/auth/switch", personas),

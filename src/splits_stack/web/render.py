@@ -76,8 +76,14 @@ def environment() -> Any:
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    from splits_stack.web.share import tour_panel
+
     stack = request.app.state.stack
+    shared = getattr(getattr(request.state, "viewer", None), "share", None)
     base = {
+        # A prospect's share: no write controls, and the tour panel when guided (web/share.py).
+        "read_only": shared is not None,
+        "tour_panel": tour_panel(request) if shared == "guided" else None,
         "request": request,
         "user": getattr(request.state, "user", None),
         "site": request.app.state.site,
