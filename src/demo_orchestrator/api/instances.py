@@ -15,7 +15,6 @@ from demo_orchestrator.api.schemas import (
     InstancePublic,
     RejectIn,
 )
-from demo_orchestrator.domain.instance import as_utc
 from demo_orchestrator.engine.service import CreateInstance, Principal
 from demo_orchestrator.serving.deps import OrchestratorDep, PrincipalDep
 from demo_orchestrator.serving.sse import event_stream
@@ -41,7 +40,8 @@ def create_instance(
             notes=body.notes,
             blueprint=body.blueprint,
             idempotency_key=idempotency_key,
-            meeting_at=as_utc(body.meeting_at) if body.meeting_at else None,
+            starts_at=body.starts_at,
+            meeting_at=body.meeting_at,
         ),
     )
     response.headers["Location"] = f"/api/v1/demo-instances/{instance['id']}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -30,8 +29,15 @@ class InstanceCreate(BaseModel):
     blueprint: str | None = Field(
         default=None, description="Blueprint name; DEMO_BLUEPRINT if unset."
     )
-    meeting_at: datetime | None = Field(
-        default=None, description="When the demo meeting is (ISO 8601)."
+    starts_at: AwareDatetime | None = Field(
+        default=None,
+        description="Book the demo for a meeting at this time (RFC 3339 with an offset, in the "
+        "future, at most 30 days ahead): it is `scheduled`, made ready before the start and "
+        "expires duration_hours after it.",
+    )
+    meeting_at: AwareDatetime | None = Field(
+        default=None,
+        description="Deprecated alias of starts_at (kept one release); an absolute time.",
     )
 
 
@@ -177,6 +183,9 @@ class InstancePublic(BaseModel):
     ended_at: str | None
     duration_hours: float
     meeting_at: str | None = None
+    starts_at: str | None = Field(
+        default=None, description="The meeting a booked demo is for (null: made at once)."
+    )
     waiting_reason: str | None = None
     urls: dict[str, str]
     personas: list[Persona]

@@ -28,6 +28,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from demo_orchestrator.domain.instance import LIVE, Desired, Status
+from demo_orchestrator.engine import booking
 from demo_orchestrator.engine.changes import SYSTEM, Audit, apply_change, record_orphan
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.health import Healer
@@ -244,6 +245,10 @@ class Reconciler:
                 return GONE
             status, desired = Status(row.status), Desired(row.desired)
             resetting = row.generation != row.applied_generation
+        if status == Status.SCHEDULED:  # booked: made a lead time before its start
+            if not booking.hand_off(self.ctx, instance_id, now):
+                return Outcome("done")
+            status = Status.PENDING
         if desired == Desired.DELETED:
             if status in {Status.DELETED, Status.REJECTED}:
                 return GONE

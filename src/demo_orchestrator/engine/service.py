@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from demo_orchestrator.domain.instance import (
     is_instance_id,
     validate_duration,
 )
+from demo_orchestrator.engine import booking
 from demo_orchestrator.engine.actions import InstanceActions, Principal
 from demo_orchestrator.engine.admission import CreateRate
 from demo_orchestrator.engine.changes import Audit, apply_change
@@ -53,7 +54,8 @@ class CreateInstance:
     notes: str | None = None
     blueprint: str | None = None
     idempotency_key: str | None = None
-    meeting_at: datetime | None = None
+    meeting_at: datetime | None = None  # the old name of starts_at, kept one release
+    starts_at: datetime | None = None  # booked for a meeting (engine/booking.py)
 
 
 class InstanceService(InstanceActions):
@@ -191,21 +193,28 @@ class InstanceService(InstanceActions):
         blueprint = self.ctx.blueprint_named(command.blueprint or self.ctx.settings.blueprint)
         scenario = self.ctx.scenario_of(blueprint, command.scenario or blueprint.default_scenario)
         hours = validate_duration(command.duration_hours, max_hours=self.ctx.settings.max_hours)
+        starts_at = command.starts_at or command.meeting_at
+        hashed: list[Any] = [
+            blueprint.name,
+            scenario.name,
+            hours,
+            command.name,
+            command.prospect,
+            command.notes,
+        ]
+        if starts_at is not None:  # unbooked requests keep the hash they always had
+            hashed.append(starts_at.isoformat())
         request_hash = hashlib.sha256(
             json.dumps(
-                [
-                    blueprint.name,
-                    scenario.name,
-                    hours,
-                    command.name,
-                    command.prospect,
-                    command.notes,
-                ],
+                hashed,
                 sort_keys=True,
                 default=str,
             ).encode()
         ).hexdigest()
         now = self.ctx.clock()
+        if starts_at is not None:
+            field = "starts_at" if command.starts_at else "meeting_at"
+            starts_at = booking.checked_start(starts_at, now=now, field=field)
         try:
             with self.ctx.db.write() as session:
                 if command.idempotency_key:
@@ -213,12 +222,15 @@ class InstanceService(InstanceActions):
                     if replay is not None:
                         return replay, False
                 repo.lock_quota(session)
-                if repo.count_live(session) >= self.ctx.settings.max_instances:
+                if (
+                    starts_at is None
+                    and repo.count_live(session) >= self.ctx.settings.max_instances
+                ):
                     raise QuotaExceeded(
                         f"the orchestrator holds its maximum of {self.ctx.settings.max_instances} "
                         "live demos; delete one or raise DEMO_MAX_INSTANCES"
                     )
-                if (
+                if starts_at is None and (
                     repo.count_live(session, owner=who.name)
                     >= self.ctx.settings.max_instances_per_owner
                 ):
@@ -226,8 +238,36 @@ class InstanceService(InstanceActions):
                         f"you already have {self.ctx.settings.max_instances_per_owner} live demos; "
                         "delete one first"
                     )
-                waits_for = self._outside_policy(session, who, hours)
-                claimed = None if waits_for else self.pool.claim(session, blueprint, scenario)
+                booking.check_honourable(
+                    session,
+                    self.ctx.settings,
+                    owner=who.name,
+                    role=who.role,
+                    start=starts_at or now,
+                    hours=hours,
+                    booked=starts_at is not None,
+                )
+                make_at = (
+                    starts_at - booking.lead_time(session, self.ctx.settings, scenario.name)
+                    if starts_at is not None
+                    else now
+                )
+                scheduled = make_at > now
+                waits_for = None if starts_at else self._outside_policy(session, who, hours)
+                booked: dict[str, Any] = (
+                    {
+                        "starts_at": starts_at,
+                        "meeting_at": starts_at,
+                        "expires_at": starts_at + timedelta(hours=hours),
+                    }
+                    if starts_at is not None
+                    else {}
+                )
+                claimed = (
+                    None
+                    if waits_for or scheduled
+                    else self.pool.claim(session, blueprint, scenario)
+                )
                 if claimed is not None:
                     row = claimed
                     self.pool.hand_over(
@@ -239,9 +279,14 @@ class InstanceService(InstanceActions):
                         name=command.name or f"{scenario.title} demo",
                         prospect=command.prospect,
                         notes=command.notes,
-                        meeting_at=command.meeting_at,
+                        **booked,
                     )
                 else:
+                    status = Status.PENDING
+                    if waits_for:
+                        status = Status.PENDING_APPROVAL
+                    elif scheduled:
+                        status = Status.SCHEDULED
                     row = insert_instance(
                         session,
                         self.ctx,
@@ -251,13 +296,15 @@ class InstanceService(InstanceActions):
                         owner=who.name,
                         hours=hours,
                         now=now,
-                        status=Status.PENDING_APPROVAL if waits_for else Status.PENDING,
+                        status=status,
                         name=command.name or f"{scenario.title} demo",
                         prospect=command.prospect,
                         notes=command.notes,
-                        meeting_at=command.meeting_at,
                         outputs={"approval": {"reason": waits_for}} if waits_for else {},
+                        **booked,
                     )
+                    if scheduled:  # the reconciler's due date: hand-off at the lead time
+                        row.next_attempt_at = make_at
                 instance_id = row.id
                 if command.idempotency_key:
                     session.add(
@@ -283,6 +330,7 @@ class InstanceService(InstanceActions):
                             "duration_hours": hours,
                             **({"waits_for_approval": waits_for} if waits_for else {}),
                             **({"from_warm_pool": True} if claimed is not None else {}),
+                            **({"starts_at": starts_at.isoformat()} if starts_at else {}),
                         },
                     ),
                 )
