@@ -71,6 +71,23 @@ def list_instances(
     return JSONResponse(page)
 
 
+@router.get(
+    "/{instance_id}/calendar.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}, "description": "RFC 5545 invitation"}},
+)
+def instance_calendar(
+    instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep
+) -> Response:
+    """The demo's calendar invitation, in its owner's time zone: its URLs and personas' names,
+    no sign-in link."""
+    return Response(
+        orchestrator.instances.calendar(who, instance_id),
+        media_type="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="{instance_id}.ics"'},
+    )
+
+
 @router.get("/{instance_id}", response_model=InstancePublic)
 def get_instance(
     instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep

@@ -96,6 +96,21 @@ class UserEmail(BaseModel):
     )
 
 
+class UserTimezone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = Field(
+        min_length=1,
+        max_length=64,
+        description="IANA time zone (e.g. Europe/Paris) of the user's invitations and schedule.",
+    )
+
+
+class UserTimezoneInfo(BaseModel):
+    name: str
+    timezone: str
+
+
 class TokenInfo(BaseModel):
     """A token as listed: never its secret nor its hash."""
 

@@ -25,9 +25,6 @@ def is_instance_id(value: str) -> bool:
 
 
 class Status(StrEnum):
-    # Booked for a meeting: nothing is made yet; the engine hands it to `pending` a lead time
-    # before its start (engine/booking.py), or deletes it at once when cancelled.
-    SCHEDULED = "scheduled"
     PENDING_APPROVAL = "pending_approval"
     REJECTED = "rejected"
     PENDING = "pending"
@@ -37,6 +34,9 @@ class Status(StrEnum):
     FAILED = "failed"
     DELETING = "deleting"
     DELETED = "deleted"
+    # Booked for a meeting: nothing is made yet; the engine hands it to `pending` a lead time
+    # before its start (engine/booking.py), or deletes it at once when cancelled.
+    SCHEDULED = "scheduled"
 
 
 class Desired(StrEnum):

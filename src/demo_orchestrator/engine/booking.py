@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -20,9 +22,12 @@ from demo_orchestrator.domain.errors import BadRequest, Forbidden, QuotaExceeded
 from demo_orchestrator.domain.instance import Desired, Status
 from demo_orchestrator.engine.changes import SYSTEM, Audit, apply_change
 from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.invitation import invitation
+from demo_orchestrator.engine.views import demo_urls
 from demo_orchestrator.settings import Settings
 from demo_orchestrator.store import bookings as store
 from demo_orchestrator.store import repository as repo
+from demo_orchestrator.store.models import InstanceRow
 
 MAX_AHEAD = timedelta(days=30)
 
@@ -130,3 +135,25 @@ def hand_off(ctx: Context, instance_id: str, now: datetime) -> bool:
             audit=Audit(SYSTEM, "provision", detail={"reason": "the booking's lead time came"}),
         )
     return True
+
+
+def reminder_leads(settings: Settings) -> list[int]:
+    return [int(p) for p in settings.start_reminder_minutes.split(",") if p.strip()]
+
+
+def invitation_ics(ctx: Context, view: dict[str, Any], row: InstanceRow, tz: ZoneInfo) -> bytes:
+    """The .ics of a demo: from its start (or creation) to its expiry, with its URLs (known
+    before it is made) and its personas' names; never a sign-in link."""
+    blueprint = ctx.blueprints.get(row.blueprint)
+    urls = demo_urls(ctx.settings, blueprint, row.id) if blueprint is not None else {}
+    scenario = blueprint.scenario(row.scenario) if blueprint is not None else None
+    return invitation(
+        view,
+        start=row.starts_at or row.created_at,
+        end=row.expires_at,
+        stamp=row.created_at,
+        tz=tz,
+        urls=urls,
+        persona_names=[p.name for p in scenario.personas] if scenario is not None else [],
+        reminders=reminder_leads(ctx.settings) if row.starts_at is not None else [],
+    )

@@ -32,13 +32,16 @@ from demo_orchestrator.domain.instance import (
 from demo_orchestrator.engine import booking
 from demo_orchestrator.engine.actions import InstanceActions, Principal
 from demo_orchestrator.engine.admission import CreateRate
+from demo_orchestrator.engine.booking import invitation_ics
 from demo_orchestrator.engine.changes import Audit, apply_change
 from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.invitation import zone
 from demo_orchestrator.engine.listing import InstanceList
 from demo_orchestrator.engine.making import insert_instance
 from demo_orchestrator.engine.plan import Plans
 from demo_orchestrator.engine.pool import WarmPool
 from demo_orchestrator.engine.views import instance_view
+from demo_orchestrator.store import accounts as accounts_store
 from demo_orchestrator.store import repository as repo
 from demo_orchestrator.store.models import IdempotencyRow, InstanceRow
 
@@ -183,6 +186,15 @@ class InstanceService(InstanceActions):
                 }
                 for a in repo.recent_audit(session, limit)
             ]
+
+    def calendar(self, who: Principal, instance_id: str) -> bytes:
+        """The demo's .ics invitation in its owner's time zone (engine/invitation.py)."""
+        with self.ctx.db.read() as session:
+            row = self._visible(session, who, instance_id)
+            owner = accounts_store.get_user(session, row.owner)
+            tz = zone(owner.timezone if owner is not None else None)
+            view = self.view(row, [])
+        return invitation_ics(self.ctx, view, row, tz)
 
     # -- writes --------------------------------------------------------------------------------
 
