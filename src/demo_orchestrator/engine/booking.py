@@ -12,7 +12,7 @@ the sales policy) is checked when it is booked, against the bookings overlapping
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -157,3 +157,26 @@ def invitation_ics(ctx: Context, view: dict[str, Any], row: InstanceRow, tz: Zon
         persona_names=[p.name for p in scenario.personas] if scenario is not None else [],
         reminders=reminder_leads(ctx.settings) if row.starts_at is not None else [],
     )
+
+
+def day_schedule(
+    ctx: Context, *, owner: str | None, day: date, tz: ZoneInfo
+) -> list[dict[str, Any]]:
+    """The booked demos starting on `day` in zone `tz`, by start time (only `owner`'s if set)."""
+    begin = datetime.combine(day, time(0), tzinfo=tz)
+    finish = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    with ctx.db.read() as session:
+        rows = store.booked_between(session, start=begin, end=finish, owner=owner)
+        return [
+            {
+                "id": row.id,
+                "name": row.name,
+                "owner": row.owner,
+                "scenario": row.scenario,
+                "status": row.status,
+                "prospect": (row.prospect or {}).get("company"),
+                "starts": row.starts_at.astimezone(tz) if row.starts_at else None,
+                "ends": row.expires_at.astimezone(tz),
+            }
+            for row in rows
+        ]

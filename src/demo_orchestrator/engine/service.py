@@ -11,8 +11,9 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -195,6 +196,17 @@ class InstanceService(InstanceActions):
             tz = zone(owner.timezone if owner is not None else None)
             view = self.view(row, [])
         return invitation_ics(self.ctx, view, row, tz)
+
+    def timezone_of(self, name: str) -> ZoneInfo:
+        """A user's zone (UTC without a user record: a token-only admin)."""
+        with self.ctx.db.read() as session:
+            user = accounts_store.get_user(session, name)
+            return zone(user.timezone if user is not None else None)
+
+    def schedule(self, who: Principal, day: date) -> list[dict[str, Any]]:
+        """The day's booked demos in `who`'s time zone; a sales user sees their own."""
+        owner = None if who.sees_all else who.name
+        return booking.day_schedule(self.ctx, owner=owner, day=day, tz=self.timezone_of(who.name))
 
     # -- writes --------------------------------------------------------------------------------
 
