@@ -124,3 +124,19 @@ def test_meeting_at_is_an_alias_read_with_its_offset(rig: Rig) -> None:
     assert instance["status"] == "scheduled"
     assert instance["starts_at"] == instance["meeting_at"]
     assert instance["starts_at"] == local.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_a_booking_within_its_lead_time_is_claimed_from_the_warm_pool(rig: Rig) -> None:
+    rig.orchestrator.pool.set_target(ADMIN, "agency", 1)
+    for _ in range(2):
+        rig.orchestrator.pool.refill()
+        rig.settle()
+    far = rig.get(rig.create(scenario="agency", starts_at=rig.clock() + timedelta(hours=3)))
+    assert far["status"] == "scheduled"  # a later booking leaves the pool alone
+    start = rig.clock() + timedelta(seconds=90)  # within the 120 s lead: made at once
+    booked = rig.get(rig.create(scenario="agency", starts_at=start, duration_hours=1))
+    assert booked["status"] == "ready"
+    assert booked["expires_at"] == (start + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    audit = rig.service.audit(ADMIN, booked["id"])
+    assert audit[-1]["detail"]["from_warm_pool"] is True
+    assert audit[-1]["detail"]["starts_at"] == start.isoformat()
