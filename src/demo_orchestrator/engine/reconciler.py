@@ -156,6 +156,10 @@ class Reconciler:
         for item in work:
             deleting = item.desired == Desired.DELETED.value
             waits = item.next_attempt_at is not None and item.next_attempt_at > now
+            if waits and item.status == Status.SCHEDULED.value:
+                self._due(
+                    item.next_attempt_at
+                )  # a booking's hand-off: wake at it, not a tick later
             if waits and not (deleting and item.status != Status.DELETING.value):
                 continue
             with self._lock:
@@ -169,6 +173,11 @@ class Reconciler:
             started.append(item.instance_id)
             self._pool.submit(self._work, item.instance_id)
         return started
+
+    def _due(self, at: datetime | None) -> None:
+        """Wake the loop at `at` at the latest (a stored due date it saw while scanning)."""
+        if at is not None and (self._retry_at is None or at < self._retry_at):
+            self._retry_at = at
 
     def _submit_due_polls(self, now: datetime) -> None:
         with self._lock:
