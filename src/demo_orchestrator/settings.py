@@ -257,6 +257,29 @@ class Settings(BaseSettings):
         description="Minutes before expiry when `expiring` notifications go out, comma-separated "
         "(a reminder per lead time; an extension makes them due again); empty: none.",
     )
+    start_reminder_minutes: str = Field(
+        default="15",
+        description="Minutes before a booked demo's start when `starting` notifications go out, "
+        "comma-separated (a reminder per lead time); empty: none.",
+    )
+    booking_lead_floor_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Least time (s) a booked demo is provisioned ahead of its start, however "
+        "fast its scenario was made before.",
+    )
+    booking_lead_factor: float = Field(
+        default=2.0,
+        ge=1,
+        description="Safety factor on the p95 of a scenario's recent provisioning times: the "
+        "lead time a booked demo is made ahead of its start.",
+    )
+    booking_lead_default_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="Lead time (s) of a booked demo whose scenario has no provisioning history "
+        "yet (the floor still applies).",
+    )
     webhook_timeout_seconds: float = Field(
         default=5.0, gt=0, le=60, description="Time-out of one webhook delivery attempt (s)."
     )
@@ -312,7 +335,7 @@ class Settings(BaseSettings):
             raise ValueError("is too short; use at least 8 characters")
         return value
 
-    @field_validator("expiry_warning_minutes")
+    @field_validator("expiry_warning_minutes", "start_reminder_minutes")
     @classmethod
     def _leads(cls, value: str) -> str:
         parts = [p.strip() for p in value.split(",") if p.strip()]

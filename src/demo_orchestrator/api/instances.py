@@ -16,7 +16,6 @@ from demo_orchestrator.api.schemas import (
     InstancePublic,
     RejectIn,
 )
-from demo_orchestrator.domain.instance import as_utc
 from demo_orchestrator.engine.service import CreateInstance, Principal
 from demo_orchestrator.serving.deps import OrchestratorDep, PrincipalDep
 from demo_orchestrator.serving.sse import event_stream
@@ -43,7 +42,8 @@ def create_instance(
             notes=body.notes,
             blueprint=body.blueprint,
             idempotency_key=idempotency_key,
-            meeting_at=as_utc(body.meeting_at) if body.meeting_at else None,
+            starts_at=body.starts_at,
+            meeting_at=body.meeting_at,
         ),
     )
     response.headers["Location"] = f"/api/v1/demo-instances/{instance['id']}"
@@ -71,6 +71,23 @@ def list_instances(
     # Already in the documented shape (InstancePage, tested): one JSON encode, no validation of
     # every item again on the way out.
     return JSONResponse(page)
+
+
+@router.get(
+    "/{instance_id}/calendar.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}, "description": "RFC 5545 invitation"}},
+)
+def instance_calendar(
+    instance_id: str, orchestrator: OrchestratorDep, who: PrincipalDep
+) -> Response:
+    """The demo's calendar invitation, in its owner's time zone: its URLs and personas' names,
+    no sign-in link."""
+    return Response(
+        orchestrator.instances.calendar(who, instance_id),
+        media_type="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="{instance_id}.ics"'},
+    )
 
 
 @router.get("/{instance_id}", response_model=InstancePublic)

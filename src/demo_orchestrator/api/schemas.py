@@ -76,8 +76,15 @@ class InstanceCreate(BaseModel):
     blueprint: Name | None = Field(
         default=None, description="Blueprint name; DEMO_BLUEPRINT if unset."
     )
-    meeting_at: ApiDatetime | None = Field(
-        default=None, description="When the demo meeting is (ISO 8601)."
+    starts_at: Annotated[AwareDatetime, AfterValidator(_bounded_date)] | None = Field(
+        default=None,
+        description="Book the demo for a meeting at this time (RFC 3339 with an offset, in the "
+        "future, at most 30 days ahead): it is `scheduled`, made ready before the start and "
+        "expires duration_hours after it.",
+    )
+    meeting_at: Annotated[AwareDatetime, AfterValidator(_bounded_date)] | None = Field(
+        default=None,
+        description="Deprecated alias of starts_at (kept one release); an absolute time.",
     )
 
 
@@ -134,6 +141,21 @@ class UserEmail(BaseModel):
     email: str | None = Field(
         max_length=254, description="The address notification e-mails go to; null removes it."
     )
+
+
+class UserTimezone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = Field(
+        min_length=1,
+        max_length=64,
+        description="IANA time zone (e.g. Europe/Paris) of the user's invitations and schedule.",
+    )
+
+
+class UserTimezoneInfo(BaseModel):
+    name: str
+    timezone: str
 
 
 class TokenInfo(BaseModel):
@@ -223,6 +245,9 @@ class InstancePublic(BaseModel):
     ended_at: str | None
     duration_hours: float
     meeting_at: str | None = None
+    starts_at: str | None = Field(
+        default=None, description="The meeting a booked demo is for (null: made at once)."
+    )
     waiting_reason: str | None = None
     urls: dict[str, str]
     personas: list[Persona]

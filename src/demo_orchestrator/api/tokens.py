@@ -15,6 +15,8 @@ from demo_orchestrator.api.schemas import (
     UserInfo,
     UserList,
     UserPublic,
+    UserTimezone,
+    UserTimezoneInfo,
 )
 from demo_orchestrator.domain.errors import BadRequest, Forbidden
 from demo_orchestrator.serving.deps import OrchestratorDep, PrincipalDep
@@ -94,3 +96,15 @@ def set_user_email(
     """Set (or, with null, remove) where a user's notification e-mails go: your own, or any
     user's as an admin."""
     return orchestrator.accounts.set_email(name, body.email, who)
+
+
+@router.put("/api/v1/users/{name}/timezone", response_model=UserTimezoneInfo, tags=["users"])
+def set_user_timezone(
+    body: UserTimezone,
+    orchestrator: OrchestratorDep,
+    who: PrincipalDep,
+    name: str = Path(min_length=1, max_length=128, pattern=NAME),
+) -> dict[str, Any]:
+    """Set the IANA time zone a user's calendar invitations and schedule page are shown in:
+    your own, or any user's as an admin."""
+    return orchestrator.accounts.set_timezone(name, body.timezone, who)

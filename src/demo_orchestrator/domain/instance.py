@@ -34,6 +34,9 @@ class Status(StrEnum):
     FAILED = "failed"
     DELETING = "deleting"
     DELETED = "deleted"
+    # Booked for a meeting: nothing is made yet; the engine hands it to `pending` a lead time
+    # before its start (engine/booking.py), or deletes it at once when cancelled.
+    SCHEDULED = "scheduled"
 
 
 class Desired(StrEnum):
@@ -50,6 +53,9 @@ LIVE = frozenset(
 )
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.SCHEDULED: frozenset(
+        {Status.PENDING, Status.PROVISIONING, Status.READY, Status.DELETING, Status.DELETED}
+    ),
     Status.PENDING_APPROVAL: frozenset(
         {Status.PENDING, Status.REJECTED, Status.DELETING, Status.DELETED}
     ),

@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from demo_orchestrator.domain.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from demo_orchestrator.engine.changes import SYSTEM
 from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.invitation import checked_zone
 from demo_orchestrator.engine.passwords import password_problem
 from demo_orchestrator.engine.pool import OWNER as POOL_OWNER
 from demo_orchestrator.engine.service import Principal
@@ -250,6 +251,34 @@ class Accounts:
                 source=actor.source,
                 detail={"user": name, "role": role},
             )
+
+    def set_timezone(self, name: str, timezone: str, who: Principal) -> dict[str, Any]:
+        """The IANA zone `name`'s invitations and schedule are shown in: your own, or any
+        user's as an admin."""
+        if who.role != "admin" and who.name != name:
+            raise Forbidden("you can set your own time zone only")
+        tz = checked_zone(timezone)
+        with self.ctx.db.write() as session:
+            user = store.get_user(session, name)
+            if user is None:
+                raise NotFound(f"no user {name!r}; GET /api/v1/users lists them")
+            user.timezone = tz
+            repo.add_audit(
+                session,
+                at=self.ctx.clock(),
+                actor=who.name,
+                action="user.timezone",
+                instance_id=None,
+                source=who.source,
+                detail={"user": name, "timezone": tz},
+            )
+            return {"name": name, "timezone": tz}
+
+    def timezone_of(self, name: str) -> str:
+        """A user's zone; UTC for one without a user record (a token-only admin)."""
+        with self.ctx.db.read() as session:
+            user = store.get_user(session, name)
+            return (user.timezone if user is not None else None) or "UTC"
 
     def set_email(self, name: str, email: str | None, who: Principal) -> dict[str, Any]:
         """Where `name`'s notification e-mails go: a user sets their own, admins anyone's."""

@@ -57,8 +57,8 @@ class InstanceActions:
         def change(row: InstanceRow, now: datetime) -> dict[str, Any]:
             if row.status in {Status.DELETED.value, Status.REJECTED.value}:
                 return {}
-            if row.status == Status.PENDING_APPROVAL.value:
-                # Nothing was made for a request still waiting: it is gone at once.
+            if row.status in {Status.PENDING_APPROVAL.value, Status.SCHEDULED.value}:
+                # Nothing was made for a request still waiting or a booking: gone at once.
                 return {
                     "status": Status.DELETED,
                     "desired": Desired.DELETED.value,
@@ -73,7 +73,7 @@ class InstanceActions:
         def change(row: InstanceRow, now: datetime) -> dict[str, Any]:
             self._require_live(row, "extend")
             expires_at = extended_expiry(
-                created_at=row.created_at,
+                created_at=row.starts_at or row.created_at,  # a booking's cap runs from its start
                 expires_at=row.expires_at,
                 hours=hours,
                 max_hours=self.ctx.settings.max_hours,

@@ -28,7 +28,14 @@ from demo_orchestrator.store.listing import ListedRow, RawTime, list_instances, 
 
 STATUSES = frozenset(s.value for s in Status)
 # A request waiting for approval, a rejected or a deleted demo has no environment: no links.
-NO_LINKS = frozenset({Status.DELETED.value, Status.REJECTED.value, Status.PENDING_APPROVAL.value})
+NO_LINKS = frozenset(
+    {
+        Status.DELETED.value,
+        Status.REJECTED.value,
+        Status.PENDING_APPROVAL.value,
+        Status.SCHEDULED.value,  # booked: nothing made yet
+    }
+)
 # How many entries each memo holds at most (starting again when full): some thousand demos'
 # links and steps (a few KB each) and their times (some hundred bytes each), tens of MB at most.
 MAX_DEMOS_KEPT = 10_000
@@ -100,6 +107,7 @@ class InstanceList:
             ended_at,
             duration_hours,
             meeting_at,
+            starts_at,
             hourly_usd,
             error,
             sleeping_hourly_usd,
@@ -113,7 +121,16 @@ class InstanceList:
             steps,
         ) = row  # one unpack: the LISTED_COLUMNS in their order, then the steps
         when = self._when
-        created_at, started_at, ready_at, expires_at, ended_at, meeting_at, sleeping_since = (
+        (
+            created_at,
+            started_at,
+            ready_at,
+            expires_at,
+            ended_at,
+            meeting_at,
+            starts_at,
+            sleeping_since,
+        ) = (
             None if raw is None else when(raw)
             for raw in (
                 created_at,
@@ -122,6 +139,7 @@ class InstanceList:
                 expires_at,
                 ended_at,
                 meeting_at,
+                starts_at,
                 sleeping_since,
             )
         )
@@ -155,6 +173,7 @@ class InstanceList:
             "ended_at": ended_at and ended_at[1],
             "duration_hours": duration_hours,
             "meeting_at": meeting_at and meeting_at[1],
+            "starts_at": starts_at and starts_at[1],
             "waiting_reason": waiting_reason,
             "urls": urls,
             "personas": shown_personas,

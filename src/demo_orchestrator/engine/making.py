@@ -38,6 +38,7 @@ def insert_instance(
         "prospect": None,
         "notes": None,
         "meeting_at": None,
+        "expires_at": now + timedelta(hours=hours),  # a booking's counts from its start
         "outputs": {},
         "pooled": False,
         **fields,
@@ -50,7 +51,6 @@ def insert_instance(
         status=status.value,
         desired=Desired.READY.value,
         created_at=now,
-        expires_at=now + timedelta(hours=hours),
         duration_hours=hours,
         hourly_usd=blueprint.cost.total_hourly_usd,
         sleeping_hourly_usd=blueprint.cost.sleeping_hourly_usd,

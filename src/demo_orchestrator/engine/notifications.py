@@ -37,8 +37,11 @@ from demo_orchestrator.domain.notifications import (
     slack_text,
 )
 from demo_orchestrator.engine.actions import Principal
+from demo_orchestrator.engine.booking import invitation_ics
 from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.invitation import zone
 from demo_orchestrator.engine.views import instance_view
+from demo_orchestrator.store import bookings
 from demo_orchestrator.store import repository as repo
 from demo_orchestrator.store import webhooks as store
 from demo_orchestrator.store.models import DeliveryRow, InstanceRow, WebhookRow
@@ -48,6 +51,8 @@ log = logging.getLogger(__name__)
 BATCH = 500
 SEND_LIMIT = 32
 MAX_BACKOFF_SECONDS = 3600.0
+# Mails of a booked demo that carry its .ics invitation (engine/invitation.py).
+INVITED = frozenset({"ready", "starting"})
 
 
 class Sent(Protocol):
@@ -68,7 +73,15 @@ class Sender(Protocol):
 
 
 class Mailer(Protocol):
-    def send(self, to: str, subject: str, text: str) -> Sent: ...
+    # `attachments` ((file name, MIME type, content)) is passed only when there is one: a
+    # booked demo's .ics invitation.
+    def send(
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        attachments: list[tuple[str, str, bytes]] | None = None,
+    ) -> Sent: ...
 
     def close(self) -> None: ...
 
@@ -105,6 +118,7 @@ class Notifier:
         self.sender = sender
         self.mailer = mailer
         self.leads = parse_leads(ctx.settings.expiry_warning_minutes)
+        self.start_leads = parse_leads(ctx.settings.start_reminder_minutes)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -240,6 +254,7 @@ class Notifier:
         """Enqueue what the feed and the clock say, then send what is due (and wait for it)."""
         self.read_feed()
         self.remind()
+        self.remind_starting()
         for future in [self._pool.submit(self.attempt, d) for d in self.claim_due()]:
             future.result()
 
@@ -279,6 +294,30 @@ class Notifier:
                 key = f"expiring:{lead}:{row.expires_at.isoformat()}"
                 extra = {"minutes_left": max(0, round(left)), "lead_minutes": lead}
                 self._enqueue(session, hooks, row, "expiring", key, extra)
+
+    def remind_starting(self) -> None:
+        """`starting` before a booked demo's start, once per lead time and start (moving the
+        booking makes them due again), like `remind` does before expiry."""
+        if not self.start_leads:
+            return
+        now = self.ctx.clock()
+        with self.ctx.db.write() as session:
+            hooks = [h for h in store.live_webhooks(session) if "starting" in h.events]
+            if not hooks and self.mailer is None:
+                return
+            until = now + timedelta(minutes=self.start_leads[0])
+            for row in bookings.starting_within(session, now=now, until=until):
+                if row.pooled or row.starts_at is None:
+                    continue
+                left = (row.starts_at - now).total_seconds() / 60
+                lead = min(lead for lead in self.start_leads if left <= lead)
+                key = f"starting:{lead}:{row.starts_at.isoformat()}"
+                extra = {
+                    "minutes_left": max(0, round(left)),
+                    "lead_minutes": lead,
+                    "starts_at": row.starts_at.isoformat().replace("+00:00", "Z"),
+                }
+                self._enqueue(session, hooks, row, "starting", key, extra)
 
     def _enqueue(
         self,
@@ -398,8 +437,25 @@ class Notifier:
         data = delivery.payload.get("data") or {}
         extra = {k: v for k, v in data.items() if k != "instance"}
         subject, text = mail_text(delivery.event, data.get("instance") or {}, extra)
-        outcome = self.mailer.send(address, subject, text)
+        invite = self._invitation(delivery) if delivery.event in INVITED else None
+        if invite is not None:
+            outcome = self.mailer.send(address, subject, text, attachments=[invite])
+        else:
+            outcome = self.mailer.send(address, subject, text)
         self._record(delivery.id, outcome.status_code, outcome.error, delivered=outcome.delivered)
+
+    def _invitation(self, delivery: DeliveryRow) -> tuple[str, str, bytes] | None:
+        """A booked demo's .ics for its owner's mail, in the owner's time zone."""
+        with self.ctx.db.read() as session:
+            row = session.get(InstanceRow, delivery.instance_id)
+            if row is None or row.starts_at is None:
+                return None
+            owner = store.user(session, row.owner)
+            tz = zone(owner.timezone if owner is not None else None)
+            session.expunge(row)
+        instance = (delivery.payload.get("data") or {}).get("instance") or {}
+        ics = invitation_ics(self.ctx, instance, row, tz)
+        return (f"{row.id}.ics", "text/calendar", ics)
 
     def mail_deliveries(self, who: Principal, limit: int = 100) -> list[dict[str, Any]]:
         """The e-mails sent to `who` (the notifications page shows them beside the webhooks)."""

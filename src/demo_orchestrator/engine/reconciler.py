@@ -28,6 +28,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from demo_orchestrator.domain.instance import LIVE, Desired, Status
+from demo_orchestrator.engine import booking
 from demo_orchestrator.engine.changes import SYSTEM, Audit, apply_change, record_orphan
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.health import Healer
@@ -155,6 +156,10 @@ class Reconciler:
         for item in work:
             deleting = item.desired == Desired.DELETED.value
             waits = item.next_attempt_at is not None and item.next_attempt_at > now
+            if waits and item.status == Status.SCHEDULED.value:
+                self._due(
+                    item.next_attempt_at
+                )  # a booking's hand-off: wake at it, not a tick later
             if waits and not (deleting and item.status != Status.DELETING.value):
                 continue
             with self._lock:
@@ -168,6 +173,11 @@ class Reconciler:
             started.append(item.instance_id)
             self._pool.submit(self._work, item.instance_id)
         return started
+
+    def _due(self, at: datetime | None) -> None:
+        """Wake the loop at `at` at the latest (a stored due date it saw while scanning)."""
+        if at is not None and (self._retry_at is None or at < self._retry_at):
+            self._retry_at = at
 
     def _submit_due_polls(self, now: datetime) -> None:
         with self._lock:
@@ -244,6 +254,10 @@ class Reconciler:
                 return GONE
             status, desired = Status(row.status), Desired(row.desired)
             resetting = row.generation != row.applied_generation
+        if status == Status.SCHEDULED:  # booked: made a lead time before its start
+            if not booking.hand_off(self.ctx, instance_id, now):
+                return Outcome("done")
+            status = Status.PENDING
         if desired == Desired.DELETED:
             if status in {Status.DELETED, Status.REJECTED}:
                 return GONE

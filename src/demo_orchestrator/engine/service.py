@@ -11,8 +11,9 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,15 +32,19 @@ from demo_orchestrator.domain.instance import (
     validate_duration,
 )
 from demo_orchestrator.domain.redaction import redact
+from demo_orchestrator.engine import booking
 from demo_orchestrator.engine.actions import InstanceActions, Principal
 from demo_orchestrator.engine.admission import CreateRate
+from demo_orchestrator.engine.booking import invitation_ics
 from demo_orchestrator.engine.changes import Audit, apply_change
 from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.invitation import zone
 from demo_orchestrator.engine.listing import InstanceList
 from demo_orchestrator.engine.making import insert_instance
 from demo_orchestrator.engine.plan import Plans
 from demo_orchestrator.engine.pool import WarmPool
 from demo_orchestrator.engine.views import instance_view
+from demo_orchestrator.store import accounts as accounts_store
 from demo_orchestrator.store import repository as repo
 from demo_orchestrator.store.models import IdempotencyRow, InstanceRow
 
@@ -55,7 +60,8 @@ class CreateInstance:
     notes: str | None = None
     blueprint: str | None = None
     idempotency_key: str | None = None
-    meeting_at: datetime | None = None
+    meeting_at: datetime | None = None  # the old name of starts_at, kept one release
+    starts_at: datetime | None = None  # booked for a meeting (engine/booking.py)
 
     def __post_init__(self) -> None:
         """Whatever the entry point (API, web form), text that reaches the demo is printable
@@ -195,6 +201,26 @@ class InstanceService(InstanceActions):
                 for a in repo.recent_audit(session, limit)
             ]
 
+    def calendar(self, who: Principal, instance_id: str) -> bytes:
+        """The demo's .ics invitation in its owner's time zone (engine/invitation.py)."""
+        with self.ctx.db.read() as session:
+            row = self._visible(session, who, instance_id)
+            owner = accounts_store.get_user(session, row.owner)
+            tz = zone(owner.timezone if owner is not None else None)
+            view = self.view(row, [])
+        return invitation_ics(self.ctx, view, row, tz)
+
+    def timezone_of(self, name: str) -> ZoneInfo:
+        """A user's zone (UTC without a user record: a token-only admin)."""
+        with self.ctx.db.read() as session:
+            user = accounts_store.get_user(session, name)
+            return zone(user.timezone if user is not None else None)
+
+    def schedule(self, who: Principal, day: date) -> list[dict[str, Any]]:
+        """The day's booked demos in `who`'s time zone; a sales user sees their own."""
+        owner = None if who.sees_all else who.name
+        return booking.day_schedule(self.ctx, owner=owner, day=day, tz=self.timezone_of(who.name))
+
     # -- writes --------------------------------------------------------------------------------
 
     def create(self, who: Principal, command: CreateInstance) -> tuple[dict[str, Any], bool]:
@@ -204,21 +230,28 @@ class InstanceService(InstanceActions):
         blueprint = self.ctx.blueprint_named(command.blueprint or self.ctx.settings.blueprint)
         scenario = self.ctx.scenario_of(blueprint, command.scenario or blueprint.default_scenario)
         hours = validate_duration(command.duration_hours, max_hours=self.ctx.settings.max_hours)
+        starts_at = command.starts_at or command.meeting_at
+        hashed: list[Any] = [
+            blueprint.name,
+            scenario.name,
+            hours,
+            command.name,
+            command.prospect,
+            command.notes,
+        ]
+        if starts_at is not None:  # unbooked requests keep the hash they always had
+            hashed.append(starts_at.isoformat())
         request_hash = hashlib.sha256(
             json.dumps(
-                [
-                    blueprint.name,
-                    scenario.name,
-                    hours,
-                    command.name,
-                    command.prospect,
-                    command.notes,
-                ],
+                hashed,
                 sort_keys=True,
                 default=str,
             ).encode()
         ).hexdigest()
         now = self.ctx.clock()
+        if starts_at is not None:
+            field = "starts_at" if command.starts_at else "meeting_at"
+            starts_at = booking.checked_start(starts_at, now=now, field=field)
         try:
             with self.ctx.db.write() as session:
                 if command.idempotency_key:
@@ -226,12 +259,15 @@ class InstanceService(InstanceActions):
                     if replay is not None:
                         return replay, False
                 repo.lock_quota(session)
-                if repo.count_live(session) >= self.ctx.settings.max_instances:
+                if (
+                    starts_at is None
+                    and repo.count_live(session) >= self.ctx.settings.max_instances
+                ):
                     raise QuotaExceeded(
                         f"the orchestrator holds its maximum of {self.ctx.settings.max_instances} "
                         "live demos; delete one or raise DEMO_MAX_INSTANCES"
                     )
-                if (
+                if starts_at is None and (
                     repo.count_live(session, owner=who.name)
                     >= self.ctx.settings.max_instances_per_owner
                 ):
@@ -239,8 +275,36 @@ class InstanceService(InstanceActions):
                         f"you already have {self.ctx.settings.max_instances_per_owner} live demos; "
                         "delete one first"
                     )
-                waits_for = self._outside_policy(session, who, hours)
-                claimed = None if waits_for else self.pool.claim(session, blueprint, scenario)
+                booking.check_honourable(
+                    session,
+                    self.ctx.settings,
+                    owner=who.name,
+                    role=who.role,
+                    start=starts_at or now,
+                    hours=hours,
+                    booked=starts_at is not None,
+                )
+                make_at = (
+                    starts_at - booking.lead_time(session, self.ctx.settings, scenario.name)
+                    if starts_at is not None
+                    else now
+                )
+                scheduled = make_at > now
+                waits_for = None if starts_at else self._outside_policy(session, who, hours)
+                booked: dict[str, Any] = (
+                    {
+                        "starts_at": starts_at,
+                        "meeting_at": starts_at,
+                        "expires_at": starts_at + timedelta(hours=hours),
+                    }
+                    if starts_at is not None
+                    else {}
+                )
+                claimed = (
+                    None
+                    if waits_for or scheduled
+                    else self.pool.claim(session, blueprint, scenario)
+                )
                 if claimed is not None:
                     row = claimed
                     self.pool.hand_over(
@@ -252,9 +316,14 @@ class InstanceService(InstanceActions):
                         name=command.name or f"{scenario.title} demo",
                         prospect=command.prospect,
                         notes=command.notes,
-                        meeting_at=command.meeting_at,
+                        **booked,
                     )
                 else:
+                    status = Status.PENDING
+                    if waits_for:
+                        status = Status.PENDING_APPROVAL
+                    elif scheduled:
+                        status = Status.SCHEDULED
                     row = insert_instance(
                         session,
                         self.ctx,
@@ -264,13 +333,15 @@ class InstanceService(InstanceActions):
                         owner=who.name,
                         hours=hours,
                         now=now,
-                        status=Status.PENDING_APPROVAL if waits_for else Status.PENDING,
+                        status=status,
                         name=command.name or f"{scenario.title} demo",
                         prospect=command.prospect,
                         notes=command.notes,
-                        meeting_at=command.meeting_at,
                         outputs={"approval": {"reason": waits_for}} if waits_for else {},
+                        **booked,
                     )
+                    if scheduled:  # the reconciler's due date: hand-off at the lead time
+                        row.next_attempt_at = make_at
                 instance_id = row.id
                 if command.idempotency_key:
                     session.add(
@@ -296,6 +367,7 @@ class InstanceService(InstanceActions):
                             "duration_hours": hours,
                             **({"waits_for_approval": waits_for} if waits_for else {}),
                             **({"from_warm_pool": True} if claimed is not None else {}),
+                            **({"starts_at": starts_at.isoformat()} if starts_at else {}),
                         },
                     ),
                 )

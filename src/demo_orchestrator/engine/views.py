@@ -116,6 +116,7 @@ def instance_view(
         Status.DELETED.value,
         Status.REJECTED.value,
         Status.PENDING_APPROVAL.value,
+        Status.SCHEDULED.value,  # booked: nothing made yet, so no links before its hand-off
     }
     urls = demo_urls(settings, blueprint, row.id) if blueprint is not None else {}
     cost = cost_of(
@@ -143,6 +144,7 @@ def instance_view(
         "ended_at": _iso(row.ended_at),
         "duration_hours": row.duration_hours,
         "meeting_at": _iso(row.meeting_at),
+        "starts_at": _iso(row.starts_at),
         "waiting_reason": (row.outputs or {}).get("approval", {}).get("reason")
         if row.status == Status.PENDING_APPROVAL.value
         else None,

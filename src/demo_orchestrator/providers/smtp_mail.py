@@ -49,7 +49,13 @@ class SmtpMailer:
     def close(self) -> None:
         """Connections are per message: nothing is held open."""
 
-    def send(self, to: str, subject: str, text: str) -> MailOutcome:
+    def send(
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        attachments: list[tuple[str, str, bytes]] | None = None,
+    ) -> MailOutcome:
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = to
@@ -57,6 +63,9 @@ class SmtpMailer:
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
         message.set_content(text)
+        for filename, mime, content in attachments or []:  # a booked demo's .ics invitation
+            maintype, _, subtype = mime.partition("/")
+            message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
         where = f"{self.host}:{self.port}"
         try:
             if self.implicit_tls:

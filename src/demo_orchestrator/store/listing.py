@@ -67,6 +67,7 @@ LISTED_COLUMNS = (
     _raw(_I.ended_at),
     _I.duration_hours,
     _raw(_I.meeting_at),
+    _raw(_I.starts_at),
     _I.hourly_usd,
     _I.error,
     _I.sleeping_hourly_usd,

@@ -74,6 +74,9 @@ class InstanceRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     duration_hours: Mapped[float] = mapped_column(Float)
     meeting_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A booked demo's meeting start: it is `scheduled` until a lead time before it, and its
+    # life (expiry, the cap) counts from it. None for a demo made at once.
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     hourly_usd: Mapped[float] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
@@ -167,6 +170,8 @@ class UserRow(Base):
     password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    # IANA zone the user's calendar invitations and schedule page are shown in.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     # Set by an admin: from then on the user's sessions, tokens and sign-ins are refused.
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

@@ -202,6 +202,8 @@ def needing_work(session: Session, *, now: datetime) -> list[Work]:
     ).where(
         or_(
             InstanceRow.status.in_(active),
+            # Booked: due at its lead time (next_attempt_at), or at once when it is cancelled.
+            InstanceRow.status == Status.SCHEDULED.value,
             and_(
                 InstanceRow.status == Status.READY.value, InstanceRow.desired != Desired.READY.value
             ),

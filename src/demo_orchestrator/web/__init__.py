@@ -8,7 +8,14 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from demo_orchestrator.domain.errors import DemoError
-from demo_orchestrator.web import login, notifications_page, pages, share_page, usage_page
+from demo_orchestrator.web import (
+    login,
+    notifications_page,
+    pages,
+    schedule_page,
+    share_page,
+    usage_page,
+)
 from demo_orchestrator.web.auth import LoginRequired, current_user, login_redirect
 from demo_orchestrator.web.render import HERE, page
 
@@ -19,6 +26,7 @@ def install(app: FastAPI) -> None:
     app.include_router(login.router)
     app.include_router(pages.router)
     app.include_router(usage_page.router)
+    app.include_router(schedule_page.router)
     app.include_router(notifications_page.router)
     app.include_router(share_page.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from demo_orchestrator.bootstrap import Orchestrator
 from demo_orchestrator.domain.errors import BadRequest, DemoError
-from demo_orchestrator.domain.instance import Status, as_utc
+from demo_orchestrator.domain.instance import Status
 from demo_orchestrator.engine.service import CreateInstance
 from demo_orchestrator.engine.shares import Shares
 from demo_orchestrator.serving.deps import OrchestratorDep
@@ -141,7 +142,7 @@ def create(
     company: Annotated[str, Form()] = "",
     industry: Annotated[str, Form()] = "",
     notes: Annotated[str, Form()] = "",
-    meeting_at: Annotated[str, Form()] = "",
+    starts_at: Annotated[str, Form()] = "",
 ) -> Response:
     verify_csrf(user, csrf_token)
     require_role(user, "admin", "sales")
@@ -152,7 +153,7 @@ def create(
         "company": company,
         "industry": industry,
         "notes": notes,
-        "meeting_at": meeting_at,
+        "starts_at": starts_at,
     }
     try:
         hours = _hours(duration_hours)
@@ -169,7 +170,7 @@ def create(
                 name=name.strip()[:200] or None,
                 prospect=prospect,
                 notes=notes.strip()[:5000] or None,
-                meeting_at=_meeting(meeting_at),
+                starts_at=_starts(starts_at, orchestrator.instances.timezone_of(user.name)),
             ),
         )
     except DemoError as exc:
@@ -177,6 +178,8 @@ def create(
     notice = (
         "Request sent: it waits for an admin's approval"
         if instance["status"] == Status.PENDING_APPROVAL.value
+        else "Booked: it will be ready before the start"
+        if instance["status"] == Status.SCHEDULED.value
         else "Demo environment is being created"
     )
     return back(detail_path(user, instance["id"]), notice=notice)
@@ -202,6 +205,7 @@ def _form(
         status_code=status_code,
         action=SALES_LIST if user.role == "sales" else ADMIN_LIST,
         default_scenario=orchestrator.ctx.blueprint.default_scenario,
+        timezone=str(orchestrator.instances.timezone_of(user.name)),
     )
 
 
@@ -212,14 +216,15 @@ def _hours(raw: str) -> float:
         raise BadRequest("duration_hours must be a number of hours, e.g. 2 or 0.25") from None
 
 
-def _meeting(raw: str) -> datetime | None:
+def _starts(raw: str, tz: ZoneInfo) -> datetime | None:
+    """The form's datetime-local, read in the user's time zone (an explicit offset wins)."""
     if not raw.strip():
         return None
     try:
         value = datetime.fromisoformat(raw.strip())
     except ValueError:
-        raise BadRequest("meeting time must be a date and time, e.g. 2026-12-01T14:00") from None
-    return as_utc(value)
+        raise BadRequest("starts at must be a date and time, e.g. 2026-12-01T14:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
 # -- one instance -----------------------------------------------------------------------------
