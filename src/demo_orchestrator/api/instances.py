@@ -64,9 +64,23 @@ def list_instances(
     q: Annotated[
         str | None, Query(max_length=200, description="Search id, name, owner, prospect.")
     ] = None,
+    prospect: Annotated[
+        str | None, Query(max_length=200, description="Demos for this company (any case).")
+    ] = None,
+    opportunity: Annotated[
+        str | None, Query(max_length=100, description="Demos of this CRM opportunity id.")
+    ] = None,
 ) -> Response:
     page = orchestrator.instances.list_page(
-        who, status=status, scenario=scenario, owner=owner, limit=limit, cursor=cursor, search=q
+        who,
+        status=status,
+        scenario=scenario,
+        owner=owner,
+        limit=limit,
+        cursor=cursor,
+        search=q,
+        prospect=prospect,
+        opportunity=opportunity,
     )
     # Already in the documented shape (InstancePage, tested): one JSON encode, no validation of
     # every item again on the way out.

@@ -9,8 +9,10 @@ usage cannot overflow.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -54,11 +56,42 @@ ApiDatetime = Annotated[datetime, AfterValidator(_bounded_date)]
 Hours = Annotated[float, Field(gt=0, le=HOURS_LIMIT, allow_inf_nan=False)]
 
 
+def _email(value: str | None) -> str | None:
+    if value is not None and not EMAIL.fullmatch(value):
+        raise ValueError("is not an e-mail address like name@example.com")
+    return value
+
+
+def _web_url(value: str | None) -> str | None:
+    if value is not None:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.username:
+            raise ValueError("is not an http(s) URL (like https://crm.example.com/deals/42)")
+    return value
+
+
+EMAIL = re.compile(r"[^@\s<>,;:\x00-\x1f\x7f]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
 class ProspectIn(BaseModel):
+    """Who the demo is for, and the CRM deal it belongs to (mapped to HubSpot and Salesforce
+    fields in the README); only `company` and `industry` reach the demo itself."""
+
     model_config = ConfigDict(extra="forbid")
 
     company: Line = Field(min_length=1, max_length=200)
     industry: Line | None = Field(default=None, max_length=200)
+    contact_name: Line | None = Field(default=None, max_length=200)
+    contact_email: Annotated[Line, AfterValidator(_email)] | None = Field(
+        default=None, max_length=254
+    )
+    opportunity_id: Line | None = Field(
+        default=None, max_length=100, description="The deal's id in the CRM."
+    )
+    opportunity_url: Annotated[Line, AfterValidator(_web_url)] | None = Field(
+        default=None, max_length=2000, description="The deal's page in the CRM."
+    )
+    stage: Line | None = Field(default=None, max_length=100, description="The deal's stage.")
 
 
 class InstanceCreate(BaseModel):

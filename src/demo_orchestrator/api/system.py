@@ -73,7 +73,10 @@ def usage(
     who: PrincipalDep,
     start: Annotated[ApiDatetime | None, Query(alias="from")] = None,
     end: Annotated[ApiDatetime | None, Query(alias="to")] = None,
-    group_by: str = "owner",
+    group_by: Annotated[
+        str,
+        Query(description="owner, scenario, day, instance, prospect (company) or opportunity."),
+    ] = "owner",
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
     end = as_utc(end) if end else now

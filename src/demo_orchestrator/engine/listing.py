@@ -64,6 +64,8 @@ class InstanceList:
         limit: int = 50,
         cursor: str | None = None,
         search: str | None = None,
+        prospect: str | None = None,
+        opportunity: str | None = None,
     ) -> dict[str, Any]:
         if status is not None and status not in STATUSES:
             raise BadRequest(
@@ -82,6 +84,8 @@ class InstanceList:
                 limit=limit,
                 cursor=cursor,
                 search=search,
+                prospect=prospect,
+                opportunity=opportunity,
             )
         now = self.ctx.clock()
         return {

@@ -25,7 +25,7 @@ from demo_orchestrator.domain.errors import (
     NotFound,
     QuotaExceeded,
 )
-from demo_orchestrator.domain.inputs import check_date, check_text
+from demo_orchestrator.domain.inputs import check_date, check_prospect, check_text
 from demo_orchestrator.domain.instance import (
     Status,
     is_instance_id,
@@ -69,8 +69,7 @@ class CreateInstance:
         for field in ("scenario", "name", "blueprint"):
             check_text(field, getattr(self, field))
         check_text("notes", self.notes, multiline=True)
-        for key, value in (self.prospect or {}).items():
-            check_text(f"prospect.{key}", value if isinstance(value, str) else None)
+        check_prospect(self.prospect)
         check_date("meeting_at", self.meeting_at)
 
 
@@ -128,6 +127,8 @@ class InstanceService(InstanceActions):
         limit: int = 50,
         cursor: str | None = None,
         search: str | None = None,
+        prospect: str | None = None,
+        opportunity: str | None = None,
     ) -> dict[str, Any]:
         """`{"items": [...], "next_cursor": str | None}`; a non-admin sees only their own demos."""
         return self._list.page(
@@ -138,6 +139,8 @@ class InstanceService(InstanceActions):
             limit=limit,
             cursor=cursor,
             search=search,
+            prospect=prospect,
+            opportunity=opportunity,
         )
 
     def events_after(self, who: Principal, instance_id: str, after: int) -> list[dict[str, Any]]:

@@ -16,7 +16,8 @@ from demo_orchestrator.store import repository as repo
 from demo_orchestrator.store import sleeps
 from demo_orchestrator.store.models import InstanceRow
 
-GROUPS = ("owner", "scenario", "day", "instance")
+GROUPS = ("owner", "scenario", "day", "instance", "prospect", "opportunity")
+NONE = "(none)"  # the bucket of demos with no prospect (or no opportunity)
 
 
 def usage(
@@ -43,13 +44,27 @@ def usage(
         if life_end <= life_start:
             continue
         parts = _split(row, life_start, life_end, group_by)
+        prospect = row.prospect or {}
         if group_by == "instance":
             labels[row.id] = {
                 "owner": row.owner,
                 "scenario": row.scenario,
+                "name": row.name,
+                "prospect": prospect.get("company"),
+                "opportunity_id": prospect.get("opportunity_id"),
+                "stage": prospect.get("stage"),
                 "started_at": life_start.isoformat(),
                 "ended_at": life_end.isoformat(),
             }
+        elif group_by == "opportunity" and prospect.get("opportunity_id"):
+            labels.setdefault(
+                str(prospect["opportunity_id"]),
+                {
+                    "prospect": prospect.get("company"),
+                    "opportunity_url": prospect.get("opportunity_url"),
+                    "stage": prospect.get("stage"),
+                },
+            )
         for key, part_start, part_end in parts:
             hours = (part_end - part_start).total_seconds() / 3600
             asleep = _asleep(asleep_in[row.id], part_start, part_end, now) / 3600
@@ -101,7 +116,14 @@ def _split(
 ) -> list[tuple[str, datetime, datetime]]:
     """The parts of [start, end) and the bucket each belongs to (days split at midnight)."""
     if group_by != "day":
-        key = {"instance": row.id, "owner": row.owner, "scenario": row.scenario}[group_by]
+        prospect = row.prospect or {}
+        key = {
+            "instance": row.id,
+            "owner": row.owner,
+            "scenario": row.scenario,
+            "prospect": str(prospect.get("company") or NONE),
+            "opportunity": str(prospect.get("opportunity_id") or NONE),
+        }[group_by]
         return [(key, start, end)]
     parts = []
     cursor = start

@@ -155,6 +155,8 @@ def list_instances(
     limit: int = 50,
     cursor: str | None = None,
     search: str | None = None,
+    prospect: str | None = None,
+    opportunity: str | None = None,
 ) -> tuple[Sequence[ListedRow], str | None]:
     """One page of listed instances, newest first (ties by id), warm-pool members left out.
 
@@ -173,6 +175,11 @@ def list_instances(
                 func.lower(func.coalesce(_I.notes, "")).like(pattern),
             )
         )
+    if prospect:  # a JSON field on both backends (json_extract / ->>)
+        company = func.lower(_I.prospect["company"].as_string())
+        query = query.where(company == prospect.strip().lower())
+    if opportunity:
+        query = query.where(_I.prospect["opportunity_id"].as_string() == opportunity.strip())
     if status is not None:
         query = query.where(_I.status == status)
     if scenario is not None:

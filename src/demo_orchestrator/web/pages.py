@@ -76,6 +76,8 @@ def admin_list(
     scenario: str | None = None,
     owner: str | None = None,
     cursor: str | None = None,
+    prospect: str | None = None,
+    opportunity: str | None = None,
 ) -> Response:
     require_role(user, "admin", "viewer")
     listed = orchestrator.instances.list_page(
@@ -86,6 +88,8 @@ def admin_list(
         search=q or None,
         cursor=cursor or None,
         limit=50,
+        prospect=(prospect or "")[:200] or None,
+        opportunity=(opportunity or "")[:100] or None,
     )
     return page(
         request,
@@ -101,6 +105,8 @@ def admin_list(
             "status": status or "",
             "scenario": scenario or "",
             "owner": owner or "",
+            "prospect": prospect or "",
+            "opportunity": opportunity or "",
         },
     )
 
@@ -141,6 +147,11 @@ def create(
     name: Annotated[str, Form()] = "",
     company: Annotated[str, Form()] = "",
     industry: Annotated[str, Form()] = "",
+    contact_name: Annotated[str, Form()] = "",
+    contact_email: Annotated[str, Form()] = "",
+    opportunity_id: Annotated[str, Form()] = "",
+    opportunity_url: Annotated[str, Form()] = "",
+    stage: Annotated[str, Form()] = "",
     notes: Annotated[str, Form()] = "",
     starts_at: Annotated[str, Form()] = "",
 ) -> Response:
@@ -152,16 +163,30 @@ def create(
         "name": name,
         "company": company,
         "industry": industry,
+        "contact_name": contact_name,
+        "contact_email": contact_email,
+        "opportunity_id": opportunity_id,
+        "opportunity_url": opportunity_url,
+        "stage": stage,
         "notes": notes,
         "starts_at": starts_at,
     }
     try:
         hours = _hours(duration_hours)
         prospect = None
+        crm = {
+            "industry": industry,
+            "contact_name": contact_name,
+            "contact_email": contact_email,
+            "opportunity_id": opportunity_id,
+            "opportunity_url": opportunity_url,
+            "stage": stage,
+        }
         if company.strip():
-            prospect = {"company": company.strip()[:200]}
-            if industry.strip():
-                prospect["industry"] = industry.strip()[:200]
+            prospect = {"company": company.strip()[:300]}
+            prospect.update({k: v.strip()[:2100] for k, v in crm.items() if v.strip()})
+        elif any(v.strip() for v in crm.values()):
+            raise BadRequest("a prospect needs its company name first")
         instance, _ = orchestrator.instances.create(
             user.principal,
             CreateInstance(

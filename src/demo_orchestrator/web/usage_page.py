@@ -44,7 +44,7 @@ def _report(
     ctx = orchestrator.ctx
     return {
         g: usage(ctx, who, start=begin, end=finish, group_by=g)
-        for g in ("owner", "scenario", "day", "instance")
+        for g in ("owner", "scenario", "day", "instance", "prospect", "opportunity")
     }
 
 
@@ -98,6 +98,8 @@ def usage_page(
         totals=report["owner"]["totals"],
         by_owner=report["owner"]["items"],
         by_scenario=report["scenario"]["items"],
+        by_prospect=report["prospect"]["items"],
+        by_opportunity=report["opportunity"]["items"],
         engagement=_engagement(orchestrator, report["instance"]["items"]),
         charts=charts,
         hourly=orchestrator.ctx.blueprint.cost.hourly_usd,
@@ -111,6 +113,13 @@ def _engagement(orchestrator: Orchestrator, demos: list[dict[str, Any]]) -> list
     return [{**d, **totals[d["key"]]} for d in demos if d["key"] in totals]
 
 
+def _cell(value: object) -> str:
+    """A text cell as typed, made inert for spreadsheets: one that starts like a formula
+    (=, +, -, @, tab, CR) gets a leading apostrophe (OWASP's CSV injection advice)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+
+
 @router.get("/portal/admin/usage.csv")
 def usage_csv(request: Request, orchestrator: OrchestratorDep, user: UserDep) -> Response:
     """One row per demo in the period, with its demo-hours and cost inside the period."""
@@ -122,14 +131,33 @@ def usage_csv(request: Request, orchestrator: OrchestratorDep, user: UserDep) ->
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
-        ["instance", "owner", "scenario", "started_at", "ended_at", "demo_hours", "cost_usd"]
+        [
+            "instance",
+            "name",
+            "owner",
+            "scenario",
+            "prospect",
+            "opportunity_id",
+            "stage",
+            "started_at",
+            "ended_at",
+            "demo_hours",
+            "cost_usd",
+        ]
     )
-    for item in report["items"]:
+    for item in sorted(
+        report["items"],
+        key=lambda i: (i.get("opportunity_id") or "", i["prospect"] or "", i["key"]),
+    ):
         writer.writerow(
             [
                 item["key"],
+                _cell(item.get("name")),
                 item["owner"],
                 item["scenario"],
+                _cell(item.get("prospect")),
+                _cell(item.get("opportunity_id")),
+                _cell(item.get("stage")),
                 item["started_at"],
                 item["ended_at"],
                 f"{item['demo_hours']:.4f}",
