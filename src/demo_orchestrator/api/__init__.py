@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from demo_orchestrator.api import errors, instances, system, tokens, warm_pool, webhooks
+from demo_orchestrator.api import (
+    errors,
+    instances,
+    system,
+    templates,
+    tokens,
+    warm_pool,
+    webhooks,
+)
 
 
 def install(app: FastAPI) -> None:
@@ -14,3 +22,4 @@ def install(app: FastAPI) -> None:
     app.include_router(tokens.router)
     app.include_router(warm_pool.router)
     app.include_router(webhooks.router)
+    app.include_router(templates.router)

@@ -37,6 +37,7 @@ from demo_orchestrator.engine.listing import InstanceList
 from demo_orchestrator.engine.making import insert_instance
 from demo_orchestrator.engine.plan import Plans
 from demo_orchestrator.engine.pool import WarmPool
+from demo_orchestrator.engine.templates import require_usable
 from demo_orchestrator.engine.views import instance_view
 from demo_orchestrator.store import repository as repo
 from demo_orchestrator.store.models import IdempotencyRow, InstanceRow
@@ -82,6 +83,7 @@ class InstanceService(InstanceActions):
             blueprint=blueprint,
             login_secret=login_secret,
             now=self.ctx.clock(),
+            scenario=self.ctx.find_scenario(blueprint, row.scenario) if blueprint else None,
         )
 
     def _login_secret(self, sealed: str) -> str | None:
@@ -190,6 +192,7 @@ class InstanceService(InstanceActions):
         self.create_rate.hit(who.name)
         blueprint = self.ctx.blueprint_named(command.blueprint or self.ctx.settings.blueprint)
         scenario = self.ctx.scenario_of(blueprint, command.scenario or blueprint.default_scenario)
+        require_usable(self.ctx, who, scenario)  # a saved template: the caller's or shared
         hours = validate_duration(command.duration_hours, max_hours=self.ctx.settings.max_hours)
         request_hash = hashlib.sha256(
             json.dumps(

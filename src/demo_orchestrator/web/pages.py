@@ -235,7 +235,9 @@ def detail(
 ) -> Response:
     instance = orchestrator.instances.get(user.principal, instance_id)
     blueprint = orchestrator.ctx.blueprints.get(instance["blueprint"])
-    scenario = blueprint.scenario(instance["scenario"]) if blueprint else None
+    scenario = (
+        orchestrator.ctx.find_scenario(blueprint, instance["scenario"]) if blueprint else None
+    )
     services = [s.name for s in blueprint.services] if blueprint else []
     logs, chosen = "", service or (services[0] if services else None)
     if chosen and instance["status"] in {"ready", "provisioning"}:
