@@ -314,8 +314,9 @@ class PostgresDatabase(DatabaseProvider):
         self.saved.drop(name)
 
     def remove_templates(self) -> list[str]:
-        """Drop every template and the builder role of this owner (for tests and clean-up)."""
-        return self.templates.remove_all()
+        """Drop every template (saved ones too) and the builder role of this owner (for tests
+        and clean-up)."""
+        return [*self.saved.remove_all(), *self.templates.remove_all()]
 
     # -- helpers -------------------------------------------------------------------------------
 

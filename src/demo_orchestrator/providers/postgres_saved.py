@@ -97,6 +97,21 @@ class PostgresSavedTemplates:
                 raise PermanentError(f"PostgreSQL database {target} is not ours; left in place")
             self.templates.drop(conn, target)
 
+    def remove_all(self) -> list[str]:
+        """Drop every saved template of this owner (for tests and clean-up)."""
+        with self.admin.connect() as conn:
+            names = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT datname FROM pg_database WHERE starts_with(datname, %s) "
+                    "AND starts_with(coalesce(shobj_description(oid, 'pg_database'), ''), %s)",
+                    [f"demo_sv_{self.templates.owner}_", f"{self.marker} "],
+                ).fetchall()
+            ]
+            for name in names:
+                self.templates.drop(conn, name)
+        return names
+
     def _clone_paused(self, conn: psycopg.Connection[Any], source: str, target: str) -> None:
         conn.execute(
             sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(Ident(source))
