@@ -22,7 +22,7 @@ class SaveAsTemplate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(
-        max_length=40,
+        max_length=200,  # checked against the name rule by the service, with a clear detail
         description="The new scenario's name: ^[a-z][a-z0-9-]{2,39}$, not taken by a built-in "
         "scenario or another saved template.",
     )

@@ -1,0 +1,227 @@
+"""Save a customised demo as a template (issue 14, item 4), end to end through `democtl serve`
+with the reference stack: a candidate applies in a running demo, the demo is saved, and a demo
+made from the template has that application; the template survives a restart, is shared only
+when asked, keeps its name rules, and deleting it never breaks a demo made from it. On SQLite
+(the embedded default) and on this machine's real PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from tests.conftest import PG_ADMIN, Server
+
+RESUME = "Saved-template test resume: ten years of Python"
+
+
+def _splits(make_server: Any, home: Path, **extra: str) -> Server:
+    made: Server = make_server(
+        home,
+        DEMO_BLUEPRINT="splits-network",
+        DEMO_BLUEPRINT_PATHS="[]",
+        DEMO_PREBUILD_TEMPLATES="false",
+        **extra,
+    )
+    return made
+
+
+def _ready(server: Server, **body: Any) -> dict[str, Any]:
+    made = server.create(**body)
+    ready = server.wait_status(made["id"], "ready", "failed", timeout=180)
+    assert ready["status"] == "ready", ready
+    return ready
+
+
+def _candidate(server: Server, instance: dict[str, Any]) -> httpx.Client:
+    sam = next(p for p in instance["personas"] if p["role"] == "candidate")
+    return server.follow(sam["login_url"])
+
+
+def _applied_titles(server: Server, instance: dict[str, Any]) -> int:
+    """How many applications the candidate persona sees on their own page."""
+    web = _candidate(server, instance)
+    try:
+        page = web.get("/applications")
+        assert page.status_code == 200, page.text[:300]
+        return page.text.count('class="card application')
+    finally:
+        web.close()
+
+
+def _apply_somewhere_new(server: Server, instance: dict[str, Any]) -> int:
+    """The candidate applies (through the demo's own web form) to the first open job they have
+    not applied to yet; returns its id."""
+    rep = server.follow(instance["rep_login_url"])
+    web = _candidate(server, instance)
+    try:
+        jobs = rep.get("/api/jobs", params={"status": "open"}).json()["items"]
+        for job in jobs:
+            sent = web.post(f"/jobs/{job['id']}/apply", data={"resume_text": RESUME})
+            assert sent.status_code == 303, sent.text[:300]
+            if sent.headers["location"].startswith("/applications"):
+                return int(job["id"])
+        raise AssertionError("the candidate had applied to every open job already")
+    finally:
+        rep.close()
+        web.close()
+
+
+def _sales_token(server: Server, user: str) -> dict[str, str]:
+    made = server.http.post("/api/v1/tokens", json={"user": user, "role": "sales"})
+    assert made.status_code == 201, made.text
+    return {"Authorization": f"Bearer {made.json()['token']}"}
+
+
+def _scenarios(server: Server, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    listed = server.http.get("/api/v1/scenarios", headers=headers)
+    assert listed.status_code == 200, listed.text
+    return {s["name"]: s for s in listed.json()["items"]}
+
+
+def _problem(response: httpx.Response, status: int, words: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert words in response.json()["detail"], response.json()
+
+
+def _save_and_reuse(server: Server, saved_data: Any) -> None:
+    """The whole story on one server; `saved_data(name)` says whether the template's data
+    (file or database) exists."""
+    source = _ready(server, scenario="agency")
+    before = _scenarios(server)["agency"]["counts"]
+    job = _apply_somewhere_new(server, source)
+    save = f"/api/v1/demo-instances/{source['id']}/save-as-template"
+
+    # name rules, and names taken by a built-in
+    for bad in ("ab", "Acme", "1acme", "acme_pipeline", "a" * 41):
+        _problem(server.http.post(save, json={"name": bad}), 422, "lowercase")
+    _problem(server.http.post(save, json={"name": "agency"}), 409, "built-in")
+    _problem(
+        server.http.post(
+            "/api/v1/demo-instances/demo-zzzzzz/save-as-template", json={"name": "x" * 5}
+        ),
+        404,
+        "demo-zzzzzz",
+    )
+
+    saved = server.http.post(save, json={"name": "acme-pipeline", "title": "Acme pipeline"})
+    assert saved.status_code == 201, saved.text
+    body = saved.json()
+    assert body["name"] == "acme-pipeline" and body["based_on"] == "agency"
+    assert body["title"] == "Acme pipeline" and body["shared"] is False
+    assert saved_data("acme-pipeline")
+    # counts recomputed from the saved data: the new application is there
+    assert body["counts"]["applications"] == 26
+    assert body["counts"]["companies"] == before["companies"]
+    assert [p["email"] for p in body["personas"]] == [
+        p["email"] for p in _scenarios(server)["agency"]["personas"]
+    ]
+    _problem(server.http.post(save, json={"name": "acme-pipeline"}), 409, "taken")
+    listed = _scenarios(server)
+    assert listed["acme-pipeline"]["based_on"] == "agency" and listed["agency"]["based_on"] is None
+    # the source demo keeps working after its database was copied
+    assert server.follow(source["rep_login_url"]).get("/api/companies").status_code == 200
+
+    # a demo made from the template has the customised data: one more application for Sam
+    pristine = _applied_titles(server, _ready(server, scenario="agency"))
+    copy = _ready(server, scenario="acme-pipeline")
+    assert copy["scenario"] == "acme-pipeline"
+    assert [p["name"] for p in copy["personas"]] == [p["name"] for p in source["personas"]]
+    assert _applied_titles(server, copy) == pristine + 1
+    web = _candidate(server, copy)
+    again = web.post(f"/jobs/{job}/apply", data={"resume_text": RESUME})
+    assert "already" in again.headers["location"]  # the saved application is in its data
+    web.close()
+
+    # unshared: another rep neither sees nor uses it, nor deletes it; shared: both
+    other = _sales_token(server, "rep-two")
+    assert "acme-pipeline" not in _scenarios(server, other)
+    refused = server.http.post(
+        "/api/v1/demo-instances",
+        json={"scenario": "acme-pipeline", "duration_hours": 1},
+        headers=other,
+    )
+    _problem(refused, 422, "unknown scenario")
+    _problem(server.http.delete("/api/v1/scenarios/acme-pipeline", headers=other), 404, "acme")
+    shared = server.http.post(save, json={"name": "acme-shared", "shared": True})
+    assert shared.status_code == 201, shared.text
+    assert _scenarios(server, other)["acme-shared"]["owner"] == "admin"
+    used = server.http.post(
+        "/api/v1/demo-instances",
+        json={"scenario": "acme-shared", "duration_hours": 1},
+        headers=other,
+    )
+    assert used.status_code == 202, used.text
+    _problem(server.http.delete("/api/v1/scenarios/acme-shared", headers=other), 403, "admin")
+
+    # built-ins cannot be deleted; unknown ones are 404
+    _problem(server.http.delete("/api/v1/scenarios/agency"), 403, "built-in")
+    _problem(server.http.delete("/api/v1/scenarios/no-such-one"), 404, "no-such-one")
+
+    # a restart keeps it
+    server.stop()
+    server.start()
+    assert _scenarios(server)["acme-pipeline"]["counts"]["applications"] == 26
+
+    # deleting it drops its data and never breaks the demo made from it
+    assert server.http.delete("/api/v1/scenarios/acme-pipeline").status_code == 204
+    assert not saved_data("acme-pipeline")
+    assert "acme-pipeline" not in _scenarios(server)
+    gone = server.http.post(
+        "/api/v1/demo-instances", json={"scenario": "acme-pipeline", "duration_hours": 1}
+    )
+    _problem(gone, 422, "unknown scenario")
+    still = server.get(copy["id"])
+    assert still["status"] == "ready" and still["scenario"] == "acme-pipeline"
+    assert [p["name"] for p in still["personas"]] == [p["name"] for p in source["personas"]]
+    assert _applied_titles(server, still) == pristine + 1
+    _problem(server.http.post(f"/api/v1/demo-instances/{copy['id']}/reset"), 409, "deleted")
+    assert server.http.delete(f"/api/v1/demo-instances/{copy['id']}").status_code == 202
+    assert server.wait_status(copy["id"], "deleted", "failed", timeout=60)["status"] == "deleted"
+    # the name is free again
+    assert server.http.post(save, json={"name": "acme-pipeline"}).status_code == 201
+    for name in ("acme-pipeline", "acme-shared"):
+        assert server.http.delete(f"/api/v1/scenarios/{name}").status_code == 204
+        assert not saved_data(name)
+
+
+def test_a_saved_template_on_sqlite(make_server: Any, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    server = _splits(make_server, home).start()
+
+    def saved_data(name: str) -> bool:
+        path = home / "templates" / "splits-network" / "saved" / f"{name}.db"
+        if not path.is_file():
+            return False
+        with sqlite3.connect(path) as conn:  # a complete database, no WAL needed beside it
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        return True
+
+    _save_and_reuse(server, saved_data)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
+def test_a_saved_template_on_postgres(owner: str, make_server: Any, tmp_path: Path) -> None:
+    from tests.fakes.data_services import service_env
+
+    server = _splits(make_server, tmp_path / "home", **service_env(owner)).start()
+
+    def saved_data(name: str) -> bool:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT datistemplate, datallowconn FROM pg_database WHERE datname = %s",
+                [f"demo_sv_{owner}_{name.replace('-', '_')}"],
+            ).fetchone()
+        if row is None:
+            return False
+        assert row == (True, False)  # a template no session can open
+        return True
+
+    _save_and_reuse(server, saved_data)
