@@ -14,8 +14,9 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import PG_ADMIN, Server
+from tests.conftest import PG_ADMIN, Server, sign_in
 
+ADMIN_PASSWORD = "Copper-Lantern-Healing-4821"
 RESUME = "Saved-template test resume: ten years of Python"
 
 
@@ -25,6 +26,7 @@ def _splits(make_server: Any, home: Path, **extra: str) -> Server:
         DEMO_BLUEPRINT="splits-network",
         DEMO_BLUEPRINT_PATHS="[]",
         DEMO_PREBUILD_TEMPLATES="false",
+        DEMO_ADMIN_PASSWORD=ADMIN_PASSWORD,
         **extra,
     )
     return made
@@ -163,10 +165,17 @@ def _save_and_reuse(server: Server, saved_data: Any) -> None:
     _problem(server.http.delete("/api/v1/scenarios/agency"), 403, "built-in")
     _problem(server.http.delete("/api/v1/scenarios/no-such-one"), 404, "no-such-one")
 
-    # a restart keeps it
+    # a restart keeps it, in the API and beside the built-ins in the create form
     server.stop()
     server.start()
     assert _scenarios(server)["acme-pipeline"]["counts"]["applications"] == 26
+    with httpx.Client(base_url=server.url, trust_env=False, timeout=20) as web:
+        assert sign_in(web, "admin", ADMIN_PASSWORD).status_code == 303
+        form = web.get("/portal/admin/demo-instances/new").text
+    card = form[form.index('value="acme-pipeline"') :].split("</label>", 1)[0]
+    assert "Acme pipeline" in card and 'data-based-on="agency"' in card
+    assert "<b>26</b> applications" in card
+    assert 'value="agency"' in form
 
     # deleting it drops its data and never breaks the demo made from it
     assert server.http.delete("/api/v1/scenarios/acme-pipeline").status_code == 204

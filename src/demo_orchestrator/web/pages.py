@@ -16,6 +16,7 @@ from demo_orchestrator.bootstrap import Orchestrator
 from demo_orchestrator.domain.errors import BadRequest, DemoError
 from demo_orchestrator.domain.instance import Status, as_utc
 from demo_orchestrator.engine.service import CreateInstance
+from demo_orchestrator.engine.templates import Templates
 from demo_orchestrator.serving.deps import OrchestratorDep
 from demo_orchestrator.serving.sse import event_stream
 from demo_orchestrator.web.auth import (
@@ -92,7 +93,7 @@ def admin_list(
         orchestrator=orchestrator,
         items=listed["items"],
         next_cursor=listed["next_cursor"],
-        scenarios=_scenarios(orchestrator),
+        scenarios=_scenarios(orchestrator, user),
         statuses=[s.value for s in Status],
         filters={
             "q": q or "",
@@ -113,7 +114,7 @@ def sales_list(request: Request, orchestrator: OrchestratorDep, user: UserDep) -
         user=user,
         orchestrator=orchestrator,
         items=listed["items"],
-        scenarios=_scenarios(orchestrator),
+        scenarios=_scenarios(orchestrator, user),
     )
 
 
@@ -195,7 +196,7 @@ def _form(
         "instance_form.html",
         user=user,
         orchestrator=orchestrator,
-        scenarios=_scenarios(orchestrator),
+        scenarios=_scenarios(orchestrator, user),
         values=values,
         error=error,
         status_code=status_code,
@@ -316,9 +317,6 @@ def act(
     return back(here, error=f"unknown action {action!r}")
 
 
-def _scenarios(orchestrator: Orchestrator) -> list[dict[str, Any]]:
-    blueprint = orchestrator.ctx.blueprint
-    return [
-        {"name": s.name, "title": s.title, "description": s.description, "counts": s.counts}
-        for s in blueprint.scenarios
-    ]
+def _scenarios(orchestrator: Orchestrator, user: WebUser) -> list[dict[str, Any]]:
+    """The built-in scenarios, then the saved templates this user may use (engine/templates)."""
+    return Templates(orchestrator.ctx, orchestrator.instances).list(user.principal)
