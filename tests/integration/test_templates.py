@@ -124,6 +124,8 @@ def _save_and_reuse(server: Server, saved_data: Any) -> None:
         p["email"] for p in _scenarios(server)["agency"]["personas"]
     ]
     _problem(server.http.post(save, json={"name": "acme-pipeline"}), 409, "taken")
+    pooled = server.http.put("/api/v1/warm-pool/acme-pipeline", json={"target": 1})
+    _problem(pooled, 422, "built-in")
     listed = _scenarios(server)
     assert listed["acme-pipeline"]["based_on"] == "agency" and listed["agency"]["based_on"] is None
     # the source demo keeps working after its database was copied
