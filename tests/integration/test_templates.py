@@ -129,10 +129,13 @@ def _save_and_reuse(server: Server, saved_data: Any) -> None:
     listed = _scenarios(server)
     assert listed["acme-pipeline"]["based_on"] == "agency" and listed["agency"]["based_on"] is None
     # the source demo keeps working after its database was copied
-    assert server.follow(source["rep_login_url"]).get("/api/companies").status_code == 200
+    rep = server.follow(source["rep_login_url"])
+    assert rep.get("/api/companies").status_code == 200
+    rep.close()
 
     # a demo made from the template has the customised data: one more application for Sam
-    pristine = _applied_titles(server, _ready(server, scenario="agency"))
+    plain = _ready(server, scenario="agency")
+    pristine = _applied_titles(server, plain)
     copy = _ready(server, scenario="acme-pipeline")
     assert copy["scenario"] == "acme-pipeline"
     assert [p["name"] for p in copy["personas"]] == [p["name"] for p in source["personas"]]
@@ -141,6 +144,10 @@ def _save_and_reuse(server: Server, saved_data: Any) -> None:
     again = web.post(f"/jobs/{job}/apply", data={"resume_text": RESUME})
     assert "already" in again.headers["location"]  # the saved application is in its data
     web.close()
+    # the source demo goes (its role too, on PostgreSQL) and the template stays usable
+    assert server.http.delete(f"/api/v1/demo-instances/{source['id']}").status_code == 202
+    assert server.wait_status(source["id"], "deleted", "failed", timeout=60)["status"] == "deleted"
+    assert saved_data("acme-pipeline")
 
     # unshared: another rep neither sees nor uses it, nor deletes it; shared: both
     other = _sales_token(server, "rep-two")
@@ -152,7 +159,10 @@ def _save_and_reuse(server: Server, saved_data: Any) -> None:
     )
     _problem(refused, 422, "unknown scenario")
     _problem(server.http.delete("/api/v1/scenarios/acme-pipeline", headers=other), 404, "acme")
-    shared = server.http.post(save, json={"name": "acme-shared", "shared": True})
+    shared = server.http.post(
+        f"/api/v1/demo-instances/{plain['id']}/save-as-template",
+        json={"name": "acme-shared", "shared": True},
+    )
     assert shared.status_code == 201, shared.text
     assert _scenarios(server, other)["acme-shared"]["owner"] == "admin"
     used = server.http.post(
@@ -195,7 +205,11 @@ def _save_and_reuse(server: Server, saved_data: Any) -> None:
     assert server.http.delete(f"/api/v1/demo-instances/{copy['id']}").status_code == 202
     assert server.wait_status(copy["id"], "deleted", "failed", timeout=60)["status"] == "deleted"
     # the name is free again
-    assert server.http.post(save, json={"name": "acme-pipeline"}).status_code == 201
+    again = server.http.post(
+        f"/api/v1/demo-instances/{plain['id']}/save-as-template", json={"name": "acme-pipeline"}
+    )
+    assert again.status_code == 201, again.text
+    assert again.json()["counts"]["applications"] == 25  # that demo's data, not the old copy
     for name in ("acme-pipeline", "acme-shared"):
         assert server.http.delete(f"/api/v1/scenarios/{name}").status_code == 204
         assert not saved_data(name)

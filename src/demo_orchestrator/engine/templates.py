@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{2,39}$")
 SAVING, READY = "saving", "ready"
+# A save takes seconds (a file copy or a clone); one older than this was cut short by a crash,
+# and its name (and any half-made copy, which the provider replaces) may be taken again.
+STALE_SAVE = timedelta(minutes=10)
 
 
 def saved_scenario(ctx: Context, blueprint: Blueprint, name: str) -> Scenario | None:
@@ -63,6 +67,11 @@ def _scenario(row: SavedTemplateRow, blueprint: Blueprint) -> Scenario | None:
             "based_on": base.name,
         }
     )
+
+
+def _stale(row: SavedTemplateRow, now: datetime) -> bool:
+    """A save that has not finished within STALE_SAVE was cut short by a crash."""
+    return now - row.created_at > STALE_SAVE
 
 
 def _visible(row: SavedTemplateRow, who: Principal) -> bool:
@@ -209,6 +218,9 @@ class Templates:
         try:
             with self.ctx.db.write() as session:
                 row = session.get(SavedTemplateRow, name)
+                if row is not None and row.state == SAVING and _stale(row, self.ctx.clock()):
+                    log.warning("template %s was left half-saved; saving it again", name)
+                    row.deleted_at = row.created_at  # a crashed save: reclaim its name
                 if row is not None and row.deleted_at is None:
                     raise Conflict(
                         f"template name {name} is taken"
