@@ -215,6 +215,43 @@ def _save_and_reuse(server: Server, saved_data: Any) -> None:
         assert not saved_data(name)
 
 
+def test_sqlite_saves_a_live_database_with_what_its_wal_holds(tmp_path: Path) -> None:
+    """The copy is SQLite's online backup, so rows still only in the live demo's WAL (a writer
+    with its connection open, no checkpoint yet) are in the saved template; a raw file copy
+    would lose them. The sweep's listing finds it; dropping it leaves nothing."""
+    from demo_orchestrator.domain.blueprint import load_blueprint
+    from demo_orchestrator.providers.sqlite_db import SqliteDatabase
+
+    provider = SqliteDatabase(home=tmp_path)
+    blueprint = load_blueprint(Path(__file__).parents[1] / "blueprints" / "tiny.yaml")
+    live = provider.path_of("demo-wal001")
+    writer = sqlite3.connect(live)
+    try:
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        writer.execute("CREATE TABLE jobs (id INTEGER PRIMARY KEY, title TEXT)")
+        writer.executemany("INSERT INTO jobs (title) VALUES (?)", [("a",), ("b",), ("c",)])
+        writer.commit()
+        assert Path(f"{live}-wal").stat().st_size > 0  # the rows are in the WAL only
+        counts = provider.save_template(
+            instance_id="demo-wal001",
+            blueprint=blueprint,
+            base=blueprint.scenarios[0],
+            name="wal-copy",
+        )
+    finally:
+        writer.close()
+    assert counts == {"jobs": 3}
+    saved = provider.saved_path(blueprint.name, "wal-copy")
+    assert not Path(f"{saved}-wal").exists()  # a complete file on its own
+    with sqlite3.connect(saved) as conn:
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (3,)
+    conn.close()
+    assert provider.saved_templates() == {(blueprint.name, "wal-copy")}
+    provider.drop_saved_template(blueprint=blueprint.name, name="wal-copy")
+    assert provider.saved_templates() == set() and not saved.exists()
+
+
 def test_a_saved_template_on_sqlite(make_server: Any, tmp_path: Path) -> None:
     home = tmp_path / "home"
     server = _splits(make_server, home).start()

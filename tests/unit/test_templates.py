@@ -23,6 +23,13 @@ class CopyingDatabase(FakeDatabase):
     def __init__(self, journal: Journal) -> None:
         super().__init__(journal)
         self.crash = False
+        self.held: set[tuple[str, str]] = set()
+
+    def saved_templates(self) -> set[tuple[str, str]]:
+        return set(self.held)
+
+    def drop_saved_template(self, *, blueprint: str, name: str) -> None:
+        self.held.discard((blueprint, name))
 
     def save_template(
         self, *, instance_id: str, blueprint: Blueprint, base: Scenario, name: str
@@ -30,6 +37,7 @@ class CopyingDatabase(FakeDatabase):
         if self.crash:
             raise KeyboardInterrupt  # the process dies mid-copy: nothing after this runs
         self.journal.append((self.name, "save_template", instance_id))
+        self.held.add((blueprint.name, name))
         return {"widgets": 3}
 
 
@@ -117,5 +125,31 @@ def test_a_stale_saving_row_is_taken_again(tmp_path: Path) -> None:
         rig.clock.advance((STALE_SAVE + timedelta(seconds=1)).total_seconds())
         saved = templates.save(ADMIN, instance_id, name="acme-pipeline", title=None, shared=False)
         assert saved["counts"] == {"widgets": 3}
+    finally:
+        rig.close()
+
+
+def test_the_orphan_sweep_drops_saved_data_no_live_template_owns(tmp_path: Path) -> None:
+    from demo_orchestrator.store.models import SavedTemplateRow
+
+    journal: Journal = []
+    rig = Rig(tmp_path, journal=journal)
+    database = CopyingDatabase(journal)
+    rig.orchestrator.ctx.database = database
+    try:
+        templates = Templates(rig.orchestrator.ctx, rig.service)
+        instance_id = _ready(rig)
+        templates.save(ADMIN, instance_id, name="kept-one", title=None, shared=False)
+        templates.save(ADMIN, instance_id, name="deleted-one", title=None, shared=False)
+        database.held.add(("tiny", "no-row-at-all"))  # its row never made it, or was removed
+        database.held.add(("tiny", "deleted-one"))  # dropping it failed half-way, say
+        with rig.orchestrator.ctx.db.write() as session:
+            row = session.get(SavedTemplateRow, "deleted-one")
+            assert row is not None
+            row.deleted_at = rig.clock()
+        removed = rig.reconciler.sweep()
+        assert sorted(removed["saved-templates"]) == ["tiny/deleted-one", "tiny/no-row-at-all"]
+        assert database.held == {("tiny", "kept-one")}
+        assert "saved-templates" not in rig.reconciler.sweep()  # nothing left to find
     finally:
         rig.close()

@@ -103,6 +103,38 @@ def refuse_reset_of_deleted(ctx: Context, instance_id: str, blueprint: str, name
             )
 
 
+def sweep_saved(ctx: Context) -> list[str]:
+    """Part of the orphan sweep: drop saved-template data the store does not know as a live
+    template (a row deleted by hand, a save killed after its copy and left stale)."""
+    provider = ctx.database
+    try:
+        held = provider.saved_templates()
+    except Exception:
+        log.exception("orphan sweep: database %s cannot list its saved templates", provider.name)
+        return []
+    if not held:
+        return []
+    now = ctx.clock()
+    with ctx.db.read() as session:
+        keep = {
+            (row.blueprint, row.name)
+            for row in session.scalars(select(SavedTemplateRow)).all()
+            if row.deleted_at is None
+            and row.database_provider == provider.name
+            and (row.state == READY or not _stale(row, now))
+        }
+    removed: list[str] = []
+    for blueprint, name in sorted(held - keep):
+        try:
+            provider.drop_saved_template(blueprint=blueprint, name=name)
+        except Exception:
+            log.exception("orphan sweep: cannot remove saved template %s/%s", blueprint, name)
+            continue
+        removed.append(f"{blueprint}/{name}")
+        log.info("orphan sweep: removed saved template %s/%s", blueprint, name)
+    return removed
+
+
 class Templates:
     """The service behind `/api/v1/scenarios` and `save-as-template`."""
 

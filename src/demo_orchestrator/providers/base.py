@@ -208,6 +208,10 @@ class DatabaseProvider(Provider):
     def drop_saved_template(self, *, blueprint: str, name: str) -> None:
         """Remove what `save_template` made (idempotent: gone already is fine)."""
 
+    def saved_templates(self) -> set[tuple[str, str]]:
+        """(blueprint, name) of every saved template this provider holds, for the orphan sweep."""
+        return set()
+
     def seed(self, *, spec: InstanceSpec) -> Outputs:
         """Migrate and seed the database `ensure` made (only when it is not a seeded clone).
 

@@ -313,6 +313,9 @@ class PostgresDatabase(DatabaseProvider):
     def drop_saved_template(self, *, blueprint: str, name: str) -> None:
         self.saved.drop(name)
 
+    def saved_templates(self) -> set[tuple[str, str]]:
+        return self.saved.held()
+
     def remove_templates(self) -> list[str]:
         """Drop every template (saved ones too) and the builder role of this owner (for tests
         and clean-up)."""

@@ -98,6 +98,23 @@ class PostgresSavedTemplates:
                 raise PermanentError(f"PostgreSQL database {target} is not ours; left in place")
             self.templates.drop(conn, target)
 
+    def held(self) -> set[tuple[str, str]]:
+        """(blueprint, name) of every saved template of this owner, finished or half-made."""
+        with self.admin.connect() as conn:
+            rows = conn.execute(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                "WHERE starts_with(datname, %s) "
+                "AND starts_with(coalesce(shobj_description(oid, 'pg_database'), ''), %s)",
+                [f"demo_sv_{self.templates.owner}_", f"{self.marker} "],
+            ).fetchall()
+        found: set[tuple[str, str]] = set()
+        for (comment,) in rows:
+            label = str(comment).rsplit(" ", 1)[-1]  # "<marker> template saved <bp>/<name>"
+            blueprint, _, name = label.partition("/")
+            if name:
+                found.add((blueprint, name))
+        return found
+
     def remove_all(self) -> list[str]:
         """Drop every saved template of this owner (for tests and clean-up)."""
         with self.admin.connect() as conn:

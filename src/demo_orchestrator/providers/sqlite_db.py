@@ -146,6 +146,9 @@ class SqliteDatabase(DatabaseProvider):
         os.replace(tmp, target)
         return counts
 
+    def saved_templates(self) -> set[tuple[str, str]]:
+        return {(p.parent.parent.name, p.stem) for p in self.templates.glob("*/saved/*.db")}
+
     def drop_saved_template(self, *, blueprint: str, name: str) -> None:
         target = self.saved_path(blueprint, name)
         for suffix in ("", "-wal", "-shm", "-journal", ".partial"):
