@@ -6,6 +6,7 @@ when asked, keeps its name rules, and deleting it never breaks a demo made from 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -287,3 +288,28 @@ def test_a_saved_template_on_postgres(owner: str, make_server: Any, tmp_path: Pa
         return True
 
     _save_and_reuse(server, saved_data)
+
+
+def test_democtl_saves_lists_and_deletes_a_template(make_server: Any, tmp_path: Path) -> None:
+    """The CLI over the API, on the tiny blueprint: one-line errors and exit codes != 0."""
+    from tests.integration.test_cli import democtl
+
+    server: Server = make_server(tmp_path / "home").start()
+    demo = _ready(server, scenario="agency")["id"]
+    saved = democtl(server, "template", "save", demo, "tiny-copy", "--shared", "--json")
+    assert saved.returncode == 0, saved.stderr
+    assert json.loads(saved.stdout)["based_on"] == "agency"
+    listed = democtl(server, "template", "list")
+    assert listed.returncode == 0 and "tiny-copy" in listed.stdout and "(built-in)" in listed.stdout
+    bad = democtl(server, "template", "save", demo, "Tiny Copy")
+    assert bad.returncode == 1 and "lowercase" in bad.stderr and len(bad.stderr.splitlines()) == 1
+    taken = democtl(server, "template", "save", demo, "tiny-copy")
+    assert taken.returncode == 1 and "taken" in taken.stderr
+    builtin = democtl(server, "template", "delete", "agency")
+    assert builtin.returncode == 1 and "built-in" in builtin.stderr
+    made = democtl(server, "create", "--scenario", "tiny-copy", "--hours", "1", "--wait", "--json")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["scenario"] == "tiny-copy"
+    deleted = democtl(server, "template", "delete", "tiny-copy")
+    assert deleted.returncode == 0, deleted.stderr
+    assert "tiny-copy" not in democtl(server, "template", "list").stdout
