@@ -313,3 +313,61 @@ def test_democtl_saves_lists_and_deletes_a_template(make_server: Any, tmp_path: 
     deleted = democtl(server, "template", "delete", "tiny-copy")
     assert deleted.returncode == 0, deleted.stderr
     assert "tiny-copy" not in democtl(server, "template", "list").stdout
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.rabbitmq
+def test_postgres_saved_template_outlives_its_source_and_its_demos_outlive_it(
+    owner: str, tmp_path: Path
+) -> None:
+    """Provider level: a demo writes, is saved while it holds a session (ended by the pause, a
+    new one opens at once), its role and database go while the template stays; a demo cloned
+    from the template owns the saved rows and can write; once the template is deleted, that
+    demo's `ensure` (a heal, a wake) still answers "exists" instead of failing."""
+    from demo_orchestrator.domain.blueprint import load_blueprint
+    from demo_orchestrator.domain.errors import PermanentError
+    from demo_orchestrator.providers.base import InstanceSpec
+    from tests.fakes.data_services import postgres
+
+    db = postgres(owner, tmp_path)
+    blueprint = load_blueprint(Path(__file__).parents[1] / "blueprints" / "tiny_cache.yaml")
+    base = blueprint.scenario("agency")
+    assert base is not None
+    source = db.ensure(
+        spec=InstanceSpec(instance_id="demo-sv0001", blueprint=blueprint, scenario=base)
+    )
+    held = psycopg.connect(source.env["DATABASE_URL"], autocommit=True)
+    held.execute("INSERT INTO items (name) VALUES ('customised by the rep')")
+    row = held.execute("SELECT count(*) FROM items").fetchone()
+    assert row is not None
+    total = int(row[0])
+    counts = db.save_template(
+        instance_id="demo-sv0001", blueprint=blueprint, base=base, name="rep-copy"
+    )
+    assert counts["items"] == total
+    with pytest.raises(psycopg.OperationalError):
+        held.execute("SELECT 1")  # its session was ended for the clone
+    held.close()
+    with psycopg.connect(source.env["DATABASE_URL"]) as again:  # and it reconnects at once
+        assert again.execute("SELECT count(*) FROM items").fetchone() == (total,)
+    db.destroy(instance_id="demo-sv0001")  # DROP ROLE works: the copy owns nothing of it
+    assert db.probe(instance_id="demo-sv0001").healthy is False
+    assert db.saved_templates() == {(blueprint.name, "rep-copy")}
+
+    saved = base.model_copy(update={"name": "rep-copy", "based_on": "agency"})
+    spec = InstanceSpec(instance_id="demo-sv0002", blueprint=blueprint, scenario=saved)
+    copy = db.ensure(spec=spec)
+    with psycopg.connect(copy.env["DATABASE_URL"]) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM items WHERE name = 'customised by the rep'"
+        ).fetchone() == (1,)
+        conn.execute("INSERT INTO items (name) VALUES ('and by the next rep')")
+    db.drop_saved_template(blueprint=blueprint.name, name="rep-copy")
+    assert db.saved_templates() == set()
+    assert db.ensure(spec=spec).message == "exists"
+    with pytest.raises(PermanentError, match="deleted"):
+        db.ensure(spec=InstanceSpec(instance_id="demo-sv0003", blueprint=blueprint, scenario=saved))
+    db.destroy(instance_id="demo-sv0002")
+    db.destroy(instance_id="demo-sv0003")
+    db.remove_templates()

@@ -75,7 +75,7 @@ def _stale(row: SavedTemplateRow, now: datetime) -> bool:
 
 
 def _visible(row: SavedTemplateRow, who: Principal) -> bool:
-    return row.deleted_at is None and (row.shared or row.owner == who.name or who.role == "admin")
+    return row.deleted_at is None and (row.shared or row.owner == who.name or who.sees_all)
 
 
 def require_usable(ctx: Context, who: Principal, scenario: Scenario) -> None:

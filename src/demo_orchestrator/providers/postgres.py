@@ -145,7 +145,7 @@ class PostgresDatabase(DatabaseProvider):
                     f"PostgreSQL already has a role or database {name} not managed by this "
                     f"orchestrator ({self.marker}); refusing to touch it"
                 )
-            template = self._template_for(spec.blueprint, spec.scenario)
+            template = self._template_for(spec.blueprint, spec.scenario, clone=db_owner is None)
             with conn.transaction():
                 verb = "ALTER" if role_comment is not None else "CREATE"
                 conn.execute(
@@ -290,11 +290,13 @@ class PostgresDatabase(DatabaseProvider):
     def prepare_template(self, *, blueprint: Blueprint, scenario: Scenario) -> None:
         self.templates.prepare(blueprint, scenario)
 
-    def _template_for(self, blueprint: Blueprint, scenario: Scenario) -> str:
+    def _template_for(self, blueprint: Blueprint, scenario: Scenario, *, clone: bool) -> str:
+        """The template a demo's database is (or was) cloned from. A saved template may have
+        been deleted since: only a database still to be cloned needs it to exist."""
         if scenario.based_on is None:
             return self.templates.prepare(blueprint, scenario)
         name = self.saved.name(scenario.name)
-        if not self.templates.ready(name):
+        if clone and not self.templates.ready(name):
             raise PermanentError(
                 f"saved template {scenario.name} has been deleted; create the demo from "
                 f"{scenario.based_on} or another template"

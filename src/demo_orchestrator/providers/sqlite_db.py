@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Self
 
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
-from demo_orchestrator.domain.errors import PermanentError
+from demo_orchestrator.domain.errors import Conflict, PermanentError
 from demo_orchestrator.providers.base import (
     DatabaseProvider,
     Health,
@@ -127,7 +127,10 @@ class SqliteDatabase(DatabaseProvider):
         even while the demo writes (a raw copy of the file could miss what sits in its WAL)."""
         source = self.path_of(instance_id)
         if not source.is_file():
-            raise PermanentError(f"{instance_id} has no database file to save")
+            raise Conflict(
+                f"{instance_id} has no SQLite database of its own here (a database of another "
+                "provider, or in its cluster namespace); nothing to save"
+            )
         target = self.saved_path(blueprint.name, name)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".partial")
