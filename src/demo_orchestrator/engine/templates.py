@@ -7,8 +7,8 @@ saved template is based on the same built-in), and shows the rows per table of t
 counts, since the blueprint's counts describe the seed and the rep changed the data.
 
 It is stored in the store (`saved_templates`), so it survives restarts and every replica sees it.
-It belongs to its creator; others see and use it only when it was saved with `shared`, admins
-always. Deleting it drops its data but keeps the row as a tombstone: a demo made from it has its
+It belongs to its creator; others see and use it only when it was saved with `shared` (admins
+and viewers see every one; viewers use none, as they create nothing). Deleting it drops its data but keeps the row as a tombstone: a demo made from it has its
 own copy of the data, and its scenario name must still resolve for its views and its teardown.
 Such a demo cannot be reset (there is nothing to reset to): `refuse_reset_of_deleted` says so.
 """
