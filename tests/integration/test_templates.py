@@ -214,6 +214,8 @@ def _save_and_reuse(server: Server, saved_data: Any) -> None:
     for name in ("acme-pipeline", "acme-shared"):
         assert server.http.delete(f"/api/v1/scenarios/{name}").status_code == 204
         assert not saved_data(name)
+    audit = server.http.get("/api/v1/audit").json()["items"]
+    assert {"save-as-template", "delete-template"} <= {a["action"] for a in audit}
 
 
 def test_sqlite_saves_a_live_database_with_what_its_wal_holds(tmp_path: Path) -> None:
