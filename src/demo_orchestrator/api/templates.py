@@ -32,11 +32,33 @@ class SaveAsTemplate(BaseModel):
     )
 
 
+class SavedScenario(BaseModel):
+    """A scenario as `GET /api/v1/scenarios` lists it; a saved one has `based_on` and an owner."""
+
+    name: str
+    title: str
+    description: str
+    default: bool
+    blueprint: str
+    counts: dict[str, int] = Field(description="Rows per table, recomputed from the saved data.")
+    personas: list[dict[str, Any]]
+    tour: list[dict[str, Any]]
+    hourly_usd: float
+    based_on: str | None = Field(description="The built-in scenario it was saved from.")
+    owner: str
+    shared: bool
+    created_at: str
+
+
 def templates_of(orchestrator: Orchestrator) -> Templates:
     return Templates(orchestrator.ctx, orchestrator.instances)
 
 
-@router.post("/api/v1/demo-instances/{instance_id}/save-as-template", status_code=201)
+@router.post(
+    "/api/v1/demo-instances/{instance_id}/save-as-template",
+    status_code=201,
+    response_model=SavedScenario,
+)
 def save_as_template(
     instance_id: str, body: SaveAsTemplate, orchestrator: OrchestratorDep, who: PrincipalDep
 ) -> dict[str, Any]:
