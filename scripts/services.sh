@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up what the tests use on this machine: PostgreSQL, Redis, RabbitMQ (with its management
 # plugin, which the rabbitmq provider talks to), Debian's chromium for the browser tests and
-# Debian's prometheus package for `promtool` (the alert rules' tests under deploy/).
+# Debian's prometheus package for `promtool` (the alert rules' tests under deploy/), and Debian's
+# bubblewrap (`bwrap`), which confines the demos the local runtime starts with their command.
 #
 # Why a script of its own: `make test` must pass on a fresh machine with nothing run before it,
 # and CI (`.ci/run`) needs exactly the same set-up, so both call this one file.
@@ -161,11 +162,29 @@ ensure_promtool() { # Debian's prometheus package carries promtool (check and te
   say "promtool at $(command -v promtool)"
 }
 
+ensure_bwrap() { # Debian's bubblewrap: the local runtime's sandbox for services started by command
+  if ! command -v bwrap >/dev/null 2>&1; then
+    if ((ROOT == 0)) || ! command -v apt-get >/dev/null 2>&1; then
+      missing bwrap "bwrap missing; install Debian's: apt-get install bubblewrap"
+      return
+    fi
+    say "installing Debian's bubblewrap"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq bubblewrap >/dev/null
+    command -v bwrap >/dev/null 2>&1 || {
+      missing bwrap "apt-get install bubblewrap failed"
+      return
+    }
+  fi
+  say "bwrap at $(command -v bwrap)"
+}
+
 ensure_postgres
 ensure_redis
 ensure_rabbitmq
 ensure_chromium
 ensure_promtool
+ensure_bwrap
 
 if ((${#MISSING[@]})) && ((STRICT)); then
   say "CI=true and not available: ${MISSING[*]}" >&2

@@ -182,7 +182,14 @@ def demo_processes(home: Path) -> dict[int, str]:
     (marked in its environment) or forked by a fork-server (its pidfile)."""
     found = processes.marked_processes("DEMO_ORCHESTRATOR_HOME", str(home.resolve()))
     found.update(processes.pidfile_processes(home.resolve() / "runtime"))
-    return found
+    # One per process group: a sandboxed service is bwrap and the service inside it.
+    leaders: dict[int, int] = {}
+    for pid in sorted(found):
+        try:
+            leaders.setdefault(os.getpgid(pid), pid)
+        except ProcessLookupError:
+            continue
+    return {pid: found[pid] for pid in leaders.values()}
 
 
 def stop_everything_of(home: Path) -> None:

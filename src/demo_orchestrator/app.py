@@ -22,6 +22,7 @@ from demo_orchestrator.engine.routing import RouteInfo
 from demo_orchestrator.router import HostRouter, RouteDecision, Upstream
 from demo_orchestrator.serving.allowed_hosts import AllowedHosts, allowed_names
 from demo_orchestrator.serving.metrics import Monitoring
+from demo_orchestrator.serving.problems import LastResort
 
 WAKE_POLL_SECONDS = 0.02
 
@@ -95,14 +96,16 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
     settings = orchestrator.ctx.settings
     names = allowed_names(settings.allowed_hosts, settings.host, settings.base_domain)
     return monitoring.wrap(
-        HostRouter(
-            AllowedHosts(inner, names),
-            base_domain=settings.base_domain,
-            resolve=resolve,
-            on_proxied=orchestrator.requests.note,
-            connect_timeout=settings.router_connect_timeout_seconds,
-            read_timeout=settings.router_read_timeout_seconds,
-            total_timeout=settings.router_total_timeout_seconds,
+        LastResort(
+            HostRouter(
+                AllowedHosts(inner, names),
+                base_domain=settings.base_domain,
+                resolve=resolve,
+                on_proxied=orchestrator.requests.note,
+                connect_timeout=settings.router_connect_timeout_seconds,
+                read_timeout=settings.router_read_timeout_seconds,
+                total_timeout=settings.router_total_timeout_seconds,
+            )
         )
     )
 

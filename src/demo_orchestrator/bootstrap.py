@@ -38,7 +38,7 @@ from demo_orchestrator.providers.registry import load_blueprints, load_named, lo
 from demo_orchestrator.providers.smtp_mail import SmtpMailer
 from demo_orchestrator.providers.webhook_http import WebhookSender
 from demo_orchestrator.settings import Settings
-from demo_orchestrator.store.crypto import SecretBox, load_or_create_key
+from demo_orchestrator.store.crypto import SecretBox, load_or_create_key, private_home
 from demo_orchestrator.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def bootstrap(
     webhook_sender: Sender | None = None,
 ) -> Orchestrator:
     """Build the orchestrator; each keyword replaces what settings would have chosen."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_home(settings.home)
     runtime, database, cache, broker = _providers(settings, runtime, database, cache, broker)
     ctx = Context(
         settings=settings,

@@ -363,7 +363,14 @@ def test_a_disabled_user_is_shut_out_at_once(make_server: Any, store: dict[str, 
     assert [a["detail"]["reason"] for a in _failures(server, "dora")] == ["disabled"]
     users = {u["name"]: u for u in server.http.get("/api/v1/users").json()["items"]}
     assert users["dora"]["disabled_at"] and users["admin"]["disabled_at"] is None
-    assert set(users["dora"]) == {"name", "role", "created_at", "disabled_at", "web_sign_in"}
+    assert set(users["dora"]) == {
+        "name",
+        "role",
+        "created_at",
+        "disabled_at",
+        "web_sign_in",
+        "email",
+    }
     assert users["dora"]["web_sign_in"] and GOOD not in str(users)
     assert server.http.post("/api/v1/users/admin/disable").status_code == 422  # not yourself
     assert server.http.post("/api/v1/users/nobody/disable").status_code == 404

@@ -92,7 +92,7 @@ def test_a_demo_whose_process_dies_is_started_again(make_server: Any) -> None:
     instance_id = server.create()["id"]
     server.wait_status(instance_id, "ready")
     [pid] = [p for p, owner in server.demo_processes().items() if owner == instance_id]
-    os.kill(pid, signal.SIGKILL)
+    os.killpg(pid, signal.SIGKILL)  # its group: sandboxed, it is bwrap and the service inside
     deadline = time.monotonic() + 20
     while True:
         pids = [p for p, owner in server.demo_processes().items() if owner == instance_id]

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import Server
 
-ADMIN_PASSWORD = "rotate-links-admin-pw"
+ADMIN_PASSWORD = "Velvet-Rotor-Harbor-5512"
 PRIYA = "priya.nair@client.example"  # company admin at one company of the agency scenario
 
 

@@ -10,6 +10,7 @@ real server (API reset, warm-pool claim with a prospect) is at the end.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,11 @@ def test_new_settings_reach_an_opted_in_service_without_a_restart(home: Path) ->
         assert shown["DEMO_LOGIN_SECRET"] == "new-secret"
         assert shown["DEMO_PROSPECT_COMPANY"] == "Initech"
         assert shown["version"] == second.state["services"]["web"]["settings"]
-        settings_file = home / "runtime" / "demo-rel001" / "settings" / "web.json"
+        # In the runtime folder, or the demo's private folder when sandboxed (owned by its uid).
+        settings_file = runtime.reloads.settings_path("demo-rel001", "web")
         assert settings_file.stat().st_mode & 0o777 == 0o600  # it holds the demo's secrets
+        lease = runtime.sandbox.find("demo-rel001")
+        assert settings_file.stat().st_uid == (lease.uid if lease else os.getuid())
         # The same settings again: adopted as it runs, nothing reloaded or restarted.
         again = start(runtime, claimed)
         assert pids(again) == pids(second) and "adopted" in again.message

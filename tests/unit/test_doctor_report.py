@@ -94,3 +94,22 @@ def test_secrets_readable_by_others_fail(tmp_path: Path) -> None:
     os.chmod(key, 0o600)
     found = [f for f in diagnose(settings, []).findings if f.check == "file modes"]
     assert [f.level for f in found] == ["ok"]
+
+
+def test_the_sandbox_finding_says_what_confines_demos_and_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from demo_orchestrator.engine import doctor
+    from demo_orchestrator.settings import Settings
+
+    partial = doctor._sandbox_finding(
+        {"root": True, "cgroup": None, "missing": ["no writable memory cgroup (v2 or v1)"]}
+    )
+    assert partial.level == "warn" and "no writable memory cgroup" in partial.detail
+    full = doctor._sandbox_finding(
+        {"root": True, "cgroup": "v1", "cgroup_folder": "/x", "missing": []}
+    )
+    assert full.level == "ok" and "uid of its own" in full.detail
+    monkeypatch.setenv("DEMO_SANDBOX_ENABLED", "false")
+    [off] = doctor._identity(Settings(home=tmp_path))
+    assert off.level == "warn" and "DEMO_SANDBOX_ENABLED=false" in off.detail

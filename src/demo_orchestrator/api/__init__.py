@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from demo_orchestrator.api import (
     errors,
     instances,
+    openapi,
     system,
     templates,
     tokens,
@@ -23,3 +24,4 @@ def install(app: FastAPI) -> None:
     app.include_router(warm_pool.router)
     app.include_router(webhooks.router)
     app.include_router(templates.router)
+    openapi.install(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ from demo_orchestrator.serving.deps import OrchestratorDep, PrincipalDep
 from demo_orchestrator.serving.sse import event_stream
 
 router = APIRouter(prefix="/api/v1/demo-instances", tags=["demo instances"])
+EVENT_ID = re.compile(r"[0-9]{1,18}")
 
 
 @router.post("", status_code=202, response_model=InstancePublic)
@@ -161,4 +163,6 @@ async def instance_events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Server-sent events: a `snapshot` of the instance, then every `step` and `status` change."""
+    if last_event_id is not None and not EVENT_ID.fullmatch(last_event_id):
+        last_event_id = None  # not an id we sent (ours fit in 64 bits): start afresh
     return await event_stream(orchestrator, who, instance_id, last_event_id)

@@ -1,36 +1,82 @@
-"""Request and response schemas of the REST API (separate Create / Public shapes)."""
+"""Request and response schemas of the REST API (separate Create / Public shapes).
+
+Input is bounded here, at the edge, so that nothing a client sends can end in a 500 or break a
+demo later: strings that reach a demo's environment (names, notes, prospect fields, scenario and
+blueprint names) must be printable, numbers of hours are finite and below any cap a setting could
+name, and dates stay far enough from the calendar's ends that adding a demo's life or a month of
+usage cannot overflow.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from demo_orchestrator.domain.inputs import bounded_date, unprintable
+
+# Hours no setting could reasonably allow (ten years): the engine's own cap (DEMO_MAX_HOURS)
+# answers with its message below this; above it the number is refused before any date math.
+HOURS_LIMIT = 24 * 366 * 10
+
+
+def _line(value: str) -> str:
+    why = unprintable(value)
+    if why is not None:
+        raise ValueError(why)
+    return value
+
+
+def _text(value: str) -> str:
+    why = unprintable(value, multiline=True)
+    if why is not None:
+        raise ValueError(why)
+    return value
+
+
+def _bounded_date(value: datetime) -> datetime:
+    """Aware, in UTC, and between 1970 and 9000 (naive times are read as UTC)."""
+    utc = bounded_date(value)
+    if utc is None:
+        raise ValueError("must be a date between 1970-01-01 and 9000-01-01")
+    return utc
+
+
+Line = Annotated[str, AfterValidator(_line)]
+"""One line of printable text (names, prospect fields)."""
+Text = Annotated[str, AfterValidator(_text)]
+"""Printable text that may have line breaks and tabs (notes)."""
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_line)]
+"""A scenario or blueprint name."""
+ApiDatetime = Annotated[datetime, AfterValidator(_bounded_date)]
+"""An ISO 8601 date and time between 1970 and 9000, returned in UTC."""
+Hours = Annotated[float, Field(gt=0, le=HOURS_LIMIT, allow_inf_nan=False)]
 
 
 class ProspectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    company: str = Field(min_length=1, max_length=200)
-    industry: str | None = Field(default=None, max_length=200)
+    company: Line = Field(min_length=1, max_length=200)
+    industry: Line | None = Field(default=None, max_length=200)
 
 
 class InstanceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scenario: str | None = Field(
+    scenario: Name | None = Field(
         default=None, description="Scenario name; the blueprint's default if unset."
     )
-    duration_hours: float = Field(
+    duration_hours: Hours = Field(
         description="Hours until expiry, > 0, fractions allowed, at most DEMO_MAX_HOURS."
     )
-    name: str | None = Field(default=None, max_length=200)
+    name: Line | None = Field(default=None, max_length=200)
     prospect: ProspectIn | None = None
-    notes: str | None = Field(default=None, max_length=5000)
-    blueprint: str | None = Field(
+    notes: Text | None = Field(default=None, max_length=5000)
+    blueprint: Name | None = Field(
         default=None, description="Blueprint name; DEMO_BLUEPRINT if unset."
     )
-    meeting_at: datetime | None = Field(
+    meeting_at: ApiDatetime | None = Field(
         default=None, description="When the demo meeting is (ISO 8601)."
     )
 
@@ -38,7 +84,7 @@ class InstanceCreate(BaseModel):
 class ExtendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    hours: float = Field(description="Hours to add; the total life stays within DEMO_MAX_HOURS.")
+    hours: Hours = Field(description="Hours to add; the total life stays within DEMO_MAX_HOURS.")
 
 
 class TokenCreate(BaseModel):
@@ -46,8 +92,8 @@ class TokenCreate(BaseModel):
 
     user: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
     role: str = Field(pattern=r"^(admin|sales|viewer)$")
-    name: str | None = Field(default=None, max_length=128)
-    expires_at: AwareDatetime | None = Field(
+    name: Line | None = Field(default=None, max_length=128)
+    expires_at: Annotated[AwareDatetime, AfterValidator(_bounded_date)] | None = Field(
         default=None,
         description="When the token stops working (ISO 8601 with offset); never when unset.",
     )
@@ -56,7 +102,7 @@ class TokenCreate(BaseModel):
 class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Text = Field(min_length=1, max_length=1000)
 
 
 class UserCreate(BaseModel):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from demo_orchestrator.api.schemas import ApiDatetime
 from demo_orchestrator.domain.errors import Unauthorized
 from demo_orchestrator.domain.instance import as_utc
 from demo_orchestrator.engine.templates import Templates
@@ -28,7 +29,11 @@ def healthz(orchestrator: OrchestratorDep) -> dict[str, Any]:
     return {"status": "ok", "busy": len(orchestrator.reconciler.busy())}
 
 
-@router.get("/metrics", tags=["system"])
+@router.get(
+    "/metrics",
+    tags=["system"],
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus exposition."}},
+)
 def metrics(request: Request, orchestrator: OrchestratorDep) -> Response:
     """Prometheus exposition: see the README's Monitoring section for every series."""
     expected = orchestrator.ctx.settings.metrics_token
@@ -54,8 +59,8 @@ def scenarios(orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, Any
 def usage(
     orchestrator: OrchestratorDep,
     who: PrincipalDep,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[ApiDatetime | None, Query(alias="from")] = None,
+    end: Annotated[ApiDatetime | None, Query(alias="to")] = None,
     group_by: str = "owner",
 ) -> dict[str, Any]:
     now = datetime.now(UTC)

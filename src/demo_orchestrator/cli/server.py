@@ -38,6 +38,8 @@ def serve(
     from demo_orchestrator.bootstrap import bootstrap
     from demo_orchestrator.domain.errors import DemoError
     from demo_orchestrator.engine.doctor import admit, diagnose
+    from demo_orchestrator.router.framing import TargetKeepingProtocol
+    from demo_orchestrator.serving.logs import configure as configure_logging
     from demo_orchestrator.settings import Settings
 
     overrides: dict[str, Any] = {}
@@ -53,9 +55,7 @@ def serve(
         fail(f"setting DEMO_{str(first['loc'][0]).upper()} {first['msg']}")
     except DemoError as exc:
         fail(exc.detail)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(logging.INFO)  # one format, secrets redacted from every line
     refusals = admit(settings, diagnose(settings, orchestrator.ctx.providers()))
     if refusals:  # data servers that would isolate nothing: say why, one line each
         orchestrator.ctx.close_providers()
@@ -83,12 +83,14 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        log_config=None,  # uvicorn's loggers propagate to the redacting root handler
         timeout_graceful_shutdown=5,
         proxy_headers=False,  # the router adds X-Forwarded-* itself; trust no client-sent ones
         # The embedded router relays every demo request through this one process: libuv's loop
         # and the C HTTP parser roughly halve its cost per request (bench/router.py).
         loop="uvloop",
-        http="httptools",
+        # httptools, keeping the raw request-target so the router can refuse ambiguous ones
+        http=TargetKeepingProtocol,
     )
 
 

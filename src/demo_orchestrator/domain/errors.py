@@ -8,6 +8,8 @@ any of them as RFC 9457 problem+json through one handler. The engine retries `Te
 
 from __future__ import annotations
 
+from demo_orchestrator.domain.redaction import redact
+
 
 class DemoError(Exception):
     status: int = 500
@@ -15,6 +17,9 @@ class DemoError(Exception):
     type_slug: str = "internal"
 
     def __init__(self, detail: str) -> None:
+        # Details reach API answers, pages, step records and logs: never a credential in them
+        # (a wrapped driver error may quote a URL with its password).
+        detail = redact(detail)
         super().__init__(detail)
         self.detail = detail
 

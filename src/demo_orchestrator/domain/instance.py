@@ -117,11 +117,13 @@ def extended_expiry(
         or hours <= 0
     ):
         raise BadRequest("hours must be a number greater than 0, e.g. 1 or 0.5")
-    new_expiry = max(expires_at, now) + timedelta(hours=hours)
+    base = max(expires_at, now)
     cap = created_at + timedelta(hours=max_hours)
-    if new_expiry > cap + timedelta(seconds=1):
+    # More than the whole cap (1e308, inf) is refused before any date math, which would overflow.
+    new_expiry = base + timedelta(hours=hours) if hours <= max_hours else None
+    if new_expiry is None or new_expiry > cap + timedelta(seconds=1):
         # Rounded down, so the amount the message offers is always accepted.
-        left = math.floor(max(0.0, (cap - max(expires_at, now)).total_seconds() / 36)) / 100
+        left = math.floor(max(0.0, (cap - base).total_seconds() / 36)) / 100
         raise BadRequest(
             f"extending by {hours:g} h would pass the {max_hours:g}-hour cap on a demo's life; "
             f"at most {left:.2f} h more is allowed"

@@ -14,11 +14,9 @@ uid it runs as, the sandbox) and decides what blocks a start.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,53 +111,42 @@ def _file_modes(settings: Settings) -> list[Finding]:
 
 
 def _identity(settings: Settings) -> list[Finding]:
-    """Running as root is fine only when demos do not run as root with us."""
-    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    """Running as root is fine only when demos do not run as root with us: the local runtime's
+    sandbox (providers/sandbox.py) gives each demo its own uid, folder, cgroup and bubblewrap."""
     if settings.runtime != "local":
         return [Finding("ok", "uid", f"demos run in the {settings.runtime} runtime, not here")]
-    capabilities = sandbox_capabilities()
-    if capabilities is None:
+    from demo_orchestrator.providers.sandbox import SandboxSettings, sandbox_capabilities
+
+    if not SandboxSettings().sandbox_enabled:
         return [
             Finding(
                 "warn",
                 "sandbox",
-                "demos run under the orchestrator's own uid"
-                + (" (root)" if root else "")
-                + ": a demo can read DEMO_HOME, the store and every other demo's credentials",
-                "run the orchestrator as a dedicated unprivileged user; this build has no "
-                "demo sandbox",
+                "DEMO_SANDBOX_ENABLED=false: demos run under the orchestrator's own uid and can "
+                "read DEMO_HOME, the store and every other demo's credentials",
+                "unset DEMO_SANDBOX_ENABLED (it is for development only)",
             )
         ]
-    return [_sandbox_finding(capabilities, root)]
+    return [_sandbox_finding(sandbox_capabilities())]
 
 
-def sandbox_capabilities() -> dict[str, Any] | None:
-    """What the local runtime's sandbox can do here (own uid, cgroup, bubblewrap), or None when
-    this build has none. The sandbox is built apart (issue 12, scope 1): its
-    `providers.sandbox.sandbox_capabilities()` is used as soon as it exists."""
-    try:
-        module = importlib.import_module("demo_orchestrator.providers.sandbox")
-    except ImportError:
-        return None
-    probe: Callable[[], Any] | None = getattr(module, "sandbox_capabilities", None)
-    if probe is None:
-        return None
-    found = probe()
-    if isinstance(found, dict):
-        return found
-    return dict(vars(found)) if hasattr(found, "__dict__") else {"sandbox": found}
-
-
-def _sandbox_finding(capabilities: dict[str, Any], root: bool) -> Finding:
-    described = ", ".join(f"{k}={v}" for k, v in sorted(capabilities.items()))
-    confined = any(bool(v) for v in capabilities.values())
-    if confined:
-        return Finding("ok", "sandbox", f"demos are sandboxed ({described})")
+def _sandbox_finding(capabilities: dict[str, Any]) -> Finding:
+    missing = [str(m) for m in capabilities.get("missing") or []]
+    if missing:
+        return Finding(
+            "warn",
+            "sandbox",
+            "demos are only partly confined: " + "; ".join(missing),
+            "run the orchestrator as root on a host with a writable memory cgroup and Debian's "
+            "bubblewrap (README, Sandbox)",
+        )
+    cgroup = capabilities.get("cgroup")
     return Finding(
-        "warn",
+        "ok",
         "sandbox",
-        f"demos are not sandboxed here ({described})" + (" and we run as root" if root else ""),
-        "see README, Sandbox: run as root with cgroups and bubblewrap, or as a dedicated user",
+        f"each demo runs under a uid of its own, in a private folder, a memory cgroup ({cgroup} "
+        "at " + str(capabilities.get("cgroup_folder")) + "), bubblewrap for command-started "
+        "services and a mount namespace of its own for forked ones",
     )
 
 

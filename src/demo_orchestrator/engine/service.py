@@ -24,11 +24,13 @@ from demo_orchestrator.domain.errors import (
     NotFound,
     QuotaExceeded,
 )
+from demo_orchestrator.domain.inputs import check_date, check_text
 from demo_orchestrator.domain.instance import (
     Status,
     is_instance_id,
     validate_duration,
 )
+from demo_orchestrator.domain.redaction import redact
 from demo_orchestrator.engine.actions import InstanceActions, Principal
 from demo_orchestrator.engine.admission import CreateRate
 from demo_orchestrator.engine.changes import Audit, apply_change
@@ -55,6 +57,16 @@ class CreateInstance:
     blueprint: str | None = None
     idempotency_key: str | None = None
     meeting_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        """Whatever the entry point (API, web form), text that reaches the demo is printable
+        and the meeting date bounded: a 422 now rather than a failed demo later."""
+        for field in ("scenario", "name", "blueprint"):
+            check_text(field, getattr(self, field))
+        check_text("notes", self.notes, multiline=True)
+        for key, value in (self.prospect or {}).items():
+            check_text(f"prospect.{key}", value if isinstance(value, str) else None)
+        check_date("meeting_at", self.meeting_at)
 
 
 class InstanceService(InstanceActions):
@@ -151,7 +163,8 @@ class InstanceService(InstanceActions):
             service = names[0]
         if service not in names:
             raise BadRequest(f"unknown service {service!r}; this demo has: {', '.join(names)}")
-        return str(self.ctx.runtime.logs(instance_id=row.id, service=service, tail=tail))
+        # A demo's own access log may hold sign-in links: shown redacted, to anyone who reads it.
+        return redact(str(self.ctx.runtime.logs(instance_id=row.id, service=service, tail=tail)))
 
     def audit(self, who: Principal, instance_id: str) -> list[dict[str, Any]]:
         with self.ctx.db.read() as session:

@@ -12,7 +12,9 @@ forkserver_protocol.py on `DEMO_HOME/forkservers/<key>/control.sock` (mode 0600;
 another uid is refused). It runs in its own session, so it outlives a crash of the orchestrator
 (the next one adopts it through the same socket); it reaps its children as they exit; after
 `retire` (a newer code version took over), or when its socket is replaced or gone, it exits once
-its last child has. Each child is made a demo by forkserver_child.py.
+its last child has. Each child is made a demo by forkserver_child.py (and, as root, confined:
+its cgroup, its own mount view, the demo's uid). On start it scrubs its own environment to an
+allow-list, since every child begins as a copy of it.
 
 Started by forkserver_client.py as `python -m demo_orchestrator.providers.forkserver --folder F
 --key K --blueprint B --blueprint-dir D --entry E... [--preload P...] [--hook H]`. It imports
@@ -201,6 +203,11 @@ class ForkServer:
                 folder=Path(message["folder"]),
                 log=Path(message["log"]),
                 env={str(k): str(v) for k, v in dict(message["env"]).items()},
+                uid=int(message["uid"]) if message.get("uid") is not None else None,
+                cgroup=Path(message["cgroup"]) if message.get("cgroup") else None,
+                workdir=Path(message["workdir"]) if message.get("workdir") else None,
+                reach=tuple(str(p) for p in message.get("reach") or ()),
+                cover=tuple(str(p) for p in message.get("cover") or ()),
             )
         except (KeyError, TypeError, ValueError) as exc:
             return {"ok": False, "error": f"bad spawn request: {exc!r}"}
@@ -266,6 +273,21 @@ def _say(line: str) -> None:
     print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} forkserver {os.getpid()}: {line}", flush=True)
 
 
+def scrub_environment() -> None:
+    """Keep only the allow-listed variables in our own environment: every child starts as a
+    copy of this process, so nothing of the orchestrator's (tokens, store URL) may be in it,
+    whoever started us. (`/proc/<pid>/environ` shows the environment at exec, which the client
+    already narrows to the same list.)"""
+    allowed = set(processes.PASSED_THROUGH) | {
+        "PYTHONUNBUFFERED",
+        "DEMO_FORKSERVER",
+        "DEMO_ORCHESTRATOR_HOME",
+    }
+    for name in list(os.environ):
+        if name not in allowed:
+            del os.environ[name]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="forkserver", description=__doc__.splitlines()[0])
     parser.add_argument("--folder", type=Path, required=True)
@@ -276,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preload", action="append", default=[])
     parser.add_argument("--hook", default="")
     args = parser.parse_args(argv)
+    scrub_environment()
     started = time.monotonic()
     entries = {spec: resolve(spec, args.blueprint_dir) for spec in args.entry}
     hook = resolve(args.hook, args.blueprint_dir) if args.hook else no_hook

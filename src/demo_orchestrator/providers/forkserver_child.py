@@ -13,8 +13,13 @@
    (never the fork-server's or the orchestrator's).
 5. Fresh random state: `random` and every `random.Random` the parent held are re-seeded from the
    OS, so two demos never draw the same numbers (os.urandom, `secrets` and uuid4 need nothing).
-6. The post-fork hook (do-nothing by default; the hardening work drops to the demo's uid and
-   joins its cgroup here, without an exec), then the entry point, `entry(port, environ)`.
+6. The post-fork hook (do-nothing by default; it runs with the fork-server's privileges).
+7. The sandbox (sandbox.py), when the runtime sent one: join the service's memory cgroup,
+   make its own view of the file system (sandbox_mounts.py: DEMO_HOME covered, the interpreter
+   and the code reachable), then drop to the demo's uid and gid with no supplementary groups (setgroups, setgid,
+   setuid: no way back), and move into its private folder. Without an exec, so the shared
+   pages stay shared; a step that fails ends the child, which never serves unconfined.
+   Then the entry point, `entry(port, environ)`.
 
 The child never returns into the fork-server's loop: every path ends in `os._exit`.
 """
@@ -32,6 +37,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from demo_orchestrator.providers import processes
+from demo_orchestrator.providers.sandbox_mounts import private_view
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,11 @@ class ForkedChild:
     folder: Path  # the instance's runtime folder, the child's working directory
     log: Path
     env: dict[str, str] = field(default_factory=dict)
+    uid: int | None = None  # the demo's own uid (and gid); None: no sandbox
+    cgroup: Path | None = None  # the service's memory cgroup folder, to join before the drop
+    workdir: Path | None = None  # the demo's private folder (its HOME), the working directory
+    reach: tuple[str, ...] = ()  # what it must read (interpreter, venv, code): kept visible
+    cover: tuple[str, ...] = ()  # what it must not see (DEMO_HOME): covered by an empty tmpfs
 
 
 Hook = Callable[[ForkedChild], None]
@@ -74,6 +85,7 @@ def become(
         os.environ.update(child.env)
         _reseed(randoms)
         hook(child)
+        _confine(child)
         entry(child.port, dict(child.env))
         status = 0
     except SystemExit as exc:
@@ -87,6 +99,24 @@ def become(
             except (OSError, ValueError):
                 pass
         os._exit(status)
+
+
+def _confine(child: ForkedChild) -> None:
+    """Join the cgroup and drop to the demo's uid (step 7); nothing without a sandbox."""
+    if child.cgroup is not None:
+        (child.cgroup / "cgroup.procs").write_text(str(os.getpid()))
+    if child.uid is None:
+        return
+    if child.uid == 0:
+        raise PermissionError("refusing to run a sandboxed demo as uid 0")
+    private_view(list(child.reach), list(child.cover))
+    os.setgroups([])
+    os.setgid(child.uid)
+    os.setuid(child.uid)
+    if os.getuid() != child.uid or os.geteuid() != child.uid:
+        raise PermissionError(f"could not drop to uid {child.uid}")
+    if child.workdir is not None:
+        os.chdir(child.workdir)
 
 
 def _default_signals() -> None:

@@ -40,7 +40,13 @@ HELLO_TIMEOUT_SECONDS = 2.0
 SPAWN_TIMEOUT_SECONDS = 15.0
 _OWN_CODE = [
     Path(__file__).with_name(n)
-    for n in ("forkserver.py", "forkserver_child.py", "forkserver_protocol.py", "processes.py")
+    for n in (
+        "forkserver.py",
+        "forkserver_child.py",
+        "forkserver_protocol.py",
+        "processes.py",
+        "sandbox_mounts.py",
+    )
 ]
 
 
@@ -141,6 +147,11 @@ class ForkServers:
         env: dict[str, str],
         folder: Path,
         log: Path,
+        uid: int | None = None,
+        cgroup: Path | None = None,
+        workdir: Path | None = None,
+        reach: list[Path] | None = None,
+        cover: list[Path] | None = None,
     ) -> Spawned:
         message = {
             "op": "spawn",
@@ -151,6 +162,11 @@ class ForkServers:
             "env": env,
             "folder": str(folder),
             "log": str(log),
+            "uid": uid,
+            "cgroup": str(cgroup) if cgroup else None,
+            "workdir": str(workdir) if workdir else None,
+            "reach": [str(p) for p in reach or []],
+            "cover": [str(p) for p in cover or []],
         }
         try:
             answer = protocol.request(

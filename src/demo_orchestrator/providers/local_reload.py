@@ -7,7 +7,8 @@ nothing per demo is stored and no demo can reload another). To apply new setting
 rewrites the file atomically (mode 0600: it holds the demo's secrets) with a new version and
 POSTs to the reload path with `Authorization: Bearer <token>`; the service re-reads the file,
 reopens its database and other connections, and answers `{"version": ...}` of the file it now
-serves from. Anything else (an error, another version, no answer in time) is a refusal, and the
+serves from. In a sandboxed demo the file lives in its private folder instead, owned by its uid
+(nobody else's), since the runtime folder is out of its reach. Anything else (an error, another version, no answer in time) is a refusal, and the
 runtime restarts the service instead.
 """
 
@@ -17,19 +18,29 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from demo_orchestrator.providers.sandbox import Lease, own_folder
 
 KEY_FILE = ".reload-key"
 SETTINGS_FOLDER = "settings"
 
 
 class Reloads:
-    def __init__(self, root: Path, http: httpx.Client, timeout: float) -> None:
+    def __init__(
+        self,
+        root: Path,
+        http: httpx.Client,
+        timeout: float,
+        private: Callable[[str], Lease | None] = lambda _: None,
+    ) -> None:
         self.root = root  # DEMO_HOME/runtime
         self.http = http
         self.timeout = timeout
+        self.private = private  # the demo's sandbox, if any
 
     def environment(self, instance_id: str, service: str, env: dict[str, str]) -> dict[str, str]:
         """`env` plus what a service that reloads in place needs: its settings file and token."""
@@ -40,16 +51,24 @@ class Reloads:
         }
 
     def settings_path(self, instance_id: str, service: str) -> Path:
-        return self.root / instance_id / SETTINGS_FOLDER / f"{service}.json"
+        lease = self.private(instance_id)
+        folder = lease.folder if lease else self.root / instance_id
+        return folder / SETTINGS_FOLDER / f"{service}.json"
 
     def write(self, instance_id: str, service: str, env: dict[str, str], digest: str) -> str:
         """Write `{"version", "env"}` atomically; the new version (`digest` and a nonce, so
         that a reset with the same settings is confirmed as a reload of its own)."""
         version = f"{digest}.{secrets.token_hex(4)}"
         path = self.settings_path(instance_id, service)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        lease = self.private(instance_id)
+        if lease is not None:
+            own_folder(path.parent, 0, 0o711)  # root's: the demo reads its file, swaps nothing
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        if lease is not None:
+            os.fchown(fd, lease.uid, lease.gid)
         with os.fdopen(fd, "w") as handle:
             json.dump({"version": version, "env": env}, handle)
         os.replace(tmp, path)

@@ -14,6 +14,12 @@ never written: `ensure` adopts live ones, `owned` and `destroy` find stray ones;
 run in sessions of their own and are adopted through their sockets. Demo processes get a minimal
 environment, never the orchestrator's own (which may hold its tokens and store URL).
 
+Sandbox (sandbox.py, when the orchestrator runs as root): each demo runs under a uid of its own,
+in a private folder outside DEMO_HOME (its HOME and working directory), each service in a memory
+cgroup limited to its `memory_mb`; a forked child joins the cgroup and drops to the uid after
+the fork, a service started with its command runs under bubblewrap. Logs, pidfiles and
+`runtime.json` stay in the runtime folder, which the demo cannot reach.
+
 Reload in place (a service whose blueprint names a `reload_path`, see local_reload.py): new
 per-demo settings (a warm-pool claim's prospect, a reset's restored data) reach the running
 service without a restart; one that does not confirm within `DEMO_LOCAL_RELOAD_TIMEOUT_SECONDS`
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -50,14 +57,26 @@ from demo_orchestrator.providers.base import (
 )
 from demo_orchestrator.providers.forkserver_client import ForkServers, ForkServerUnavailable
 from demo_orchestrator.providers.local_reload import SETTINGS_FOLDER, Reloads
+from demo_orchestrator.providers.sandbox import (
+    Lease,
+    Sandbox,
+    SandboxSettings,
+    mount_namespaces,
+)
+from demo_orchestrator.providers.sandbox_bwrap import bwrap_command, reach_of
+from demo_orchestrator.providers.sandbox_mounts import TMP
 from demo_orchestrator.settings import Settings
+
+log = logging.getLogger(__name__)
 
 MARKER = "DEMO_ORCHESTRATOR_HOME"
 # In a demo's folder, what is the runtime's own (a reset removes everything else).
 OURS = {"runtime.json", "logs", processes.PIDFILES, SETTINGS_FOLDER}
 
 
-class LocalSettings(ProviderSettings):
+class LocalSettings(SandboxSettings):
+    """The runtime's settings, the sandbox's (`DEMO_SANDBOX_*`) among them."""
+
     model_config = SettingsConfigDict(env_prefix="DEMO_LOCAL_")
 
     stop_grace_seconds: float = Field(
@@ -102,10 +121,16 @@ class LocalRuntime(RuntimeProvider):
         fork_server: bool = True,
         post_fork_hook: str = "",
         reload_timeout: float = 2.0,
+        sandbox: SandboxSettings | None = None,
     ) -> None:
         self.home = home.resolve()
         self.root = self.home / "runtime"
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+        self.sandbox = Sandbox(self.home, sandbox)
+        self.sandbox.sweep_cgroups()  # those of demos nobody destroyed
+        note = self.sandbox.describe()
+        log.log(logging.INFO if note.startswith("sandbox on") else logging.WARNING, "%s", note)
         self.stop_grace = stop_grace
         self.fork_server = fork_server
         self.reload_timeout = reload_timeout
@@ -113,7 +138,7 @@ class LocalRuntime(RuntimeProvider):
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=httpx.Timeout(2.0, connect=0.5), trust_env=False)
-        self.reloads = Reloads(self.root, self._http, reload_timeout)
+        self.reloads = Reloads(self.root, self._http, reload_timeout, private=self._private)
 
     @classmethod
     def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
@@ -124,6 +149,7 @@ class LocalRuntime(RuntimeProvider):
             fork_server=local.fork_server,
             post_fork_hook=local.post_fork_hook,
             reload_timeout=local.reload_timeout_seconds,
+            sandbox=local,
         )
         runtime.probe_timeout = settings.probe_timeout_seconds
         return runtime
@@ -133,7 +159,9 @@ class LocalRuntime(RuntimeProvider):
     def ensure(self, *, spec: InstanceSpec) -> Outputs:
         folder = self.root / spec.instance_id
         new = not folder.exists()  # then no process of it can exist: each is made after this
-        (folder / "logs").mkdir(parents=True, exist_ok=True)
+        (folder / "logs").mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+        lease = self.sandbox.lease(spec.instance_id)
         state = self._read_state(spec.instance_id)
         wanted = [s.name for s in spec.blueprint.services]
         # Processes started with another environment (a warm-pool demo given its prospect), or
@@ -158,6 +186,7 @@ class LocalRuntime(RuntimeProvider):
                 message=f"reloaded {reloaded} service(s) in place" if reloaded else "adopted",
             )
         forked_by, why_not = self._fork_server_for(spec)  # NotReady while it starts
+        private_views = mount_namespaces()  # else forked demos keep the machine's view
         if not new:
             keep = {int(s["pid"]) for s in kept.values()}
             self._stop(spec.instance_id, {n: s for n, s in state.items() if n not in kept}, keep)
@@ -167,6 +196,16 @@ class LocalRuntime(RuntimeProvider):
                 continue
             port = processes.free_port()
             env = self._env(spec, port, folder, service.env)
+            cgroup = (
+                self.sandbox.cgroup(
+                    lease,
+                    service.name,
+                    service.memory_mb,
+                    sum(s.memory_mb for s in spec.blueprint.services),
+                )
+                if lease
+                else None
+            )
             version = None
             if service.reload_path:
                 env = self.reloads.environment(spec.instance_id, service.name, env)
@@ -182,13 +221,23 @@ class LocalRuntime(RuntimeProvider):
                     env=env,
                     folder=folder,
                     log=log_path,
+                    uid=lease.uid if lease else None,
+                    cgroup=cgroup,
+                    workdir=lease.home if lease else None,
+                    reach=self._reach(spec) if lease and private_views else None,
+                    cover=[self.home, Path(TMP)] if lease and private_views else None,
                 )
                 pid, started, via = spawned.pid, spawned.started, "fork"
             else:
                 if service.entry and why_not:
                     with log_path.open("a") as log:
                         log.write(f"fork-server unavailable ({why_not}): started by command\n")
-                pid = self._start(spec, service.name, service.command, port, env, log_path)
+                command = spec.fill(service.command, port=port)
+                if lease is not None:
+                    reach, cover = self._reach(spec), [self.home]
+                    command = bwrap_command(command, lease, cgroup, reach=reach, cover=cover)
+                cwd = lease.home if lease else folder  # bwrap moves there itself too
+                pid = self._start(service.name, command, env, log_path, cwd)
                 started, via = processes.start_time(pid), "command"
             services[service.name] = {
                 "pid": pid,
@@ -200,6 +249,8 @@ class LocalRuntime(RuntimeProvider):
                 "env": digest,
                 "reload_path": service.reload_path,
                 "settings": version,
+                "uid": lease.uid if lease else None,
+                "cgroup": str(cgroup) if cgroup else None,
             }
             self._write_state(spec.instance_id, services)
         services = {name: services[name] for name in wanted}
@@ -232,8 +283,14 @@ class LocalRuntime(RuntimeProvider):
         self._stop(instance_id, {n: s for n, s in state.items() if n not in marked}, keep)
         self._write_state(instance_id, marked)
         # What the demo wrote in its folder (its HOME and working directory) is data: gone too.
-        for path in (self.root / instance_id).iterdir():
-            if path.name not in OURS:
+        # Sandboxed, that is its private home; the runtime folder was its home before (a demo
+        # still running from then), so both are cleared.
+        lease = self.sandbox.find(instance_id)
+        folder = self.root / instance_id
+        for written in [folder, *([lease.home] if lease else [])]:
+            for path in written.iterdir():
+                if written == folder and path.name in OURS:
+                    continue
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path, ignore_errors=True)
                 else:
@@ -301,16 +358,9 @@ class LocalRuntime(RuntimeProvider):
             return None, exc.detail
 
     def _start(
-        self,
-        spec: InstanceSpec,
-        name: str,
-        template: list[str],
-        port: int,
-        env: dict[str, str],
-        log_path: Path,
+        self, name: str, command: list[str], env: dict[str, str], log_path: Path, cwd: Path
     ) -> int:
-        """Start a service with its command; its pid."""
-        command = spec.fill(template, port=port)
+        """Start a service with its (filled, perhaps sandboxed) command; its pid."""
         try:
             with log_path.open("ab") as log:
                 child = subprocess.Popen(
@@ -319,7 +369,7 @@ class LocalRuntime(RuntimeProvider):
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env=env,
-                    cwd=log_path.parent.parent,
+                    cwd=cwd,
                     start_new_session=True,
                     close_fds=True,
                 )
@@ -333,6 +383,12 @@ class LocalRuntime(RuntimeProvider):
 
     def destroy(self, *, instance_id: str) -> None:
         self._stop(instance_id, self._read_state(instance_id))
+        self.sandbox.remove_cgroups(instance_id)
+        lease = self.sandbox.find(instance_id)
+        if lease is not None:
+            shutil.rmtree(lease.home, ignore_errors=True)
+            shutil.rmtree(lease.folder / SETTINGS_FOLDER, ignore_errors=True)
+            self.sandbox.release_if_unused(instance_id)  # kept while its database lives
         shutil.rmtree(self.root / instance_id, ignore_errors=True)
 
     # How long a probe waits for a health path (s); `from_settings` sets DEMO_PROBE_TIMEOUT_SECONDS.
@@ -408,6 +464,7 @@ class LocalRuntime(RuntimeProvider):
         ids = {p.name for p in self.root.iterdir() if p.is_dir()}
         ids.update(processes.marked_processes(MARKER, str(self.home)).values())
         ids.update(processes.pidfile_processes(self.root).values())
+        ids.update(self.sandbox.runtime_held())  # a lease whose demo the store forgot
         return ids
 
     def endpoint(self, *, instance_id: str, state: dict[str, Any], route: str) -> Endpoint | None:
@@ -444,9 +501,10 @@ class LocalRuntime(RuntimeProvider):
         env = processes.minimal_env()
         env.update(extra)
         env.update(spec.env)
+        lease = self.sandbox.find(spec.instance_id)
         env.update(
             {
-                "HOME": str(folder),
+                "HOME": str(lease.home if lease else folder),
                 "PORT": str(port),
                 "PYTHONUNBUFFERED": "1",
                 "DEMO_INSTANCE_ID": spec.instance_id,
@@ -454,6 +512,13 @@ class LocalRuntime(RuntimeProvider):
             }
         )
         return env
+
+    @staticmethod
+    def _reach(spec: InstanceSpec) -> list[Path]:
+        return reach_of(Path(spec.blueprint.source or ".").resolve().parent)
+
+    def _private(self, instance_id: str) -> Lease | None:
+        return self.sandbox.find(instance_id)
 
     def _alive(self, service: dict[str, Any]) -> bool:
         pid = int(service["pid"])
@@ -478,7 +543,8 @@ class LocalRuntime(RuntimeProvider):
         strays = processes.marked_processes(MARKER, str(self.home))
         pids.update(pid for pid, owner in strays.items() if owner == instance_id)
         pids.update(processes.pidfile_processes(self.root, instance_id))
-        pids -= keep or set()
+        # A kept service is its whole process group (bwrap and the service inside it).
+        pids = processes.outside_groups(pids, keep or set())
         if pids:
             processes.stop_groups(pids, grace=self.stop_grace, spare=self.forks.server_pids())
         if (self.root / instance_id).is_dir():

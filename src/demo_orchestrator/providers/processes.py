@@ -118,6 +118,25 @@ def prune_pidfiles(folder: Path) -> None:
             path.unlink(missing_ok=True)
 
 
+def outside_groups(pids: Iterable[int], keep: Iterable[int]) -> set[int]:
+    """`pids` less those in the process group of any pid of `keep` (or in `keep` itself)."""
+    kept = set(keep)
+    groups = set()
+    for pid in kept:
+        try:
+            groups.add(os.getpgid(pid))
+        except ProcessLookupError:
+            continue
+    found = set()
+    for pid in pids:
+        try:
+            if pid not in kept and os.getpgid(pid) not in groups:
+                found.add(pid)
+        except ProcessLookupError:
+            continue
+    return found
+
+
 def stop_groups(pids: Iterable[int], *, grace: float, spare: Iterable[int] = ()) -> None:
     """SIGTERM each pid's process group, wait up to `grace` seconds, then SIGKILL what is left.
 

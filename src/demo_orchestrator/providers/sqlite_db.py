@@ -5,6 +5,12 @@ migrate and seed commands into a temporary file that is then renamed into place,
 leaves a half-seeded template. The fingerprint hashes the seed inputs (the commands, the scenario's
 seed and the source of the packages the blueprint names), so changing migrations or seed code
 builds a new template. Giving a demo its database is then a file copy.
+
+Sandboxed (sandbox.py, as root): the file lives in the demo's private folder, `data/<id>.db`,
+owned by the demo's uid, mode 0600, in a folder only that uid may enter (SQLite writes its
+journal beside it); `DEMO_HOME/databases/<id>.db` is then a symlink to it, so the orchestrator
+finds it where it always did. Files in a folder the demo owns are made without following
+symlinks it may have planted.
 """
 
 from __future__ import annotations
@@ -27,29 +33,36 @@ from demo_orchestrator.providers.base import (
     ProviderSettings,
 )
 from demo_orchestrator.providers.fingerprint import template_fingerprint
+from demo_orchestrator.providers.sandbox import Lease, Sandbox, SandboxSettings
 from demo_orchestrator.providers.seeding import run_data_commands
 from demo_orchestrator.settings import Settings
 
 
 class SqliteDatabase(DatabaseProvider):
     name = "sqlite"
-    # No settings of its own: its files live under DEMO_HOME.
+    # No settings of its own: its files live under DEMO_HOME, owned as the sandbox's settings
+    # (the local runtime's `DEMO_SANDBOX_*`) say.
 
-    def __init__(self, *, home: Path) -> None:
+    def __init__(self, *, home: Path, sandbox: SandboxSettings | None = None) -> None:
         self.home = home.resolve()
+        self.sandbox = Sandbox(self.home, sandbox)
         self.root = self.home / "databases"
         self.templates = self.home / "templates"
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.templates.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.templates.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
         self._locks: dict[Path, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, own: ProviderSettings | None = None) -> Self:
-        return cls(home=settings.home)
+        return cls(home=settings.home, sandbox=SandboxSettings())
 
     def ensure(self, *, spec: InstanceSpec) -> Outputs:
-        target = self.path_of(spec.instance_id)
+        lease = self.sandbox.lease(spec.instance_id)
+        target = self._real_path(spec.instance_id, lease)
+        if lease is not None:
+            self._move_in(spec.instance_id, lease, target)
         template = self.template_path(spec.blueprint, spec.scenario)
         state = {"file": target.name, "template": template.name}  # the same on every call
         if target.is_file() and target.stat().st_size > 0:
@@ -61,10 +74,8 @@ class SqliteDatabase(DatabaseProvider):
                 f"saved template {spec.scenario.name} has been deleted; create the demo from "
                 f"{spec.scenario.based_on} or another template"
             )
-        tmp = target.with_name(target.name + ".partial")
-        shutil.copyfile(template, tmp)
         self._template_record(spec.instance_id).write_text(str(template))
-        os.replace(tmp, target)
+        self._copy(template, target, lease)
         return Outputs(
             env=self._env(target), state=state, message=f"cloned from template {template.name}"
         )
@@ -75,7 +86,8 @@ class SqliteDatabase(DatabaseProvider):
         never finds the file missing (SQLite would make an empty one) nor half-copied; its open
         connections keep the old file until it reloads or restarts. With no template recorded
         (a database from an older version): destroy, and `ensure` clones afresh."""
-        target = self.path_of(instance_id)
+        lease = self.sandbox.find(instance_id)
+        target = self._real_path(instance_id, lease)
         try:
             template = Path(self._template_record(instance_id).read_text().strip())
         except FileNotFoundError:
@@ -83,9 +95,7 @@ class SqliteDatabase(DatabaseProvider):
         if template is None or not template.is_file() or not target.is_file():
             self.destroy(instance_id=instance_id)
             return
-        tmp = target.with_name(target.name + ".partial")
-        shutil.copyfile(template, tmp)
-        os.replace(tmp, target)
+        self._copy(template, target, lease)
         for suffix in ("-wal", "-shm", "-journal"):  # they belonged to the data just replaced
             Path(str(target) + suffix).unlink(missing_ok=True)
 
@@ -93,9 +103,45 @@ class SqliteDatabase(DatabaseProvider):
         return self.root / f"{instance_id}.db.template"
 
     def destroy(self, *, instance_id: str) -> None:
-        base = self.path_of(instance_id)
-        for suffix in ("", "-wal", "-shm", "-journal", ".partial", ".template"):
-            Path(str(base) + suffix).unlink(missing_ok=True)
+        lease = self.sandbox.find(instance_id)
+        for base in {self.path_of(instance_id), self._real_path(instance_id, lease)}:
+            for suffix in ("", "-wal", "-shm", "-journal", ".partial", ".template"):
+                Path(str(base) + suffix).unlink(missing_ok=True)
+        if lease is not None:
+            self.sandbox.release_if_unused(instance_id)  # kept while its processes live
+
+    def _move_in(self, instance_id: str, lease: Lease, target: Path) -> None:
+        """A database made before the sandbox (a plain file in DEMO_HOME/databases) moves into
+        the demo's private folder, keeping its data, owned by the demo from now on."""
+        old = self.path_of(instance_id)
+        if old.is_symlink() or not old.is_file() or target.exists():
+            return
+        self._copy(old, target, lease)  # replaces `old` with the link to `target`
+        for suffix in ("-wal", "-shm", "-journal"):
+            Path(str(old) + suffix).unlink(missing_ok=True)
+
+    def _real_path(self, instance_id: str, lease: Lease | None) -> Path:
+        """Where the file is: the private folder of a sandboxed demo, else `path_of`."""
+        return lease.data / f"{instance_id}.db" if lease else self.path_of(instance_id)
+
+    def _copy(self, template: Path, target: Path, lease: Lease | None) -> None:
+        """A copy of `template` renamed over `target` at once; owned by the demo (0600) and, in
+        its private folder, linked from `path_of`."""
+        tmp = target.with_name(target.name + ".partial")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as out, template.open("rb") as source:
+            shutil.copyfileobj(source, out)
+            if lease is not None:
+                os.fchown(out.fileno(), lease.uid, lease.gid)
+        os.replace(tmp, target)
+        if lease is not None:
+            link = self.path_of(lease.instance_id)
+            if not (link.is_symlink() and link.readlink() == target):
+                tmp_link = link.with_name(link.name + ".link")
+                tmp_link.unlink(missing_ok=True)
+                tmp_link.symlink_to(target)
+                os.replace(tmp_link, link)
 
     def probe(self, *, instance_id: str) -> Health:
         target = self.path_of(instance_id)
@@ -125,7 +171,7 @@ class SqliteDatabase(DatabaseProvider):
     ) -> dict[str, int]:
         """Copy the live demo's database with SQLite's online backup API: a consistent snapshot
         even while the demo writes (a raw copy of the file could miss what sits in its WAL)."""
-        source = self.path_of(instance_id)
+        source = self._real_path(instance_id, self.sandbox.find(instance_id))
         if not source.is_file():
             raise Conflict(
                 f"{instance_id} has no SQLite database of its own here (a database of another "

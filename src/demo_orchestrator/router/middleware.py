@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from demo_orchestrator.router import pages
 from demo_orchestrator.router.decisions import Resolver, RouteDecision
+from demo_orchestrator.router.framing import malformed
 from demo_orchestrator.router.headers import header
 from demo_orchestrator.router.hosts import looks_like_demo_host, parse_demo_host
 from demo_orchestrator.router.proxy import HttpProxy, UpstreamTimedOut, UpstreamUnavailable
@@ -77,6 +78,14 @@ class HostRouter:
         if scope["type"] not in {"http", "websocket"}:
             await self.app(scope, receive, send)
             return
+        if (why := malformed(scope)) is not None:
+            # Ambiguous framing or target (RFC 9112): answered here, never forwarded.
+            if scope["type"] == "websocket" and (await receive())["type"] != "websocket.connect":
+                return
+            # problem+json whatever the Accept: a malformed request is no visitor's page view
+            bad = pages.Problem(400, "Bad request", why)
+            await self._refuse(scope, send, bad, accept="application/problem+json")
+            return
         host = header(scope["headers"], b"host") or ""
         target = parse_demo_host(host, self.base_domain)
         if target is None and not looks_like_demo_host(host, self.base_domain):
@@ -121,8 +130,11 @@ class HostRouter:
             log.exception("on_proxied(%s) failed", instance_id)
 
     @staticmethod
-    async def _refuse(scope: Scope, send: Send, problem: pages.Problem) -> None:
-        status, headers, body = pages.render(problem, header(scope["headers"], b"accept"))
+    async def _refuse(
+        scope: Scope, send: Send, problem: pages.Problem, accept: str | None = None
+    ) -> None:
+        accept = accept or header(scope["headers"], b"accept")
+        status, headers, body = pages.render(problem, accept)
         if scope["type"] == "websocket":
             await deny(scope, send, status, headers, body)
             return

@@ -75,16 +75,30 @@ def _request_headers(scope: Scope) -> tuple[RawHeaders, bool, bool]:
     return forwarded_for(scope, kept), length or chunked, chunked
 
 
-async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
+async def _first_body_message(receive: Receive) -> Message:
+    """The first part of the request body, read before anything goes upstream.
+
+    The ASGI server hands the request over once its head is parsed; a body it then finds
+    malformed (a bad chunk size, a coding it refuses) ends in its own 400 and a disconnect. Waiting
+    for the first part means such a request never reaches the demo.
+    """
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnected
+    return message
+
+
+async def _request_body(first: Message, receive: Receive) -> AsyncIterator[bytes]:
+    message = first
     while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnected
         chunk: bytes = message.get("body", b"")
         if chunk:
             yield chunk
         if not message.get("more_body", False):
             return
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
 
 
 async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
@@ -117,11 +131,12 @@ class HttpProxy:
         """Relay the request; raise ``UpstreamUnavailable`` if nothing was sent back yet."""
         headers, has_body, chunked = _request_headers(scope)
         try:
+            first = await _first_body_message(receive) if has_body else None
             conn, response = await self.pool.request(
                 upstream.host,
                 upstream.port,
                 request_head(scope, headers),
-                _request_body(receive) if has_body else None,
+                _request_body(first, receive) if first is not None else None,
                 method=scope["method"].encode("ascii"),
                 chunked=chunked,
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,25 @@ from cryptography.fernet import Fernet, InvalidToken
 from demo_orchestrator.domain.errors import PermanentError
 
 
+def private_home(home: Path) -> None:
+    """DEMO_HOME made, or fixed, 0700: it holds the store, the key and every demo's files.
+    Never a shared folder (sticky or world-writable, like /tmp): that one keeps its mode."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = home.stat().st_mode
+    if not mode & (stat.S_ISVTX | stat.S_IWOTH):
+        os.chmod(home, 0o700)
+
+
 def load_or_create_key(home: Path, configured: str | None) -> bytes:
     if configured:
         key = configured.encode()
     else:
         path = home / "secret.key"
-        home.mkdir(parents=True, exist_ok=True)
+        private_home(home)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
+            os.chmod(path, 0o600)  # a key made before modes were enforced
             key = path.read_bytes().strip()
         else:
             key = Fernet.generate_key()

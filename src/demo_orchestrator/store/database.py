@@ -7,6 +7,7 @@ read-then-write. PostgreSQL uses plain transactions; row claims use `SELECT ... 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -31,6 +32,18 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def _private_file(path: Path) -> None:
+    """The SQLite store (and its WAL and shared-memory files) readable by its owner only: it
+    holds every demo's credentials. Run on each new connection, so the file SQLite just made
+    (empty yet) is 0600 before anything is written; SQLite gives the WAL and shared-memory
+    files the database file's mode; an existing store is fixed on start."""
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.chmod(f"{path}{suffix}", 0o600)
+        except FileNotFoundError:
+            pass
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
@@ -39,18 +52,28 @@ class Database:
         if self.is_sqlite:
             path = make_url(self.url).database
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             self._sqlite_pragmas(self.engine)
+            self._sqlite_private(self.engine, make_url(self.url).database)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Called after every commit that appended to the change feed (the feed's reader wakes).
         self.on_events: Callable[[], None] | None = None
         # Counts committed write transactions (for `/metrics` and the provisioning bench).
         self.commits = 0
+
+    @staticmethod
+    def _sqlite_private(engine: Engine, path: str | None) -> None:
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(_dbapi_connection: Any, _record: Any) -> None:
+            _private_file(Path(path))
 
     @staticmethod
     def _sqlite_pragmas(engine: Engine) -> None:

@@ -31,6 +31,8 @@ def _period(start: str | None, end: str | None) -> tuple[datetime, datetime, str
         raise BadRequest("from and to must be dates like 2026-11-26") from None
     if first > last:
         raise BadRequest("`from` must not be after `to`")
+    if first.year < 1970 or last.year >= 9000:
+        raise BadRequest("from and to must be dates between 1970-01-01 and 8999-12-31")
     begin = datetime(first.year, first.month, first.day, tzinfo=UTC)
     finish = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
     return begin, finish, first.isoformat(), last.isoformat()
