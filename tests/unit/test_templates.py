@@ -13,7 +13,9 @@ import pytest
 
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
 from demo_orchestrator.domain.errors import BadRequest, Conflict, NotImplementedYet
+from demo_orchestrator.engine.notifications import redacted
 from demo_orchestrator.engine.templates import STALE_SAVE, Templates
+from demo_orchestrator.store.models import InstanceRow
 from tests.fakes.engine import ADMIN, FakeDatabase, Journal, Rig
 
 
@@ -91,6 +93,15 @@ def test_an_interrupted_save_frees_its_name_and_a_saved_one_is_never_pooled(tmp_
         rig.settle(5)
         assert rig.get(made)["status"] == "ready"
         assert rig.get(made)["scenario"] == "acme-pipeline"
+        # its personas are the base scenario's, in the API and in what notifications carry
+        names = ["Riley Recruiter", "Casey Candidate"]
+        assert [p["name"] for p in rig.get(made)["personas"]] == names
+        with rig.orchestrator.ctx.db.read() as session:
+            row = session.get(InstanceRow, made)
+            assert row is not None
+            carried = redacted(rig.orchestrator.ctx, row)
+        assert [p["name"] for p in carried["personas"]] == names
+        assert all("login_url" not in p for p in carried["personas"])
     finally:
         rig.close()
 
