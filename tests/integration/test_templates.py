@@ -211,6 +211,10 @@ def _save_and_reuse(server: Server, saved_data: Any) -> None:
     )
     assert again.status_code == 201, again.text
     assert again.json()["counts"]["applications"] == 25  # that demo's data, not the old copy
+    # (the other rep's demo has its data before its template may go)
+    assert (
+        server.wait_status(used.json()["id"], "ready", "failed", timeout=180)["status"] == "ready"
+    )
     for name in ("acme-pipeline", "acme-shared"):
         assert server.http.delete(f"/api/v1/scenarios/{name}").status_code == 204
         assert not saved_data(name)

@@ -90,6 +90,9 @@ def test_an_interrupted_save_frees_its_name_and_a_saved_one_is_never_pooled(tmp_
         with pytest.raises(BadRequest, match="built-in"):
             rig.orchestrator.pool.set_target(ADMIN, "acme-pipeline", 1)
         made = rig.create(scenario="acme-pipeline")
+        # not cloned yet: its template cannot go
+        with pytest.raises(Conflict, match=made):
+            templates.delete(ADMIN, "acme-pipeline")
         rig.settle(5)
         assert rig.get(made)["status"] == "ready"
         assert rig.get(made)["scenario"] == "acme-pipeline"
@@ -102,6 +105,8 @@ def test_an_interrupted_save_frees_its_name_and_a_saved_one_is_never_pooled(tmp_
             carried = redacted(rig.orchestrator.ctx, row)
         assert [p["name"] for p in carried["personas"]] == names
         assert all("login_url" not in p for p in carried["personas"])
+        templates.delete(ADMIN, "acme-pipeline")  # it has its own copy now
+        assert rig.get(made)["status"] == "ready"
     finally:
         rig.close()
 

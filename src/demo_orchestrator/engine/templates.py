@@ -27,7 +27,7 @@ from demo_orchestrator.domain.blueprint import Blueprint, Scenario
 from demo_orchestrator.domain.errors import BadRequest, Conflict, Forbidden, NotFound
 from demo_orchestrator.providers.base import DatabaseProvider
 from demo_orchestrator.store import repository as repo
-from demo_orchestrator.store.models import SavedTemplateRow
+from demo_orchestrator.store.models import InstanceRow, SavedTemplateRow
 
 if TYPE_CHECKING:
     from demo_orchestrator.engine.actions import Principal
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{2,39}$")
 SAVING, READY = "saving", "ready"
+# Demos in these states may still clone their database from the template (a booked demo is
+# `scheduled` until its lead time), so the template cannot be deleted under them.
+NOT_CLONED_YET = ("pending_approval", "scheduled", "pending", "provisioning")
 # A save takes seconds (a file copy or a clone); one older than this was cut short by a crash,
 # and its name (and any half-made copy, which the provider replaces) may be taken again.
 STALE_SAVE = timedelta(minutes=10)
@@ -221,6 +224,18 @@ class Templates:
                 raise NotFound(f"no saved template {name!r}; GET /api/v1/scenarios lists them")
             if row.owner != who.name and who.role != "admin":
                 raise Forbidden(f"template {name} belongs to {row.owner}; ask them or an admin")
+            waiting = session.scalars(
+                select(InstanceRow.id)
+                .where(InstanceRow.blueprint == row.blueprint, InstanceRow.scenario == name)
+                .where(InstanceRow.status.in_(NOT_CLONED_YET))
+                .order_by(InstanceRow.id)
+            ).all()
+            if waiting:
+                raise Conflict(
+                    f"demos still to be made from template {name} need its data: "
+                    f"{', '.join(waiting)}; delete the template once they are ready, or "
+                    "cancel them first"
+                )
             provider_name, blueprint_name = row.database_provider, row.blueprint
         provider = self.ctx.provider_for("database", provider_name)
         assert isinstance(provider, DatabaseProvider)
