@@ -11,6 +11,8 @@ It belongs to its creator; others see and use it only when it was saved with `sh
 and viewers see every one; viewers use none, as they create nothing). Deleting it drops its data but keeps the row as a tombstone: a demo made from it has its
 own copy of the data, and its scenario name must still resolve for its views and its teardown.
 Such a demo cannot be reset (there is nothing to reset to): `refuse_reset_of_deleted` says so.
+Saving again under a deleted template's name reuses its row (the name is free again); demos of
+the deleted one then show the new template's personas and tour, and reset to its data.
 """
 
 from __future__ import annotations
