@@ -11,6 +11,7 @@ from demo_orchestrator.api import (
     openapi,
     shares,
     system,
+    templates,
     tokens,
     warm_pool,
     webhooks,
@@ -26,4 +27,5 @@ def install(app: FastAPI) -> None:
     app.include_router(warm_pool.router)
     app.include_router(webhooks.router)
     app.include_router(shares.router)
+    app.include_router(templates.router)
     openapi.install(app)

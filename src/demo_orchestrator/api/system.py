@@ -13,6 +13,7 @@ from sqlalchemy import text
 from demo_orchestrator.api.schemas import ApiDatetime
 from demo_orchestrator.domain.errors import Unauthorized
 from demo_orchestrator.domain.instance import as_utc
+from demo_orchestrator.engine.templates import Templates
 from demo_orchestrator.engine.usage import usage as compute_usage
 from demo_orchestrator.serving.deps import OrchestratorDep, PrincipalDep
 from demo_orchestrator.serving.metrics import Monitoring
@@ -49,21 +50,8 @@ def metrics(request: Request, orchestrator: OrchestratorDep) -> Response:
 
 @router.get("/api/v1/scenarios", tags=["scenarios"])
 def scenarios(orchestrator: OrchestratorDep, who: PrincipalDep) -> dict[str, Any]:
-    blueprint = orchestrator.ctx.blueprint
-    items = [
-        {
-            "name": s.name,
-            "title": s.title,
-            "description": s.description,
-            "default": s.name == blueprint.default_scenario,
-            "blueprint": blueprint.name,
-            "counts": s.counts,
-            "personas": [p.model_dump() for p in s.personas],
-            "tour": [t.model_dump() for t in s.tour],
-            "hourly_usd": blueprint.cost.total_hourly_usd,
-        }
-        for s in blueprint.scenarios
-    ]
+    """The built-in scenarios, then the saved templates the caller may use (`based_on` set)."""
+    items = Templates(orchestrator.ctx, orchestrator.instances).list(who)
     return {"items": items, "total": len(items)}
 
 

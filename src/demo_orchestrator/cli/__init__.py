@@ -6,7 +6,15 @@ result (a table, or JSON with `--json`). Errors are one line on stderr with a no
 
 from __future__ import annotations
 
-from demo_orchestrator.cli import accounts, doctor, instances, render, server, shares  # noqa: F401 - they register
+from demo_orchestrator.cli import (  # noqa: F401 - they register
+    accounts,
+    doctor,
+    instances,
+    render,
+    server,
+    shares,
+    templates,
+)
 from demo_orchestrator.cli.app import app
 
 

@@ -134,6 +134,9 @@ class Scenario(_Model):
     counts: dict[str, int] = Field(default_factory=dict)
     personas: list[Persona] = Field(default_factory=list)
     tour: list[TourStep] = Field(default_factory=list)
+    # Set on a template saved from a demo (engine/templates.py): the built-in scenario it was
+    # saved from. Its data is a copy of that demo's database, never seeded again.
+    based_on: str | None = None
 
 
 class CostRates(_Model):

@@ -17,6 +17,7 @@ from demo_orchestrator.engine import rotation
 from demo_orchestrator.engine.changes import Audit, apply_change
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.plan import Plans
+from demo_orchestrator.engine.templates import refuse_reset_of_deleted
 from demo_orchestrator.store import repository as repo
 from demo_orchestrator.store.models import InstanceRow
 
@@ -89,6 +90,7 @@ class InstanceActions:
     def reset(self, who: Principal, instance_id: str) -> dict[str, Any]:
         def change(row: InstanceRow, now: datetime) -> dict[str, Any]:
             self._require_live(row, "reset")
+            refuse_reset_of_deleted(self.ctx, row.id, row.blueprint, row.scenario)
             if row.status != Status.READY.value:
                 raise Conflict(
                     f"{row.id} is {row.status}; reset works on a ready demo, try again when it is ready"

@@ -57,8 +57,14 @@ class Context:
                 f"unknown blueprint {name!r}; known: {', '.join(sorted(self.blueprints))}"
             ) from None
 
+    def find_scenario(self, blueprint: Blueprint, name: str) -> Scenario | None:
+        """A built-in scenario, else a template saved from a demo (engine/templates.py)."""
+        from demo_orchestrator.engine.templates import saved_scenario
+
+        return blueprint.scenario(name) or saved_scenario(self, blueprint, name)
+
     def scenario_of(self, blueprint: Blueprint, name: str) -> Scenario:
-        scenario = blueprint.scenario(name)
+        scenario = self.find_scenario(blueprint, name)
         if scenario is None:
             known = ", ".join(s.name for s in blueprint.scenarios)
             raise BadRequest(f"unknown scenario {name!r}; choose one of: {known}")

@@ -211,7 +211,9 @@ class InstanceList:
         secret = self._login_secret(secrets) if secrets else None
         links = (
             urls,
-            personas(blueprint, scenario, urls, secret),
+            personas(
+                blueprint, scenario, urls, secret, self.ctx.find_scenario(blueprint, scenario)
+            ),
             rep_login_url(blueprint, instance_id, urls, secret),
         )
         _keep(self._links, key, (blueprint, links), MAX_DEMOS_KEPT)

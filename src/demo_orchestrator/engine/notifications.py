@@ -105,6 +105,10 @@ def redacted(ctx: Context, row: InstanceRow) -> dict[str, Any]:
         blueprint=ctx.blueprints.get(row.blueprint),
         login_secret=None,
         now=ctx.clock(),
+        # a saved template's personas are its base scenario's (engine/templates.py)
+        scenario=ctx.find_scenario(ctx.blueprints[row.blueprint], row.scenario)
+        if row.blueprint in ctx.blueprints
+        else None,
     )
     view.pop("rep_login_url", None)
     for persona in view.get("personas") or []:

@@ -101,6 +101,10 @@ class WarmPool:
             raise Forbidden("only admins can size the warm pool")
         blueprint = self.ctx.blueprint
         scenario = self.ctx.scenario_of(blueprint, scenario_name)
+        if scenario.based_on is not None:
+            raise BadRequest(
+                f"{scenario.name} is a saved template; the warm pool only keeps built-in scenarios"
+            )
         if not isinstance(target, int) or isinstance(target, bool) or not 0 <= target <= MAX_TARGET:
             raise BadRequest(f"target must be a whole number from 0 to {MAX_TARGET}")
         now = self.ctx.clock()
@@ -146,6 +150,8 @@ class WarmPool:
         self, session: Session, blueprint: Blueprint, scenario: Scenario
     ) -> InstanceRow | None:
         """In the create's transaction: the member it gets, or None (a miss when one was due)."""
+        if scenario.based_on is not None:
+            return None  # saved templates are never pooled
         row = store.pool_row(session, blueprint.name, scenario.name)
         member = store.claimable(session, blueprint.name, scenario.name)
         if member is None:

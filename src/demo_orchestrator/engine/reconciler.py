@@ -35,6 +35,7 @@ from demo_orchestrator.engine.health import Healer
 from demo_orchestrator.engine.pool import WarmPool
 from demo_orchestrator.engine.runner import GONE, Aborted, Outcome, Runner
 from demo_orchestrator.engine.sleeping import Sleeper
+from demo_orchestrator.engine.templates import sweep_saved
 from demo_orchestrator.providers.processes import is_alive
 from demo_orchestrator.store import repository as repo
 
@@ -446,4 +447,7 @@ class Reconciler:
                             removed=gone,
                             now=self.ctx.clock(),
                         )
+        saved = sweep_saved(self.ctx)  # saved templates' data no live template owns
+        if saved:
+            removed["saved-templates"] = saved
         return removed

@@ -43,6 +43,7 @@ from demo_orchestrator.engine.listing import InstanceList
 from demo_orchestrator.engine.making import insert_instance
 from demo_orchestrator.engine.plan import Plans
 from demo_orchestrator.engine.pool import WarmPool
+from demo_orchestrator.engine.templates import require_usable
 from demo_orchestrator.engine.views import instance_view
 from demo_orchestrator.store import accounts as accounts_store
 from demo_orchestrator.store import repository as repo
@@ -99,6 +100,7 @@ class InstanceService(InstanceActions):
             blueprint=blueprint,
             login_secret=login_secret,
             now=self.ctx.clock(),
+            scenario=self.ctx.find_scenario(blueprint, row.scenario) if blueprint else None,
         )
 
     def _login_secret(self, sealed: str) -> str | None:
@@ -232,6 +234,7 @@ class InstanceService(InstanceActions):
         self.create_rate.hit(who.name)
         blueprint = self.ctx.blueprint_named(command.blueprint or self.ctx.settings.blueprint)
         scenario = self.ctx.scenario_of(blueprint, command.scenario or blueprint.default_scenario)
+        require_usable(self.ctx, who, scenario)  # a saved template: the caller's or shared
         hours = validate_duration(command.duration_hours, max_hours=self.ctx.settings.max_hours)
         starts_at = command.starts_at or command.meeting_at
         hashed: list[Any] = [

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from demo_orchestrator.domain.blueprint import Blueprint
+from demo_orchestrator.domain.blueprint import Blueprint, Scenario
 from demo_orchestrator.domain.instance import Status, cost_of
 from demo_orchestrator.settings import Settings
 from demo_orchestrator.store.models import InstanceRow
@@ -53,9 +53,13 @@ def rep_login_url(
 
 
 def personas(
-    blueprint: Blueprint, scenario_name: str, urls: dict[str, str], login_secret: str | None
+    blueprint: Blueprint,
+    scenario_name: str,
+    urls: dict[str, str],
+    login_secret: str | None,
+    scenario: Scenario | None = None,  # given for a saved template (engine/templates.py)
 ) -> list[dict[str, Any]]:
-    scenario = blueprint.scenario(scenario_name)
+    scenario = scenario or blueprint.scenario(scenario_name)
     if scenario is None:
         return []
     default_route = blueprint.login_route or blueprint.routes[0]
@@ -110,6 +114,7 @@ def instance_view(
     blueprint: Blueprint | None,
     login_secret: str | None,
     now: datetime,
+    scenario: Scenario | None = None,
 ) -> dict[str, Any]:
     # A request still waiting for approval has no environment yet, so no links either.
     live = row.status not in {
@@ -149,7 +154,7 @@ def instance_view(
         if row.status == Status.PENDING_APPROVAL.value
         else None,
         "urls": urls if live else {},
-        "personas": personas(blueprint, row.scenario, urls, login_secret)
+        "personas": personas(blueprint, row.scenario, urls, login_secret, scenario)
         if (blueprint is not None and live)
         else [],
         "rep_login_url": rep_login_url(blueprint, row.id, urls, login_secret)

@@ -24,7 +24,7 @@ from pydantic import AliasChoices
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
-from demo_orchestrator.domain.errors import PermanentError
+from demo_orchestrator.domain.errors import NotImplementedYet, PermanentError
 from demo_orchestrator.settings import Settings
 
 
@@ -193,6 +193,24 @@ class DatabaseProvider(Provider):
 
     def prepare_template(self, *, blueprint: Blueprint, scenario: Scenario) -> None:
         """Build the seeded template for a scenario ahead of demand (optional)."""
+
+    def save_template(
+        self, *, instance_id: str, blueprint: Blueprint, base: Scenario, name: str
+    ) -> dict[str, int]:
+        """Copy a running demo's database into a new template named `name` (a scenario whose
+        `based_on` is `base.name`), consistently and without breaking the demo; returns the rows
+        per table of the copy. Providers that cannot copy a live database keep this refusal."""
+        raise NotImplementedYet(
+            f"the {self.name} database provider cannot save a demo as a template yet; "
+            "use the sqlite or postgres database provider"
+        )
+
+    def drop_saved_template(self, *, blueprint: str, name: str) -> None:
+        """Remove what `save_template` made (idempotent: gone already is fine)."""
+
+    def saved_templates(self) -> set[tuple[str, str]]:
+        """(blueprint, name) of every saved template this provider holds, for the orphan sweep."""
+        return set()
 
     def seed(self, *, spec: InstanceSpec) -> Outputs:
         """Migrate and seed the database `ensure` made (only when it is not a seeded clone).

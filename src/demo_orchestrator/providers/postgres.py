@@ -49,6 +49,7 @@ from demo_orchestrator.providers.ownership import (
     owner_of,
 )
 from demo_orchestrator.providers.postgres_admin import Ident, PostgresAdmin
+from demo_orchestrator.providers.postgres_saved import PostgresSavedTemplates
 from demo_orchestrator.providers.postgres_templates import PostgresTemplates
 from demo_orchestrator.settings import Settings
 
@@ -109,6 +110,7 @@ class PostgresDatabase(DatabaseProvider):
             passwords=passwords,
             workdir=home.resolve() / "templates" / "postgres",
         )
+        self.saved = PostgresSavedTemplates(self.admin, templates=self.templates)
         self._store_url = store_url
         self._store_hardened = False
 
@@ -143,7 +145,7 @@ class PostgresDatabase(DatabaseProvider):
                     f"PostgreSQL already has a role or database {name} not managed by this "
                     f"orchestrator ({self.marker}); refusing to touch it"
                 )
-            template = self.templates.prepare(spec.blueprint, spec.scenario)
+            template = self._template_for(spec.blueprint, spec.scenario, clone=db_owner is None)
             with conn.transaction():
                 verb = "ALTER" if role_comment is not None else "CREATE"
                 conn.execute(
@@ -288,9 +290,38 @@ class PostgresDatabase(DatabaseProvider):
     def prepare_template(self, *, blueprint: Blueprint, scenario: Scenario) -> None:
         self.templates.prepare(blueprint, scenario)
 
+    def _template_for(self, blueprint: Blueprint, scenario: Scenario, *, clone: bool) -> str:
+        """The template a demo's database is (or was) cloned from. A saved template may have
+        been deleted since: only a database still to be cloned needs it to exist."""
+        if scenario.based_on is None:
+            return self.templates.prepare(blueprint, scenario)
+        name = self.saved.name(scenario.name)
+        if clone and not self.templates.ready(name):
+            raise PermanentError(
+                f"saved template {scenario.name} has been deleted; create the demo from "
+                f"{scenario.based_on} or another template"
+            )
+        return name
+
+    def save_template(
+        self, *, instance_id: str, blueprint: Blueprint, base: Scenario, name: str
+    ) -> dict[str, int]:
+        """See `postgres_saved.py`: a brief pause of the demo's sessions, then a clone."""
+        self.templates.prepare(blueprint, base)  # the builder role the copy's objects go to
+        return self.saved.save(
+            source=database_name(instance_id), name=name, label=f"{blueprint.name}/{name}"
+        )
+
+    def drop_saved_template(self, *, blueprint: str, name: str) -> None:
+        self.saved.drop(name)
+
+    def saved_templates(self) -> set[tuple[str, str]]:
+        return self.saved.held()
+
     def remove_templates(self) -> list[str]:
-        """Drop every template and the builder role of this owner (for tests and clean-up)."""
-        return self.templates.remove_all()
+        """Drop every template (saved ones too) and the builder role of this owner (for tests
+        and clean-up)."""
+        return [*self.saved.remove_all(), *self.templates.remove_all()]
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Self
 
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
-from demo_orchestrator.domain.errors import PermanentError
+from demo_orchestrator.domain.errors import Conflict, PermanentError
 from demo_orchestrator.providers.base import (
     DatabaseProvider,
     Health,
@@ -66,7 +67,13 @@ class SqliteDatabase(DatabaseProvider):
         state = {"file": target.name, "template": template.name}  # the same on every call
         if target.is_file() and target.stat().st_size > 0:
             return Outputs(env=self._env(target), state=state, message="exists")
-        self.prepare_template(blueprint=spec.blueprint, scenario=spec.scenario)
+        if spec.scenario.based_on is None:
+            self.prepare_template(blueprint=spec.blueprint, scenario=spec.scenario)
+        elif not template.is_file():
+            raise PermanentError(
+                f"saved template {spec.scenario.name} has been deleted; create the demo from "
+                f"{spec.scenario.based_on} or another template"
+            )
         self._template_record(spec.instance_id).write_text(str(template))
         self._copy(template, target, lease)
         return Outputs(
@@ -149,10 +156,56 @@ class SqliteDatabase(DatabaseProvider):
         return self.root / f"{instance_id}.db"
 
     def template_path(self, blueprint: Blueprint, scenario: Scenario) -> Path:
+        if scenario.based_on is not None:
+            return self.saved_path(blueprint.name, scenario.name)
         key = template_fingerprint(blueprint, scenario)
         return self.templates / blueprint.name / f"{scenario.name}-{key}.db"
 
+    # -- templates saved from a demo ------------------------------------------------------------
+
+    def saved_path(self, blueprint: str, name: str) -> Path:
+        return self.templates / blueprint / "saved" / f"{name}.db"
+
+    def save_template(
+        self, *, instance_id: str, blueprint: Blueprint, base: Scenario, name: str
+    ) -> dict[str, int]:
+        """Copy the live demo's database with SQLite's online backup API: a consistent snapshot
+        even while the demo writes (a raw copy of the file could miss what sits in its WAL)."""
+        source = self._real_path(instance_id, self.sandbox.find(instance_id))
+        if not source.is_file():
+            raise Conflict(
+                f"{instance_id} has no SQLite database of its own here (a database of another "
+                "provider, or in its cluster namespace); nothing to save"
+            )
+        target = self.saved_path(blueprint.name, name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".partial")
+        tmp.unlink(missing_ok=True)
+        src = sqlite3.connect(source, timeout=30)
+        try:
+            dst = sqlite3.connect(tmp)
+            try:
+                src.backup(dst)
+                dst.execute("PRAGMA journal_mode=DELETE")
+                counts = table_counts(dst)
+            finally:
+                dst.close()
+        finally:
+            src.close()
+        os.replace(tmp, target)
+        return counts
+
+    def saved_templates(self) -> set[tuple[str, str]]:
+        return {(p.parent.parent.name, p.stem) for p in self.templates.glob("*/saved/*.db")}
+
+    def drop_saved_template(self, *, blueprint: str, name: str) -> None:
+        target = self.saved_path(blueprint, name)
+        for suffix in ("", "-wal", "-shm", "-journal", ".partial"):
+            Path(str(target) + suffix).unlink(missing_ok=True)
+
     def prepare_template(self, *, blueprint: Blueprint, scenario: Scenario) -> None:
+        if scenario.based_on is not None:
+            return  # saved from a demo: nothing to build
         path = self.template_path(blueprint, scenario)
         if path.is_file():
             return
@@ -205,10 +258,24 @@ class _file_lock:
         os.close(self.fd)
 
 
+def table_counts(connection: sqlite3.Connection) -> dict[str, int]:
+    """Rows per table: the counts a saved template shows (the blueprint's come from its seed)."""
+    names = [
+        str(r[0])
+        for r in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "AND name <> 'alembic_version' ORDER BY name"
+        )
+    ]
+    counts: dict[str, int] = {}
+    for table in names:
+        quoted = '"' + table.replace('"', '""') + '"'
+        counts[table] = int(connection.execute(f"SELECT count(*) FROM {quoted}").fetchone()[0])
+    return counts
+
+
 def _checkpoint(path: Path) -> None:
     """Fold any WAL into the main file so a plain file copy is a complete database."""
-    import sqlite3
-
     for suffix in ("-wal", "-shm"):
         if Path(str(path) + suffix).exists():
             break

@@ -297,3 +297,23 @@ class ActivityRow(Base):
     path: Mapped[str] = mapped_column(String(200), nullable=False)
     tour_step: Mapped[int] = mapped_column(Integer, nullable=False)
     requests: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class SavedTemplateRow(Base):
+    """A scenario saved from a running demo (engine/templates.py). `deleted_at` keeps the row
+    as a tombstone, so demos made from it still resolve its personas, tour and teardown."""
+
+    __tablename__ = "saved_templates"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    blueprint: Mapped[str] = mapped_column(String(64))
+    based_on: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16))  # saving | ready
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    database_provider: Mapped[str] = mapped_column(String(32))
+    source_instance: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

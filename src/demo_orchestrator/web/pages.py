@@ -18,6 +18,7 @@ from demo_orchestrator.domain.errors import BadRequest, DemoError
 from demo_orchestrator.domain.instance import Status
 from demo_orchestrator.engine.service import CreateInstance
 from demo_orchestrator.engine.shares import Shares
+from demo_orchestrator.engine.templates import Templates
 from demo_orchestrator.serving.deps import OrchestratorDep
 from demo_orchestrator.serving.sse import event_stream
 from demo_orchestrator.web.auth import (
@@ -98,7 +99,7 @@ def admin_list(
         orchestrator=orchestrator,
         items=listed["items"],
         next_cursor=listed["next_cursor"],
-        scenarios=_scenarios(orchestrator),
+        scenarios=_scenarios(orchestrator, user),
         statuses=[s.value for s in Status],
         filters={
             "q": q or "",
@@ -121,7 +122,7 @@ def sales_list(request: Request, orchestrator: OrchestratorDep, user: UserDep) -
         user=user,
         orchestrator=orchestrator,
         items=listed["items"],
-        scenarios=_scenarios(orchestrator),
+        scenarios=_scenarios(orchestrator, user),
     )
 
 
@@ -224,7 +225,7 @@ def _form(
         "instance_form.html",
         user=user,
         orchestrator=orchestrator,
-        scenarios=_scenarios(orchestrator),
+        scenarios=_scenarios(orchestrator, user),
         values=values,
         error=error,
         status_code=status_code,
@@ -266,7 +267,9 @@ def detail(
 ) -> Response:
     instance = orchestrator.instances.get(user.principal, instance_id)
     blueprint = orchestrator.ctx.blueprints.get(instance["blueprint"])
-    scenario = blueprint.scenario(instance["scenario"]) if blueprint else None
+    scenario = (
+        orchestrator.ctx.find_scenario(blueprint, instance["scenario"]) if blueprint else None
+    )
     services = [s.name for s in blueprint.services] if blueprint else []
     logs, chosen = "", service or (services[0] if services else None)
     if chosen and instance["status"] in {"ready", "provisioning"}:
@@ -347,9 +350,6 @@ def act(
     return back(here, error=f"unknown action {action!r}")
 
 
-def _scenarios(orchestrator: Orchestrator) -> list[dict[str, Any]]:
-    blueprint = orchestrator.ctx.blueprint
-    return [
-        {"name": s.name, "title": s.title, "description": s.description, "counts": s.counts}
-        for s in blueprint.scenarios
-    ]
+def _scenarios(orchestrator: Orchestrator, user: WebUser) -> list[dict[str, Any]]:
+    """The built-in scenarios, then the saved templates this user may use (engine/templates)."""
+    return Templates(orchestrator.ctx, orchestrator.instances).list(user.principal)
