@@ -116,14 +116,15 @@ def healing(make_server: Callable[..., Server]) -> Iterator[Server]:
     for pid in stopped:  # whatever is left of them: continue and kill (they are ours)
         for sig in (signal.SIGCONT, signal.SIGKILL):
             try:
-                os.kill(pid, sig)
+                os.killpg(pid, sig)  # a service leads its own process group
             except ProcessLookupError:
                 pass
 
 
 def _hang(server: Server, pid: int) -> None:
-    """The process stays alive (its pid runs) but answers nothing: SIGSTOP."""
-    os.kill(pid, signal.SIGSTOP)
+    """The service stays alive (its pid runs) but answers nothing: SIGSTOP to its process group
+    (a sandboxed service is bubblewrap's child in the group of the recorded pid)."""
+    os.killpg(os.getpgid(pid), signal.SIGSTOP)
     server.stopped.append(pid)  # type: ignore[attr-defined]
 
 
@@ -191,7 +192,7 @@ def test_a_service_that_keeps_hanging_is_restarted_a_bounded_number_of_times_the
         page = browser.get(f"/portal/admin/demo-instances/{instance_id}")
     assert page.status_code == 200 and 'id="health"' in page.text and "Degraded" in page.text
     # No restart is made while degraded; once the service answers again, the demo is ok again.
-    os.kill(hung[-1], signal.SIGCONT)
+    os.killpg(hung[-1], signal.SIGCONT)
     _wait(lambda: server.get(instance_id)["health"]["state"] == "ok", what="ok again")
     assert _web_pid(server, instance_id) == hung[-1]
     again = server.get(instance_id)["health"]
