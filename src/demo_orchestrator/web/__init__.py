@@ -14,6 +14,7 @@ from demo_orchestrator.web import (
     pages,
     schedule_page,
     share_page,
+    template_page,
     usage_page,
 )
 from demo_orchestrator.web.auth import LoginRequired, current_user, login_redirect
@@ -29,6 +30,7 @@ def install(app: FastAPI) -> None:
     app.include_router(schedule_page.router)
     app.include_router(notifications_page.router)
     app.include_router(share_page.router)
+    app.include_router(template_page.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.exception_handler(LoginRequired)
