@@ -13,12 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.conftest import Server
 from tests.e2e.shots import save_shot
 
-CHROMIUM = "/usr/bin/chromium"
 ADMIN_PASSWORD = "Copper-Lantern-Healing-4821"
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -32,17 +31,6 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     ).start()
     yield server
     server.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
 
 
 def test_a_demo_booked_in_the_form_is_on_the_days_schedule_with_its_ics(

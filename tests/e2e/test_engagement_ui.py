@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.conftest import Server
 from tests.e2e.shots import save_shot
 
-CHROMIUM = "/usr/bin/chromium"
 ADMIN_PASSWORD = "Copper-Lantern-Healing-4821"
 JORDAN = "Jordan Reyes"  # blueprints/splits-network.yaml: tour steps 1-4 are his (/, /jobs/1 x2, /recruiters)
 
@@ -35,17 +34,6 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     ).start()
     yield server
     server.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
 
 
 def _activity(ui: Server, demo: str, wanted: Any, timeout: float = 60) -> list[dict[str, Any]]:

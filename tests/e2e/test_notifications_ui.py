@@ -17,13 +17,12 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import Server
 from tests.e2e.shots import save_shot
 
-CHROMIUM = "/usr/bin/chromium"
 ADMIN_PASSWORD = "Granite-Harbor-Notify-73"
 
 pytestmark = pytest.mark.browser
@@ -94,17 +93,6 @@ def ui(tmp_path_factory: pytest.TempPathFactory, inbox: tuple[Inbox, int]) -> It
     ).start()
     yield server
     server.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
 
 
 def signed_in(browser: Browser, ui: Server) -> Page:

@@ -11,12 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Server
 from tests.e2e.shots import save_shot
 
-CHROMIUM = "/usr/bin/chromium"
 ADMIN_PASSWORD = "Copper-Lantern-Healing-4821"
 pytestmark = pytest.mark.browser
 
@@ -37,17 +36,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dic
         yield server, ready
     finally:
         server.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
 
 
 def _shared(server: Server, instance_id: str, mode: str) -> str:

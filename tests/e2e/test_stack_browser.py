@@ -20,10 +20,9 @@ from splits_stack.db import make_engine
 from splits_stack.devserver import StackProcess
 from splits_stack.seed.run import seed
 from splits_stack.services.identity import rep_token
-from tests.e2e.shots import SHOTS, save_shot
+from tests.e2e.shots import save_shot
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
@@ -44,20 +43,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
     stack.start()
     yield stack
     stack.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chrome = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chrome
-        chrome.close()
 
 
 def _persona_page(browser: Any, demo: StackProcess) -> Any:

@@ -8,12 +8,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.conftest import Server
 from tests.e2e.shots import save_shot
 
-CHROMIUM = "/usr/bin/chromium"
 ADMIN_PASSWORD = "Granite-Harbor-Template-61"
 
 pytestmark = pytest.mark.browser
@@ -26,17 +25,6 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     ).start()
     yield server
     server.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
 
 
 def test_a_demo_saved_as_a_template_on_its_page_is_offered_when_creating(
