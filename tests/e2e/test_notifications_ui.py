@@ -6,49 +6,20 @@ the list and its page, whose one click extends it; the audit log page lists what
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from email import message_from_bytes
-from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, Page, expect
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import Server
 from tests.e2e.shots import save_shot
+from tests.fakes.receivers import Inbox, Receiver, smtp_server
 
 ADMIN_PASSWORD = "Granite-Harbor-Notify-73"
 
 pytestmark = pytest.mark.browser
-
-
-class Receiver:
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -58,27 +29,10 @@ def receiver() -> Iterator[Receiver]:
     made.close()
 
 
-class Inbox:
-    """A real SMTP server's handler (aiosmtpd): keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
 @pytest.fixture(scope="module")
 def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler = Inbox()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
+    with smtp_server() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +83,9 @@ def test_a_webhook_added_in_the_ui_gets_signed_deliveries_shown_on_the_page(
     expect(row).to_be_visible()
     save_shot(page, "ui-notifications.png")
     ready = [
-        (h, b) for h, b in receiver.received if b'"type":"ready"' in b and instance_id.encode() in b
+        (h, b)
+        for _, h, b in receiver.received
+        if b'"type":"ready"' in b and instance_id.encode() in b
     ]
     assert len(ready) == 1
     headers, body = ready[0]

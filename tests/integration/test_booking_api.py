@@ -15,13 +15,8 @@ from icalendar import Calendar
 from demo_orchestrator.app import create_app
 from demo_orchestrator.engine.service import CreateInstance
 from tests.fakes.engine import ADMIN, Rig
-from tests.integration.test_webhooks import (
-    SAM,
-    Receiver,
-    call,
-    real_now_clock,
-    subscribe,
-)
+from tests.fakes.receivers import Receiver
+from tests.integration.test_webhooks import SAM, call, real_now_clock, subscribe
 
 PASSWORD = "Copper-Lantern-Healing-4821"
 

@@ -11,7 +11,8 @@ from icalendar import Calendar
 
 from demo_orchestrator.engine.service import CreateInstance
 from demo_orchestrator.store.models import UserRow
-from tests.integration.test_mail_notifications import SAM, Inbox, make_rig, smtp
+from tests.fakes.receivers import Inbox
+from tests.integration.test_mail_notifications import SAM, make_rig, smtp
 
 __all__ = ["smtp"]  # the fixture, used by name
 

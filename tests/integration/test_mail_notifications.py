@@ -4,51 +4,25 @@ down is retried like a webhook."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from demo_orchestrator.engine.actions import Principal
 from demo_orchestrator.engine.service import CreateInstance
 from demo_orchestrator.store.models import UserRow
 from tests.fakes.engine import ADMIN, FakeClock, Rig
+from tests.fakes.receivers import Inbox, free_port, smtp_server
 
 SAM = Principal("sam", "sales")
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
-        return "250 OK"
-
-    def to(self, address: str) -> list[Message]:
-        return [m for rcpt, m in self.messages if address in rcpt]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+    with smtp_server() as running:
+        yield running
 
 
 def make_rig(tmp_path: Path, port: int) -> Rig:

@@ -4,11 +4,9 @@ receiver checks every signature with the Standard Webhooks authors' own library.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,49 +22,11 @@ from demo_orchestrator.engine.notifications import Notifier
 from demo_orchestrator.engine.service import CreateInstance
 from demo_orchestrator.providers.webhook_http import WebhookSender
 from tests.fakes.engine import ADMIN, FakeClock, Rig
+from tests.fakes.receivers import Receiver
 
 SAM = Principal("sam", "sales")
 PAT = Principal("pat", "sales")
 ADMIN_TOKEN = "test-admin-token-0123456789"
-
-
-class Receiver:
-    """A webhook endpoint: records every request; answers the queued statuses, then 200."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict[str, str], bytes]] = []
-        self.statuses: list[int] = []
-        self.hanging = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.received.append((self.path, dict(self.headers.items()), body))
-                if self.path == "/hang":  # a receiver that does not answer until released
-                    receiver.hanging.wait(timeout=10)
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}{path}"
-
-    def at(self, path: str) -> list[dict[str, Any]]:
-        return [json.loads(body) for p, _, body in self.received if p == path]
-
-    def close(self) -> None:
-        self.hanging.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
