@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import event, func, inspect, select
 
 from splits_stack import tables as t
 from splits_stack.db import make_engine, read_meta
 from splits_stack.seed.run import seed
 from splits_stack.services.freshen import freshen
-from tests.stack.conftest import BLUEPRINT, SCENARIOS, blueprint, scenario_seed
+from tests.stack.conftest import BLUEPRINT, SCENARIOS, blueprint
 
 TIME_FREE = [
     t.companies,
@@ -130,12 +130,6 @@ def test_cli_migrate_is_idempotent_and_seed_prints_json(tmp_path: Path) -> None:
     assert report["rows"]["candidates"] == 20 and report["scenario"] == "startup"
 
 
-def test_seeding_enterprise_is_fast(tmp_path: Path) -> None:
-    started = time.perf_counter()
-    _seeded(tmp_path, "enterprise", scenario_seed("enterprise"), "speed")
-    assert time.perf_counter() - started < 10  # generous: bench/seed.py reports the real figure
-
-
 def test_freshen_shifts_dates_once_and_weaves_in_the_prospect(tmp_path: Path) -> None:
     old = datetime.now(UTC).replace(microsecond=0) - timedelta(days=9)
     path = _seeded(tmp_path, "agency", 42, "old", now=old)
@@ -164,18 +158,28 @@ def test_freshen_shifts_dates_once_and_weaves_in_the_prospect(tmp_path: Path) ->
     engine.dispose()
 
 
-def test_freshen_is_fast_on_the_largest_scenario(
+def test_freshen_works_in_bulk_on_the_largest_scenario(
     templates: dict[str, Path], tmp_path: Path
 ) -> None:
+    """Freshening is a few set-wide statements, never one per row: what keeps it fast whatever
+    the scenario's size (bench/seed.py prints the time; a timed assertion would be flaky)."""
     copy = tmp_path / "ent.db"
     shutil.copyfile(templates["enterprise"], copy)
     engine = make_engine(f"sqlite:///{copy}")
-    started = time.perf_counter()
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     done = freshen(engine, company="Globex", now=time.time() + 5 * 86400)
-    elapsed = time.perf_counter() - started
+    with engine.connect() as conn:
+        rows = sum(
+            conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (t.jobs, t.candidates, t.applications)
+        )
     engine.dispose()
     assert done["shifted_s"] > 4 * 86400 and done["prospect"] == 1
-    assert elapsed < 0.5  # target < 0.1 s; bench/seed.py prints the measured value
+    writes = [
+        s for s in statements if s.lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE"))
+    ]
+    assert rows > 250 and len(writes) < 40, (rows, len(writes))
 
 
 @pytest.mark.postgres
