@@ -341,41 +341,19 @@ class Notifier:
         now = self.ctx.clock()
         instance = redacted(self.ctx, row)
         data = {"instance": instance, **extra}
-        for hook in chosen:
-            message_id = "msg_" + secrets.token_hex(12)
-            payload = {
-                "type": event,
-                "timestamp": now.isoformat().replace("+00:00", "Z"),
-                "data": data,
-            }
-            if hook.format == "slack":
-                payload = {"text": slack_text(event, instance, extra), **payload}
-            store.enqueue(
-                session,
-                DeliveryRow(
-                    id=message_id,
-                    webhook_id=hook.id,
-                    key=key[:160],
-                    event=event,
-                    instance_id=row.id,
-                    payload=payload,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                ),
-            )
-        for name in mailed:
-            payload = {
-                "type": event,
-                "timestamp": now.isoformat().replace("+00:00", "Z"),
-                "data": data,
-            }
+        message = {"type": event, "timestamp": now.isoformat().replace("+00:00", "Z"), "data": data}
+        channels = [
+            (hook.id, {"text": slack_text(event, instance, extra), **message})
+            if hook.format == "slack"
+            else (hook.id, message)
+            for hook in chosen
+        ] + [(MAIL_PREFIX + name, message) for name in mailed]
+        for channel, payload in channels:  # one message per webhook or mailbox, made once
             store.enqueue(
                 session,
                 DeliveryRow(
                     id="msg_" + secrets.token_hex(12),
-                    webhook_id=MAIL_PREFIX + name,
+                    webhook_id=channel,
                     key=key[:160],
                     event=event,
                     instance_id=row.id,
