@@ -18,7 +18,7 @@ from typing import Any
 from argon2 import PasswordHasher
 
 from demo_orchestrator.domain.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
-from demo_orchestrator.engine.changes import SYSTEM
+from demo_orchestrator.engine.changes import SYSTEM, audit_by
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.invitation import checked_zone
 from demo_orchestrator.engine.passwords import password_problem
@@ -168,13 +168,11 @@ class Accounts:
                 session, user=user, name=name or user, token=token, now=now, expires_at=expires_at
             )
             if actor is not None:
-                repo.add_audit(
+                audit_by(
                     session,
-                    at=now,
-                    actor=actor.name,
-                    action="token.create",
-                    instance_id=None,
-                    source=actor.source,
+                    actor,
+                    "token.create",
+                    now=now,
                     detail={"user": user, "role": role, "token_id": row.id},
                 )
             return token, token_view(row, row_user)
@@ -194,13 +192,11 @@ class Accounts:
                 raise NotFound(f"no token {token_id} of yours; see GET /api/v1/tokens")
             if row.revoked_at is None:
                 row.revoked_at = now
-                repo.add_audit(
+                audit_by(
                     session,
-                    at=now,
-                    actor=who.name,
-                    action="token.revoke",
-                    instance_id=None,
-                    source=who.source,
+                    who,
+                    "token.revoke",
+                    now=now,
                     detail={"user": row.user, "token_id": row.id},
                 )
 
@@ -242,15 +238,7 @@ class Accounts:
             user = store.upsert_user(session, name=name, role=role, now=now)
             user.password_hash = self._hasher.hash(password)
             user.email = checked_email(email)
-            repo.add_audit(
-                session,
-                at=now,
-                actor=actor.name,
-                action="user.create",
-                instance_id=None,
-                source=actor.source,
-                detail={"user": name, "role": role},
-            )
+            audit_by(session, actor, "user.create", now=now, detail={"user": name, "role": role})
 
     def set_timezone(self, name: str, timezone: str, who: Principal) -> dict[str, Any]:
         """The IANA zone `name`'s invitations and schedule are shown in: your own, or any
@@ -263,13 +251,11 @@ class Accounts:
             if user is None:
                 raise NotFound(f"no user {name!r}; GET /api/v1/users lists them")
             user.timezone = tz
-            repo.add_audit(
+            audit_by(
                 session,
-                at=self.ctx.clock(),
-                actor=who.name,
-                action="user.timezone",
-                instance_id=None,
-                source=who.source,
+                who,
+                "user.timezone",
+                now=self.ctx.clock(),
                 detail={"user": name, "timezone": tz},
             )
             return {"name": name, "timezone": tz}
@@ -291,13 +277,11 @@ class Accounts:
             if user is None:
                 raise NotFound(f"no user {name!r}; GET /api/v1/users lists them")
             user.email = address
-            repo.add_audit(
+            audit_by(
                 session,
-                at=now,
-                actor=who.name,
-                action="user.email",
-                instance_id=None,
-                source=who.source,
+                who,
+                "user.email",
+                now=now,
                 detail={"user": name, "email": "set" if address else "removed"},
             )
             return user_view(user)
@@ -327,13 +311,11 @@ class Accounts:
             if user.disabled_at is None:
                 user.disabled_at = now
                 ended = store.end_sessions_of(session, name)
-                repo.add_audit(
+                audit_by(
                     session,
-                    at=now,
-                    actor=who.name,
-                    action="user.disable",
-                    instance_id=None,
-                    source=who.source,
+                    who,
+                    "user.disable",
+                    now=now,
                     detail={"user": name, "sessions_ended": ended},
                 )
             return user_view(user)

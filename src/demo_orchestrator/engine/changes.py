@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,38 @@ class Audit:
 
 
 SYSTEM = "system"
+
+
+class Actor(Protocol):
+    """Who did something: a principal's name and where the request came from."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def source(self) -> str | None: ...
+
+
+def audit_by(
+    session: Session,
+    who: Actor,
+    action: str,
+    *,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+    instance_id: str | None = None,
+) -> None:
+    """An audit entry of what a person did beside any change of an instance (accounts,
+    subscriptions, templates), in the caller's transaction."""
+    repo.add_audit(
+        session,
+        at=now,
+        actor=who.name,
+        action=action,
+        instance_id=instance_id,
+        source=who.source,
+        detail=detail,
+    )
 
 
 def apply_change(

@@ -38,6 +38,7 @@ from demo_orchestrator.domain.notifications import (
 )
 from demo_orchestrator.engine.actions import Principal
 from demo_orchestrator.engine.booking import invitation_ics
+from demo_orchestrator.engine.changes import audit_by
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.invitation import zone
 from demo_orchestrator.engine.views import instance_view
@@ -163,13 +164,11 @@ class Notifier:
         )
         with self.ctx.db.write() as session:
             session.add(row)
-            repo.add_audit(
+            audit_by(
                 session,
-                at=row.created_at,
-                actor=who.name,
-                action="webhook.create",
-                instance_id=None,
-                source=who.source,
+                who,
+                "webhook.create",
+                now=row.created_at,
                 detail={"webhook": row.id, "scope": scope},
             )
             public = self._public(row)
@@ -184,15 +183,7 @@ class Notifier:
         with self.ctx.db.write() as session:
             row = self._mine(session, who, webhook_id)
             row.deleted_at = self.ctx.clock()
-            repo.add_audit(
-                session,
-                at=row.deleted_at,
-                actor=who.name,
-                action="webhook.delete",
-                instance_id=None,
-                source=who.source,
-                detail={"webhook": row.id},
-            )
+            audit_by(session, who, "webhook.delete", now=row.deleted_at, detail={"webhook": row.id})
 
     def deliveries(self, who: Principal, webhook_id: str, limit: int = 100) -> list[dict[str, Any]]:
         with self.ctx.db.read() as session:

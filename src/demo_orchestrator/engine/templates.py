@@ -27,8 +27,8 @@ from sqlalchemy.exc import IntegrityError
 
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
 from demo_orchestrator.domain.errors import BadRequest, Conflict, Forbidden, NotFound
+from demo_orchestrator.engine.changes import audit_by
 from demo_orchestrator.providers.base import DatabaseProvider
-from demo_orchestrator.store import repository as repo
 from demo_orchestrator.store.models import InstanceRow, SavedTemplateRow
 
 if TYPE_CHECKING:
@@ -201,14 +201,13 @@ class Templates:
             assert row is not None  # claimed above, only this call changes it while saving
             row.counts = counts
             row.state = READY
-            repo.add_audit(
+            audit_by(
                 session,
-                at=self.ctx.clock(),
-                actor=who.name,
-                action="save-as-template",
-                instance_id=instance_id,
-                source=who.source,
+                who,
+                "save-as-template",
+                now=self.ctx.clock(),
                 detail={"template": name, "based_on": base.name, "shared": shared},
+                instance_id=instance_id,
             )
             scenario = _scenario(row, blueprint)
             assert scenario is not None
@@ -246,14 +245,8 @@ class Templates:
             row = session.get(SavedTemplateRow, name)
             if row is not None:
                 row.deleted_at = self.ctx.clock()
-            repo.add_audit(
-                session,
-                at=self.ctx.clock(),
-                actor=who.name,
-                action="delete-template",
-                instance_id=None,
-                source=who.source,
-                detail={"template": name},
+            audit_by(
+                session, who, "delete-template", now=self.ctx.clock(), detail={"template": name}
             )
         log.info("%s deleted template %s", who.name, name)
 
