@@ -95,10 +95,14 @@ def parse_leads(value: str) -> list[int]:
     return leads
 
 
-def redacted(ctx: Context, row: InstanceRow) -> dict[str, Any]:
-    """The instance as a notification may carry it: no sign-in link of any kind."""
-    with ctx.db.read() as session:
+def redacted(ctx: Context, row: InstanceRow, session: Any = None) -> dict[str, Any]:
+    """The instance as a notification may carry it: no sign-in link of any kind. Its steps are
+    read in `session` when the caller has one open (the notifier's enqueue does)."""
+    if session is not None:
         steps = repo.steps_of(session, [row.id])[row.id]
+    else:
+        with ctx.db.read() as own:
+            steps = repo.steps_of(own, [row.id])[row.id]
     view = instance_view(
         row,
         steps,
@@ -330,7 +334,7 @@ class Notifier:
         if not chosen and not mailed:
             return
         now = self.ctx.clock()
-        instance = redacted(self.ctx, row)
+        instance = redacted(self.ctx, row, session)
         data = {"instance": instance, **extra}
         message = {"type": event, "timestamp": now.isoformat().replace("+00:00", "Z"), "data": data}
         channels = [
