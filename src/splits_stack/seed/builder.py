@@ -91,8 +91,13 @@ class Builder:
         mover: int | None = None,
         source: str = "Recruiter",
     ) -> int:
-        """An application with a plausible history of stage moves ending in `stage`."""
+        """An application with a plausible history of stage moves ending in `stage`, made after
+        both the job opened and the candidate joined (else moved to a moment after both)."""
         created = self.ago(start_days_ago)
+        job, cand = self.get(t.jobs, job_id), self.get(t.candidates, cand_id)
+        earliest = max(job["opened_at"] or job["created_at"], cand["created_at"])
+        if created < earliest:
+            created = earliest + (self.ago(0.5) - earliest) * self.rng.uniform(0.1, 0.6)
         app_id = len(self.rows[t.applications]) + 1
         path = (
             STAGES[: STAGES.index(stage) + 1]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from faker import Faker
 
+from splits_stack.seed.achievements import achievement
 from splits_stack.seed.catalog import DEGREES, FAMILIES, LOCATIONS, SCHOOLS, SOURCES
 
 
@@ -73,10 +74,13 @@ def make_person(
     name: str | None = None,
     email: str | None = None,
     year_now: int = 2025,
+    base_title: str | None = None,
 ) -> Person:
+    """A candidate of `family`; `base_title` (a title without its level, e.g. the title of the job
+    they are built for) and `must_skills` make them fit one role rather than the family at large."""
     fam = FAMILIES[family]
     years = rng.randint(min_years, max_years)
-    base = rng.choice(fam.titles)
+    base = base_title or rng.choice(fam.titles)
     level = seniority(years)
     title = f"{level} {base}".strip()
     full_name = name or f"{fake.first_name()} {fake.last_name()}"
@@ -96,7 +100,7 @@ def make_person(
         skills=skills,
         source=rng.choice(SOURCES),
     )
-    person.headline = f"{title} · {years} yrs · {', '.join(skills[:3])}"
+    person.headline = f"{title} · {years} {'yr' if years == 1 else 'yrs'} · {', '.join(skills[:3])}"
     person.resume = render_resume(fake, rng, person, base, year_now)
     return person
 
@@ -104,7 +108,6 @@ def make_person(
 def render_resume(
     fake: Faker, rng: random.Random, p: Person, base_title: str, year_now: int
 ) -> str:
-    fam = FAMILIES[p.family]
     strength = rng.choice(
         (
             "calm ownership",
@@ -120,7 +123,7 @@ def render_resume(
         "",
         "SUMMARY",
         (
-            f"{p.title} with {p.years} years of experience in {p.family.lower()}, strongest in "
+            f"{p.title} with {p.years} {'year' if p.years == 1 else 'years'} of experience in {p.family.lower()}, strongest in "
             f"{', '.join(p.skills[:3])}. Known for {strength} and a track record at companies "
             f"like {p.company}."
         ),
@@ -142,22 +145,13 @@ def render_resume(
         company = p.company if i == 0 else fake.company()
         when = f"{start} - {'Present' if end is None else end}"
         lines.append(f"{title}, {company} ({when})")
-        for _ in range(rng.randint(2, 3)):
-            skill = rng.choice(p.skills)
-            metric = rng.choice(
-                (
-                    "by 30%",
-                    "for 2M users",
-                    "in 6 weeks",
-                    "across 4 teams",
-                    "saving $400k a year",
-                    "with 99.95% uptime",
-                    "ahead of plan",
-                )
-            )
-            lines.append(
-                f"  - {rng.choice(fam.verbs)} {rng.choice(_OBJECTS)} using {skill} {metric}."
-            )
+        claims: list[str] = []
+        wanted = rng.randint(2, 3)
+        while len(claims) < wanted:
+            claim = achievement(rng, p.family, rng.choice(p.skills))
+            if claim not in claims:  # one person never makes the same claim twice in a role
+                claims.append(claim)
+        lines += [f"  - {claim}" for claim in claims]
         end = start
     lines += [
         "",
@@ -165,15 +159,3 @@ def render_resume(
         f"{rng.choice(DEGREES[p.family])}, {rng.choice(SCHOOLS)} ({(end or year_now) - rng.randint(0, 2)})",
     ]
     return "\n".join(lines) + "\n"
-
-
-_OBJECTS = (
-    "the core platform",
-    "a customer-facing product line",
-    "the quarterly roadmap",
-    "the onboarding flow",
-    "a cross-functional programme",
-    "the reporting stack",
-    "the key account portfolio",
-    "an internal tool used daily",
-)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, delete, func, select
 
 from splits_stack import tables as t
+from splits_stack.services.freshen import email_aliases
 
 SESSION_COOKIE = "splits_session"
 SESSION_TTL_S = 12 * 3600
@@ -94,6 +95,7 @@ def share_session_mac(secret: str, instance_id: str, share: str, expires: int) -
 
 def user_by_email(engine: Engine, email: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
+        email = email_aliases(conn).get(email.lower(), email)  # a seeded e-mail the prospect moved
         row = (
             conn.execute(select(t.users).where(func.lower(t.users.c.email) == email.lower()))
             .mappings()
@@ -110,8 +112,9 @@ def user_by_id(engine: Engine, user_id: int) -> dict[str, Any] | None:
 
 def personas(engine: Engine, scenario: str) -> list[dict[str, Any]]:
     """The scenario's personas in picker order (falls back to a few staff users)."""
-    emails = PERSONA_EMAILS.get(scenario, [])
     with engine.connect() as conn:
+        aliases = email_aliases(conn)  # personas the prospect transform moved to its domain
+        emails = [aliases.get(e, e) for e in PERSONA_EMAILS.get(scenario, [])]
         rows = [
             dict(r)
             for r in conn.execute(select(t.users).where(t.users.c.email.in_(emails))).mappings()

@@ -13,7 +13,7 @@ from splits_stack import tables as t
 from splits_stack.seed.builder import Builder
 from splits_stack.seed.catalog import INDUSTRIES, company_name
 from splits_stack.seed.people import email_for
-from splits_stack.seed.recipes.candidates import Persona, add_candidates
+from splits_stack.seed.recipes.candidates import Persona, add_candidates, skill_fit
 from splits_stack.seed.recipes.jobs import add_job
 from splits_stack.seed.recipes.organisations import (
     add_company,
@@ -61,6 +61,7 @@ def agency(b: Builder, fake: Faker, year: int) -> None:
         50,
         year,
         Persona("Sam Carter", "sam.carter@mail.example", "Engineering"),
+        jobs,
     )
     apps = _applications(b, jobs, candidates, recruiters)
     email_recent_applications(b, apps, 8)
@@ -127,8 +128,9 @@ def _recruiters(b: Builder, fake: Faker) -> list[int]:
 def _applications(
     b: Builder, jobs: list[int], candidates: list[int], recruiters: list[int]
 ) -> list[int]:
-    """25 applications: Sam Carter's two, then 23 candidates matched to jobs of their family,
-    each through the job's recruiter."""
+    """25 applications: Sam Carter's two, then 23 candidates placed on jobs they fit (same family,
+    at least two required skills), each through the job's recruiter. The first client (the one
+    the prospect transform names after the prospect) gets two of the hires and a live pipeline."""
     stages = (
         ["applied"] * 7
         + ["screening"] * 6
@@ -159,7 +161,23 @@ def _applications(
         for j in jobs
         if b.get(t.jobs, j)["family"] == b.get(t.candidates, c)["family"]
     ]
-    for stage, (job, cand) in zip(stages, b.rng.sample(pairs, len(stages))):
+    fit = [p for p in pairs if skill_fit(b, *p) >= 2]
+    rest = [p for p in pairs if p not in fit]
+    chosen = b.rng.sample(fit, min(len(fit), len(stages)))
+    chosen += b.rng.sample(rest, len(stages) - len(chosen))
+    prospect = b.get(t.jobs, jobs[0])["company_id"]
+    home = [k for k, (job, _) in enumerate(chosen) if b.get(t.jobs, job)["company_id"] == prospect]
+    spare = [p for p in fit if p not in chosen and b.get(t.jobs, p[0])["company_id"] == prospect]
+    for k in range(len(chosen)):  # at least five of the prospect's own: two hires, three live
+        if len(home) >= 5 or not spare:
+            break
+        if k not in home:
+            chosen[k] = spare.pop(0)
+            home.append(k)
+    others = [stage for stage in stages if stage != "hired"]
+    hired_at = (sorted(home) + [k for k in range(len(chosen)) if k not in home])[:2]
+    stages = ["hired" if k in hired_at else others.pop() for k in range(len(chosen))]
+    for stage, (job, cand) in zip(stages, chosen):
         rec = next(a["recruiter_id"] for a in b.rows[t.assignments] if a["job_id"] == job)
         apps.append(
             b.application(job, cand, stage, start_days_ago=b.rng.uniform(3, 30), recruiter_id=rec)
