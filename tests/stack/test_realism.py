@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from splits_stack import tables as t
 from splits_stack.db import make_engine
+from splits_stack.seed.roles import compatible
 from splits_stack.seed.run import seed
 from splits_stack.services.freshen import freshen
 from tests.stack.conftest import SCENARIOS, scenario_seed
@@ -60,6 +61,13 @@ def _databases(templates: dict[str, Path], other: dict[str, Path], scenario: str
     return [templates[scenario], other[scenario]]
 
 
+def test_roles_are_what_their_titles_say() -> None:
+    assert not compatible("Senior Mobile Engineer", "Lead Site Reliability Engineer")
+    assert not compatible("Data Analyst", "Staff Platform Engineer")
+    assert compatible("Staff Backend Engineer", "Software Engineer")
+    assert compatible("Mobile Engineer", "Senior Frontend Engineer")
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_most_applications_share_two_required_skills_with_their_job(
     templates: dict[str, Path], other_seeds: dict[str, Path], scenario: str
@@ -73,6 +81,8 @@ def test_most_applications_share_two_required_skills_with_their_job(
             job, cand = jobs[app.job_id], candidates[app.candidate_id]
             shared = set(job.required_skills.split(", ")) & set(cand.skills.split(", "))
             fit += len(shared) >= 2
+            # and a role that fits: no site reliability engineer on a mobile engineering job
+            assert compatible(job.title, cand.current_title), (job.title, cand.current_title)
         assert apps and fit / len(apps) >= 0.8, (path.name, fit, len(apps))
 
 

@@ -13,6 +13,7 @@ from faker import Faker
 
 from splits_stack.seed.achievements import achievement
 from splits_stack.seed.catalog import DEGREES, FAMILIES, LOCATIONS, SCHOOLS, SOURCES
+from splits_stack.seed.roles import ROLE_CORE
 
 
 @dataclass
@@ -84,6 +85,9 @@ def make_person(
     level = seniority(years)
     title = f"{level} {base}".strip()
     full_name = name or f"{fake.first_name()} {fake.last_name()}"
+    core = ROLE_CORE.get(base)
+    if core and not must_skills:  # the skills that make their role, before the family's others
+        must_skills = rng.sample(core, 3)
     skills = pick_skills(rng, family, rng.randint(5, 9), must_skills)
     person = Person(
         name=full_name,

@@ -14,10 +14,8 @@ from faker import Faker
 
 from splits_stack import tables as t
 from splits_stack.seed.builder import Builder
-from splits_stack.seed.catalog import LEVELS
 from splits_stack.seed.people import make_person
-
-_LEVEL_WORDS = {name for name, _ in LEVELS}
+from splits_stack.seed.roles import bare_title, compatible
 
 
 class Persona(NamedTuple):
@@ -28,13 +26,6 @@ class Persona(NamedTuple):
     family: str
 
 
-def base_title(job: dict[str, Any]) -> str:
-    """A job's title without its level word ("Staff Backend Engineer" -> "Backend Engineer")."""
-    title = str(job["title"])
-    first, _, rest = title.partition(" ")
-    return rest if first in _LEVEL_WORDS and rest else title
-
-
 def required(job: dict[str, Any]) -> list[str]:
     return [s for s in job["required_skills"].split(", ") if s]
 
@@ -43,6 +34,12 @@ def skill_fit(b: Builder, job_id: int, cand_id: int) -> int:
     """How many of the job's required skills the candidate lists."""
     skills = set(b.get(t.candidates, cand_id)["skills"].split(", "))
     return len(skills.intersection(required(b.get(t.jobs, job_id))))
+
+
+def fits(b: Builder, job_id: int, cand_id: int) -> bool:
+    """A credible applicant: two of the job's required skills, and a compatible role."""
+    title = b.get(t.candidates, cand_id)["current_title"]
+    return skill_fit(b, job_id, cand_id) >= 2 and compatible(b.get(t.jobs, job_id)["title"], title)
 
 
 def add_candidates(
@@ -60,20 +57,22 @@ def add_candidates(
     for job_id in jobs or []:
         job = b.get(t.jobs, job_id)
         by_family.setdefault(job["family"], []).append(job)
-    ids = []
+    ids: list[int] = []
+    dealt: dict[str, int] = {}
     for i in range(count):
         family = persona.family if i == 0 else families[i % len(families)]
         kw: dict[str, Any] = {"name": persona.name, "email": persona.email} if i == 0 else {}
         roles = by_family.get(family, [])
         if roles:
-            targets = roles[:2] if i == 0 else [b.rng.choice(roles)]
+            targets = roles[:2] if i == 0 else [roles[dealt.get(family, 0) % len(roles)]]
+            dealt[family] = dealt.get(family, 0) + (i > 0)  # round-robin: every role gets people
             must: list[str] = []
             for job in targets:
                 wanted = required(job)
                 for skill in b.rng.sample(wanted, min(len(wanted), b.rng.choice((2, 3, 3, 4)))):
                     if skill not in must:
                         must.append(skill)
-            kw.update(must_skills=must, base_title=base_title(targets[0]))
+            kw.update(must_skills=must, base_title=bare_title(targets[0]["title"]))
         person = make_person(fake, b.rng, i, family, min_years=1, year_now=year, **kw)
         ids.append(b.candidate(person, b.rng.uniform(3, 120)))
     return ids

@@ -13,7 +13,7 @@ from faker import Faker
 from splits_stack import tables as t
 from splits_stack.seed.builder import Builder
 from splits_stack.seed.people import email_for
-from splits_stack.seed.recipes.candidates import Persona, add_candidates, skill_fit
+from splits_stack.seed.recipes.candidates import Persona, add_candidates, fits
 from splits_stack.seed.recipes.jobs import add_job
 from splits_stack.seed.recipes.organisations import (
     add_company,
@@ -221,7 +221,7 @@ def _applications(b: Builder, jobs: list[int], candidates: list[int]) -> list[in
     for c in candidates:
         by_family.setdefault(b.get(t.candidates, c)["family"], []).append(c)
     pairs = [(j, c) for j in live for c in by_family[b.get(t.jobs, j)["family"]]]
-    fit = [p for p in pairs if skill_fit(b, *p) >= 2]  # candidates go where they fit
+    fit = [p for p in pairs if fits(b, *p)]  # candidates go where they fit
     chris = [p for p in fit if p[1] == candidates[0]][:2]  # the candidate persona applied
     fit = [p for p in fit if p not in chris]
     chosen = chris + b.rng.sample(fit, min(len(fit), 480 - len(chris)))

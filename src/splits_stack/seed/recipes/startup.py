@@ -14,6 +14,7 @@ from faker import Faker
 
 from splits_stack import tables as t
 from splits_stack.seed.builder import Builder
+from splits_stack.seed.catalog import FAMILIES
 from splits_stack.seed.people import make_person, seniority
 from splits_stack.seed.recipes.jobs import add_job
 from splits_stack.seed.recipes.organisations import (
@@ -133,6 +134,11 @@ def _candidates(b: Builder, fake: Faker, jobs: list[int], year: int) -> list[int
         kw: dict[str, Any] = (
             {"name": "Jamie Rivera", "email": "jamie.rivera@mail.example"} if i == 0 else {}
         )
+        title = ROLES[i % 4][1]
+        if title in FAMILIES[family].titles:  # "Machine Learning Engineer" candidates for that role
+            kw["base_title"] = title
+        elif i in SECOND:  # an engineer who also fits the ML role
+            kw["base_title"] = "ML Platform Engineer"
         person = make_person(
             fake, b.rng, i, family, min_years=5, max_years=14, must_skills=must, year_now=year, **kw
         )
