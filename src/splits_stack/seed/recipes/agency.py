@@ -47,7 +47,7 @@ JOB_FAMILIES = [  # the ten open jobs, dealt round-robin to the four clients
 def agency(b: Builder, fake: Faker, year: int) -> None:
     clients = _clients(b, fake)
     recruiters = _recruiters(b, fake)
-    jobs = []
+    jobs: list[int] = []
     for i, family in enumerate(JOB_FAMILIES):
         # the second job is the first one's role at another client: Sam Carter applies to both
         role = bare_title(b.get(t.jobs, jobs[0])["title"]) if i == 1 else None
