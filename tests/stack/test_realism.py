@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from splits_stack import tables as t
 from splits_stack.db import make_engine
+from splits_stack.seed.catalog import FAMILIES
 from splits_stack.seed.roles import compatible
 from splits_stack.seed.run import seed
 from splits_stack.services.freshen import freshen
@@ -25,7 +26,7 @@ SENIORITY = {"junior", "mid", "senior", "staff", "lead", "principal", "head"}
 MEASURABLE = re.compile(
     r"\b(latency|time|times|cost|costs|spend|revenue|pipeline|conversion|rate|churn|retention|"
     r"accuracy|failures|incidents?|sign-ups|tickets|cycle|scores?|attrition|outstanding|"
-    r"requests|lead|close|errors?|throughput|bookings|margin|usage|activation)\b",
+    r"requests|lead|close|errors?|throughput|bookings|margin|usage|activation|users)\b",
     re.IGNORECASE,
 )
 CHANGE = re.compile(
@@ -125,6 +126,29 @@ def test_resumes_and_titles_read_like_a_person_wrote_them(
                     assert CHANGE.search(before) and MEASURABLE.search(before), sentence
                     assert not re.search(r"\busing [^,]+ by \d", sentence), sentence
         assert claims > 5  # the check above did see claims with a metric
+
+
+SKILLS = sorted({s for f in FAMILIES.values() for s in f.skills}, key=len, reverse=True)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_a_resume_claim_names_only_skills_the_person_lists(
+    templates: dict[str, Path], other_seeds: dict[str, Path], scenario: str
+) -> None:
+    for path in _databases(templates, other_seeds, scenario):
+        skills = {c.id: set(c.skills.split(", ")) for c in _rows(path, t.candidates)}
+        named = 0
+        for resume in _rows(path, t.resumes):
+            for line in resume.body.splitlines():
+                if not line.startswith("  - "):
+                    continue
+                for skill in SKILLS:  # longest first: "Google Analytics" before "Analytics"
+                    pattern = rf"(?<![\w/]){re.escape(skill)}(?![\w/])"
+                    if re.search(pattern, line):
+                        named += 1
+                        assert skill in skills[resume.candidate_id], (skill, line)
+                        line = re.sub(pattern, "", line)
+        assert named > 20
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from faker import Faker
 
-from splits_stack.seed.achievements import achievement
+from splits_stack.seed.achievements import achievements
 from splits_stack.seed.catalog import DEGREES, FAMILIES, LOCATIONS, SCHOOLS, SOURCES
 from splits_stack.seed.roles import ROLE_CORE
 
@@ -35,6 +35,11 @@ class Person:
 
 def _slug(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum() or ch == ".")
+
+
+def field_name(family: str) -> str:
+    """A job family as it reads in a sentence: "Data & AI" -> "data and AI"."""
+    return family.replace("&", "and").lower().replace(" ai", " AI")
 
 
 def email_for(name: str, index: int, domain: str) -> str:
@@ -127,7 +132,7 @@ def render_resume(
         "",
         "SUMMARY",
         (
-            f"{p.title} with {p.years} {'year' if p.years == 1 else 'years'} of experience in {p.family.lower()}, strongest in "
+            f"{p.title} with {p.years} {'year' if p.years == 1 else 'years'} of experience in {field_name(p.family)}, strongest in "
             f"{', '.join(p.skills[:3])}. Known for {strength} and a track record at companies "
             f"like {p.company}."
         ),
@@ -140,6 +145,7 @@ def render_resume(
     remaining = max(p.years, 1)
     roles = min(4, 1 + remaining // 3)
     end: int | None = None
+    claims = achievements(rng, p.family, p.skills, 3 * roles)  # all different, newest role first
     for i in range(roles):
         span = max(1, remaining // (roles - i))
         remaining -= span
@@ -149,13 +155,8 @@ def render_resume(
         company = p.company if i == 0 else fake.company()
         when = f"{start} - {'Present' if end is None else end}"
         lines.append(f"{title}, {company} ({when})")
-        claims: list[str] = []
-        wanted = rng.randint(2, 3)
-        while len(claims) < wanted:
-            claim = achievement(rng, p.family, rng.choice(p.skills))
-            if claim not in claims:  # one person never makes the same claim twice in a role
-                claims.append(claim)
-        lines += [f"  - {claim}" for claim in claims]
+        told, claims = claims[: rng.randint(2, 3)], claims[3:]  # older roles may get fewer
+        lines += [f"  - {claim}" for claim in told]
         end = start
     lines += [
         "",

@@ -11,7 +11,7 @@ import random
 from splits_stack import tables as t
 from splits_stack.seed.builder import Builder
 from splits_stack.seed.catalog import FAMILIES, LOCATIONS
-from splits_stack.seed.people import pick_skills
+from splits_stack.seed.people import field_name, pick_skills
 from splits_stack.seed.roles import ROLE_CORE
 
 MIN_YEARS_BY_LEVEL = {"Junior": 0, "Mid": 2, "Senior": 5, "Staff": 8, "Lead": 7, "Principal": 10}
@@ -112,7 +112,7 @@ def _description(
         f"As our {title} you will {rng.choice(_MISSIONS)}. You will join the {family} team and work "
         f"closely with {rng.choice(('product', 'engineering', 'sales', 'operations', 'the founders'))}.\n\n"
         "What you'll do\n" + "\n".join(f"- {v} {o}." for v, o in zip(duties, objects)) + "\n\n"
-        f"What you bring\n- {min_years}+ years of experience in {family.lower()}.\n"
+        f"What you bring\n- {min_years}+ years of experience in {field_name(family)}.\n"
         f"- Hands-on with {', '.join(required[:-1])} and {required[-1]}.\n"
         f"- Clear written communication and a bias for action.\n\n"
         f"Nice to have\n- {', '.join(nice)}.\n\n"
