@@ -207,3 +207,21 @@ def test_a_served_stack_signs_personas_in_by_seeded_and_by_prospect_e_mail(stack
     with client(stack) as http:
         path = link.split(".localhost", 1)[1].split("/", 1)[1]
         assert http.get("/" + path).status_code == 303
+
+
+def test_priya_sees_her_own_company_s_placements_and_fees(stacks: Any) -> None:
+    """Agency: the prospect's Head of People opens /placements and her dashboard (tour steps):
+    placements at the prospect's company, fees above $0."""
+    stack = stacks("agency", DEMO_PROSPECT_COMPANY=ACME)
+    with sign_in(stack, "priya.nair@client.example") as http:
+        page = http.get("/placements")
+        dashboard = http.get("/")
+    assert page.status_code == 200 and dashboard.status_code == 200
+    rows = re.findall(r"<tr data-placement=\"\d+\">(.*?)</tr>", page.text, re.DOTALL)
+    own = [row for row in rows if ACME.replace(",", "") in row.replace(",", "")]
+    assert own, rows
+    head = re.search(r"(\d+) placements · \$([\d,]+) in fees", page.text)
+    assert head is not None and int(head.group(1)) > 0
+    assert int(head.group(2).replace(",", "")) > 0
+    fees = re.search(r'data-kpi="fees">\$([\d,]+)<', dashboard.text)
+    assert fees is not None and int(fees.group(1).replace(",", "")) > 0

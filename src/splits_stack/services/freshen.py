@@ -61,45 +61,13 @@ def freshen(
         wanted = f"{company}|{industry}" if company else ""
         if wanted and meta.get("prospect") != wanted:
             done["prospect"] = _apply_prospect(conn, meta.get("scenario", ""), company, industry)
-            key = {"key": "prospect", "value": wanted}
-            if "prospect" in meta:
-                conn.execute(update(t.meta).where(t.meta.c.key == "prospect").values(value=wanted))
-            else:
-                conn.execute(t.meta.insert().values(**key))
+            _set_meta(conn, "prospect", wanted)
     return done
 
 
-_LEGAL_SUFFIXES = frozenset(
-    [
-        "inc",
-        "incorporated",
-        "llc",
-        "llp",
-        "lp",
-        "ltd",
-        "limited",
-        "corp",
-        "corporation",
-        "co",
-        "company",
-        "plc",
-        "gmbh",
-        "ag",
-        "sa",
-        "sas",
-        "sarl",
-        "srl",
-        "spa",
-        "bv",
-        "nv",
-        "oy",
-        "ab",
-        "as",
-        "aps",
-        "kk",
-        "pty",
-        "pte",
-    ]
+_LEGAL_SUFFIXES = frozenset(  # dropped from the end of a name: "Acme Robotics, Inc."
+    "inc incorporated llc llp lp ltd limited corp corporation co company plc gmbh ag sa sas "  # noqa: SIM905
+    "sarl srl spa bv nv oy ab as aps kk pty pte".split()
 )
 _MAX_LABEL = 40
 
