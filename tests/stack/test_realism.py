@@ -193,5 +193,7 @@ def test_workflow_dates_are_recent_and_in_order_after_a_shift(
         times = [m.moved_at for m in history]
         assert times == sorted(times) and times[-1] == app.updated_at
         assert history[-1].to_stage == app.stage
+        if job.closed_at is not None:  # a finished search: every story ended, before it closed
+            assert app.updated_at <= job.closed_at and app.stage in ("hired", "rejected")
     for placement in _rows(path, t.placements):
         assert placement.placed_at <= now and placement.fee_amount > 0

@@ -220,7 +220,12 @@ def _applications(b: Builder, jobs: list[int], candidates: list[int]) -> list[in
     by_family: dict[str, list[int]] = {}
     for c in candidates:
         by_family.setdefault(b.get(t.candidates, c)["family"], []).append(c)
-    pairs = [(j, c) for j in live for c in by_family[b.get(t.jobs, j)["family"]]]
+    pairs = [
+        (j, c)
+        for j in live
+        for c in by_family[b.get(t.jobs, j)["family"]]
+        if b.get(t.candidates, c)["created_at"] < (b.get(t.jobs, j)["closed_at"] or b.now)
+    ]  # nobody applies to a search that closed before they joined
     fit = [p for p in pairs if fits(b, *p)]  # candidates go where they fit
     chris = [p for p in fit if p[1] == candidates[0]][:2]  # the candidate persona applied
     fit = [p for p in fit if p not in chris]
@@ -235,6 +240,8 @@ def _applications(b: Builder, jobs: list[int], candidates: list[int]) -> list[in
         if status == "filled" and job not in filled_hired:
             stage = "hired"
             filled_hired.add(job)
+        elif status in ("filled", "closed"):  # the others of a finished search were turned down
+            stage = "rejected"
         else:
             stage = b.rng.choices(
                 ["applied", "screening", "interview", "offer", "hired", "rejected"],
