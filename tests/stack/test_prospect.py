@@ -136,9 +136,14 @@ def identity_aliases(engine: Engine) -> dict[str, str]:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_the_prospects_company_gets_its_domain_hires_and_pipeline(copy: Any, scenario: str) -> None:
     engine = copy(scenario)
+    with engine.connect() as conn:
+        seeded = conn.execute(select(t.companies.c.name).where(t.companies.c.id == 1)).scalar_one()
     done = freshen(engine, company=ACME, industry="Robotics")
     assert done["prospect"] == 1
     _check_prospect(engine, scenario, ACME, ACME_DOMAIN)
+    data = _dump(engine)
+    del data["meta"]  # which keeps what was seeded, for the next prospect
+    assert seeded not in json.dumps(data, default=str)  # the seeded name is gone everywhere
     if scenario == "agency":  # Priya Nair is the prospect's Head of People
         priya = identity.user_by_email(engine, "priya.nair@client.example")
         assert priya is not None and priya["email"] == f"priya.nair@{ACME_DOMAIN}"
