@@ -108,6 +108,15 @@ def test_resumes_and_titles_read_like_a_person_wrote_them(
         for title in titles:
             words = [w.lower() for w in re.findall(r"[A-Za-z]+", title)]
             assert sum(w in SENIORITY for w in words) <= 1, title  # no "Senior Senior ..."
+        employers = [c.current_company for c in _rows(path, t.candidates)]
+        for resume in _rows(path, t.resumes):
+            lines = resume.body.splitlines()
+            employers += [
+                m.group(1) for m in map(re.compile(r"^.+?, (.+) \(\d{4} - ").match, lines) if m
+            ]
+        for employer in employers:  # never "Smith, Smith and Lee"
+            words = [w.lower() for w in re.findall(r"[A-Za-z]+", employer)]
+            assert len(words) == len(set(words)), employer
         texts = [c.headline for c in _rows(path, t.candidates)]
         texts += [r.body for r in _rows(path, t.resumes)]
         texts += [j.description for j in _rows(path, t.jobs)]

@@ -7,6 +7,7 @@ same people on every machine (Faker is pinned to an exact version for that reaso
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 
 from faker import Faker
@@ -40,6 +41,17 @@ def _slug(text: str) -> str:
 def field_name(family: str) -> str:
     """A job family as it reads in a sentence: "Data & AI" -> "data and AI"."""
     return family.replace("&", "and").lower().replace(" ai", " AI")
+
+
+def employer(fake: Faker) -> str:
+    """A company name from Faker without a name twice in it ("Smith, Smith and Lee" is redrawn)."""
+    name = fake.company()
+    for _ in range(5):
+        words = [w.lower() for w in re.findall(r"[A-Za-z]+", name)]
+        if len(words) == len(set(words)):
+            break
+        name = fake.company()
+    return name
 
 
 def email_for(name: str, index: int, domain: str) -> str:
@@ -104,7 +116,7 @@ def make_person(
         location=rng.choice(LOCATIONS),
         family=family,
         title=title,
-        company=fake.company(),
+        company=employer(fake),
         years=years,
         skills=skills,
         source=rng.choice(SOURCES),
@@ -152,7 +164,7 @@ def render_resume(
         start = (end or year_now) - span
         level = seniority(remaining + span)
         title = p.title if i == 0 else f"{level} {base_title}".strip()
-        company = p.company if i == 0 else fake.company()
+        company = p.company if i == 0 else employer(fake)
         when = f"{start} - {'Present' if end is None else end}"
         lines.append(f"{title}, {company} ({when})")
         told, claims = claims[: rng.randint(2, 3)], claims[3:]  # older roles may get fewer
