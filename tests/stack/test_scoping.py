@@ -289,9 +289,15 @@ def test_a_candidate_reads_only_his_own_applications(stacks: Any) -> None:
         api = {a["id"] for a in _items(http, "applications")}
         cands = _items(http, "candidates")
         other = next(c for c in demo.candidates if c["id"] != sam["candidate_id"])
+        resumes = {rid: http.get(f"/resumes/{rid}.txt") for rid in range(1, 8)}
     assert _ids(page.text, "data-application-id") == his == api
     assert [c["id"] for c in cands] == [sam["candidate_id"]]
     assert other["email"] not in page.text
+    # another candidate's resume is as missing as one that does not exist; his own downloads
+    assert {r.status_code for r in resumes.values()} == {200, 404}
+    assert all(
+        sam["name"].upper() in r.text.upper() for r in resumes.values() if r.status_code == 200
+    )
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -156,8 +156,8 @@ def my_resume(request: Request) -> Response:
         doc = ats.resume(stack.engine, int(request.path_params["resume_id"]))
     except ats.NotFound:
         return PlainTextResponse("resume not found", status_code=404)
-    if doc["candidate_id"] != user["candidate_id"]:
-        return PlainTextResponse("not your resume", status_code=403)
+    if doc["candidate_id"] != user["candidate_id"]:  # another's: as if it did not exist
+        return PlainTextResponse("resume not found", status_code=404)
     return resume_download(request)
 
 
