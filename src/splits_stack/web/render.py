@@ -79,8 +79,11 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     from splits_stack.web.share import tour_panel
 
     stack = request.app.state.stack
-    shared = getattr(getattr(request.state, "viewer", None), "share", None)
+    seen = getattr(request.state, "viewer", None)
+    shared = getattr(seen, "share", None)
     base = {
+        # The end-of-demo banner (shared/ending_banner.html): None when nothing is known.
+        "lifetime": stack.lifetime.banner() if getattr(seen, "signed_in", False) else None,
         # A prospect's share: no write controls, and the tour panel when guided (web/share.py).
         "read_only": shared is not None,
         "tour_panel": tour_panel(request) if shared == "guided" else None,
