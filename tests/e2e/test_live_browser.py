@@ -121,6 +121,10 @@ def test_a_recruiters_move_shows_on_the_candidates_and_the_admins_open_pages(
         watching.goto(stack.env["DEMO_URL_PORTAL"] + f"/jobs/{app['job_id']}")
         live(watching)
         watching.evaluate("window.__samePage = true")
+        profile = watching.context.new_page()  # the admin also has the candidate's page open
+        profile.set_default_timeout(TIMEOUT_MS)
+        profile.goto(stack.env["DEMO_URL_PORTAL"] + f"/candidates/{app['candidate_id']}")
+        live(profile)
 
         moving = signed_in(browser, stack, recruiter["email"], "portal")
         moving.goto(stack.env["DEMO_URL_PORTAL"] + f"/jobs/{app['job_id']}")
@@ -141,6 +145,7 @@ def test_a_recruiters_move_shows_on_the_candidates_and_the_admins_open_pages(
 
         watching.wait_for_selector(f'.column[data-stage="{stage}"] .kcard[data-app="{app["id"]}"]')
         assert watching.evaluate("window.__samePage === true"), "the admin's page reloaded"
+        profile.wait_for_selector(f'li:has(a[href="/jobs/{app["job_id"]}"]) .badge.stage-{stage}')
         save_shot(watching, "live-portal-card-moved.png")
 
         # The end is 12 minutes away: within the first lead time (15), both hosts say so.

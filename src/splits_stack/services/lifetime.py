@@ -130,6 +130,7 @@ class LifetimeWatch:
         self._last_try = float("-inf")
         self._done = threading.Event()
         self._done.set()
+        self._last_error = ""
         self.current: Lifetime | None = None
 
     @property
@@ -176,8 +177,12 @@ class LifetimeWatch:
             body = self._fetch()
             if body is not None:
                 self.current = Lifetime.from_answer(body, self._clock())
+            self._last_error = ""
         except Exception as exc:  # noqa: BLE001 - the demo keeps working without it
-            log.warning("reading this demo's lifetime from the orchestrator failed: %s", exc)
+            said = str(exc)
+            if said != self._last_error:  # once per kind of failure, not every 30 s
+                log.warning("reading this demo's lifetime from the orchestrator failed: %s", said)
+            self._last_error = said
         finally:
             self._done.set()
 

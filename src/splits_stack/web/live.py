@@ -36,7 +36,15 @@ MAX_STREAM_S = 600.0
 READY_WAIT_S = 5.0  # how long a new stream waits for the broker's queue before saying hello
 RETRY_MS = 3000  # the browser reconnects after this long when a stream ends
 # What a page receives of an event: never e-mails, teams or the audience itself.
-PUBLIC_KEYS = ("type", "application_id", "job_id", "stage", "from_stage", "candidate_name")
+PUBLIC_KEYS = (
+    "type",
+    "application_id",
+    "job_id",
+    "candidate_id",
+    "stage",
+    "from_stage",
+    "candidate_name",
+)
 
 
 def may_see(seen: access.Viewer, event: dict[str, Any]) -> bool:

@@ -175,8 +175,21 @@
     });
   }
 
+  function updateCandidatePage(data) {
+    // The portal's candidate page lists their applications by job: the badge beside the job.
+    if (window.location.pathname !== "/candidates/" + data.candidate_id) { return; }
+    document.querySelectorAll('a[href="/jobs/' + data.job_id + '"]').forEach(function (link) {
+      var badge = link.parentElement && link.parentElement.querySelector(".badge[class*='stage-']");
+      if (!badge) { return; }
+      badge.textContent = label(data);
+      setStageClass(badge, data.stage);
+      flash(badge);
+    });
+  }
+
   function onStage(data) {
     var id = String(data.application_id);
+    updateCandidatePage(data);
     document.querySelectorAll('[data-application="' + id + '"]').forEach(function (section) {
       updateMyApplication(section, data);
     });
