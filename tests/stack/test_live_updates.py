@@ -410,3 +410,51 @@ def test_the_hub_caps_streams_and_ends_them_on_close(tmp_path: Path) -> None:
         return [await first.inbox.get(), await third.inbox.get()]
 
     assert asyncio.run(scenario()) == [None, None]
+
+
+def test_who_may_see_which_change() -> None:
+    from splits_stack.web.access import Viewer
+    from splits_stack.web.live import may_see
+
+    event = {"candidate_id": 7, "company_id": 3, "recruiter_ids": [2, 5]}
+
+    def user(role: str, **ids: int) -> Viewer:
+        return Viewer(
+            user={"role": role, "company_id": None, "candidate_id": None, **ids}, rep=False
+        )
+
+    assert may_see(Viewer(user=None, rep=True), event)  # the rep: the whole demo
+    assert not may_see(Viewer(user=None, rep=False), event)
+    assert may_see(user("candidate", candidate_id=7), event)
+    assert not may_see(user("candidate", candidate_id=8), event)
+    assert not may_see(user("candidate"), event)
+    assert may_see(user("recruiter", recruiter_id=5), event)
+    assert not may_see(user("recruiter", recruiter_id=4), event)
+    for role in ("company_admin", "hiring_manager", "founder"):
+        assert may_see(user(role, company_id=3), event)
+        assert not may_see(user(role, company_id=4), event)
+        assert not may_see(user(role), event)
+    # a prospect's share views as its persona, with that persona's scope
+    shared = Viewer(user={"role": "company_admin", "company_id": 4}, rep=False, share="guided")
+    assert not may_see(shared, event)
+
+
+def test_a_quiet_stream_sends_heartbeats_and_ends_when_the_hub_closes(tmp_path: Path) -> None:
+    from splits_stack.db import make_engine
+    from splits_stack.web.access import Viewer
+    from splits_stack.web.live import stream
+
+    hub = LiveHub(make_engine(f"sqlite:///{tmp_path / 'x.db'}"))
+
+    async def scenario() -> list[str]:
+        body = await stream(hub, Viewer(user=None, rep=True), heartbeat=0.01)
+        assert body is not None
+        said = [await anext(body) for _ in range(3)]  # retry, hello, then nothing to say
+        hub.close()
+        said += [chunk async for chunk in body]
+        return said
+
+    said = asyncio.run(scenario())
+    assert said[0].startswith("retry: ") and said[1].startswith("event: hello")
+    assert said[2] == ": heartbeat\n\n"
+    assert said[-1] == "event: bye\ndata: {}\n\n" and hub.streams == 0

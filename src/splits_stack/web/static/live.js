@@ -86,6 +86,8 @@
     if (!url || !window.fetch) { return; }
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (res) {
+        // 410: the router answers for a demo that has ended (deleted before its time, say).
+        if (res.status === 410) { self.ended = true; self.render(); return null; }
         var kind = res.headers.get("content-type") || "";
         if (!res.ok || kind.indexOf("json") < 0) { return null; }
         return res.json();
@@ -198,7 +200,7 @@
     });
   }
 
-  function listen(url) {
+  function listen(url, ending) {
     if (!url || !window.EventSource) { return; }
     var root = document.documentElement;
     var source = new EventSource(url);
@@ -209,6 +211,7 @@
     source.addEventListener("bye", function () { root.dataset.live = "reconnecting"; });
     source.addEventListener("error", function () {
       root.dataset.live = source.readyState === EventSource.CLOSED ? "closed" : "reconnecting";
+      if (source.readyState === EventSource.CLOSED) { ending.sync(); }  // ended, perhaps
     });
     window.addEventListener("pagehide", function () { source.close(); });
   }
@@ -216,7 +219,8 @@
   document.addEventListener("DOMContentLoaded", function () {
     var el = document.querySelector("[data-demo-ending]");
     if (!el) { return; }
-    new Ending(el).start();
-    listen(el.dataset.eventsUrl);
+    var ending = new Ending(el);
+    ending.start();
+    listen(el.dataset.eventsUrl, ending);
   });
 })();
