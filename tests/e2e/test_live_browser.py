@@ -230,3 +230,27 @@ def test_a_standalone_demo_shows_no_banner(
         page.context.close()
     finally:
         stack.stop()
+
+
+def test_a_demo_ended_early_reloads_the_page_at_the_next_check(
+    browser: Any, template: Path, tmp_path: Path, orchestrator: FakeOrchestrator
+) -> None:
+    """Deleted before its time: the router answers the demo's hosts with 410 (contract 5), so
+    the page's next check of `/__demo/lifetime` reloads the page onto the router's ended page."""
+    instance = orchestrator.demo(minutes_left=60)
+    stack = start_demo(template, tmp_path, orchestrator, instance)
+    try:
+        page = signed_in(browser, stack, "priya.nair@client.example", "portal")
+        page.goto(stack.env["DEMO_URL_PORTAL"] + "/jobs")
+        assert page.locator("[data-demo-ending]").is_hidden()  # an hour left: nothing yet
+        page.route(
+            "**/__demo/lifetime",
+            lambda route: route.fulfill(status=410, body="This demo has ended"),
+        )
+        page.evaluate("window.__beforeTheEnd = true")
+        with page.expect_event("load"):
+            page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # a check
+        assert page.evaluate("window.__beforeTheEnd === undefined")
+        page.context.close()
+    finally:
+        stack.stop()
