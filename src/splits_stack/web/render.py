@@ -79,11 +79,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     from splits_stack.web.share import tour_panel
 
     stack = request.app.state.stack
-    seen = getattr(request.state, "viewer", None)
-    shared = getattr(seen, "share", None)
+    shared = getattr(getattr(request.state, "viewer", None), "share", None)
     base = {
-        # The end-of-demo banner (shared/ending_banner.html): None when nothing is known.
-        "lifetime": stack.lifetime.banner() if getattr(seen, "signed_in", False) else None,
         # A prospect's share: no write controls, and the tour panel when guided (web/share.py).
         "read_only": shared is not None,
         "tour_panel": tour_panel(request) if shared == "guided" else None,
@@ -94,5 +91,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         "path": request.url.path,
         "flash": request.query_params.get("flash", ""),
     }
+    # The end-of-demo banner (shared/ending_banner.html): None when nothing is known.
+    signed_in = getattr(getattr(request.state, "viewer", None), "signed_in", False)
+    base["lifetime"] = stack.lifetime.banner() if signed_in else None
     html = environment().get_template(template).render(**base, **context)
     return HTMLResponse(html, status_code=status_code)
