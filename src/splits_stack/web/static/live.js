@@ -102,7 +102,10 @@
     function schedule() {
       // Every 30 s while something is known (the stack reads the orchestrator at most that
       // often), every 60 s while nothing is.
-      window.setTimeout(function () { self.sync(); schedule(); }, self.left === null ? 60000 : 30000);
+      window.setTimeout(function () {
+        if (document.visibilityState !== "hidden") { self.sync(); }  // a background tab waits
+        schedule();
+      }, self.left === null ? 60000 : 30000);
     }
     schedule();
     document.addEventListener("visibilitychange", function () {
@@ -200,20 +203,44 @@
     });
   }
 
+  // A tab left in the background lets go of its stream after a while (each stream holds a
+  // connection, and a process serves a bounded number); it opens one again when shown.
+  var HIDDEN_GRACE_MS = 5 * 60 * 1000;
+
   function listen(url, ending) {
     if (!url || !window.EventSource) { return; }
     var root = document.documentElement;
-    var source = new EventSource(url);
-    source.addEventListener("hello", function () { root.dataset.live = "open"; });
-    source.addEventListener("stage", function (e) {
-      try { onStage(JSON.parse(e.data)); } catch (err) { /* a malformed event changes nothing */ }
+    var source = null;
+    var pause = null;
+    function open() {
+      if (pause) { window.clearTimeout(pause); pause = null; }
+      if (source) { return; }
+      var mine = new EventSource(url);
+      source = mine;
+      mine.addEventListener("hello", function () { root.dataset.live = "open"; });
+      mine.addEventListener("stage", function (e) {
+        try { onStage(JSON.parse(e.data)); } catch (err) { /* a malformed event changes nothing */ }
+      });
+      mine.addEventListener("bye", function () { root.dataset.live = "reconnecting"; });
+      mine.addEventListener("error", function () {
+        if (mine !== source) { return; }
+        root.dataset.live = mine.readyState === EventSource.CLOSED ? "closed" : "reconnecting";
+        if (mine.readyState === EventSource.CLOSED) { source = null; ending.sync(); }  // ended?
+      });
+    }
+    function close() {
+      if (source) { source.close(); source = null; root.dataset.live = "paused"; }
+    }
+    open();
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden") {
+        if (!pause) { pause = window.setTimeout(close, HIDDEN_GRACE_MS); }
+      } else {
+        open();
+      }
     });
-    source.addEventListener("bye", function () { root.dataset.live = "reconnecting"; });
-    source.addEventListener("error", function () {
-      root.dataset.live = source.readyState === EventSource.CLOSED ? "closed" : "reconnecting";
-      if (source.readyState === EventSource.CLOSED) { ending.sync(); }  // ended, perhaps
-    });
-    window.addEventListener("pagehide", function () { source.close(); });
+    window.addEventListener("pagehide", close);
+    window.addEventListener("pageshow", function (e) { if (e.persisted) { open(); } });  // back
   }
 
   document.addEventListener("DOMContentLoaded", function () {
