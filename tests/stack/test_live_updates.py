@@ -395,16 +395,25 @@ def test_the_stream_works_through_the_orchestrators_router(stacks: Any) -> None:
 
 def test_the_hub_caps_streams_and_ends_them_on_close(tmp_path: Path) -> None:
     from splits_stack.db import make_engine
+    from splits_stack.web.access import Viewer
+    from splits_stack.web.live import stream
 
     hub = LiveHub(make_engine(f"sqlite:///{tmp_path / 'x.db'}"), limit=2)
 
     async def scenario() -> list[Any]:
         first, second = hub.subscribe(), hub.subscribe()
         assert first is not None and second is not None
-        assert hub.subscribe() is None  # the cap
+        assert hub.subscribe() is None and hub.full  # the cap
+        assert stream(hub, Viewer(user=None, rep=True)) is None  # the route answers 503 then
         hub.unsubscribe(second)
         third = hub.subscribe()
         assert third is not None and hub.streams == 2
+        hub.unsubscribe(third)
+        for _ in range(3):  # a stream whose client left before it began holds no place
+            assert stream(hub, Viewer(user=None, rep=True)) is not None
+        assert hub.streams == 1
+        third = hub.subscribe()
+        assert third is not None
         hub.close()
         assert hub.subscribe() is None  # closed for good
         return [await first.inbox.get(), await third.inbox.get()]
@@ -447,7 +456,7 @@ def test_a_quiet_stream_sends_heartbeats_and_ends_when_the_hub_closes(tmp_path: 
     hub = LiveHub(make_engine(f"sqlite:///{tmp_path / 'x.db'}"))
 
     async def scenario() -> list[str]:
-        body = await stream(hub, Viewer(user=None, rep=True), heartbeat=0.01)
+        body = stream(hub, Viewer(user=None, rep=True), heartbeat=0.01)
         assert body is not None
         said = [await anext(body) for _ in range(3)]  # retry, hello, then nothing to say
         hub.close()

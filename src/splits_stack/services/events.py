@@ -150,6 +150,12 @@ class LiveHub:
             self._subscribers.discard(sub)
 
     @property
+    def full(self) -> bool:
+        """No room for another stream (at the limit, or closed)."""
+        with self._lock:
+            return self._closed or len(self._subscribers) >= self.limit
+
+    @property
     def streams(self) -> int:
         with self._lock:
             return len(self._subscribers)

@@ -74,19 +74,23 @@ def public_view(event: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-async def stream(
+def stream(
     hub: LiveHub, seen: access.Viewer, *, heartbeat: float = HEARTBEAT_S
 ) -> AsyncIterator[str] | None:
-    """The stream of one viewer, or None when the process serves as many as it may."""
-    sub = hub.subscribe()
-    if sub is None:
+    """The stream of one viewer, or None when the process serves as many as it may. It
+    subscribes when it starts: a stream whose client left before it began holds no place."""
+    if hub.full:
         return None
 
     async def body() -> AsyncIterator[str]:
+        yield f"retry: {RETRY_MS}\n\n"
+        sub = hub.subscribe()
+        if sub is None:  # filled up meanwhile, or the stack is closing: try again later
+            yield sse("bye", {})
+            return
         loop = asyncio.get_running_loop()
         ends = loop.time() + MAX_STREAM_S
         try:
-            yield f"retry: {RETRY_MS}\n\n"
             await run_in_threadpool(hub.ready.wait, READY_WAIT_S)
             yield sse("hello", {"heartbeat_s": heartbeat})
             while loop.time() < ends:
@@ -118,7 +122,7 @@ def _problem(status: int, title: str, detail: str, **headers: str) -> Response:
 async def events(request: Request) -> Response:
     stack: Stack = request.app.state.stack
     seen = await run_in_threadpool(access.viewer, request)
-    body = await stream(stack.bus.live, seen)
+    body = stream(stack.bus.live, seen)
     if body is None:
         return _problem(
             503,
