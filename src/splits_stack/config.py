@@ -54,6 +54,9 @@ class Settings:
     # Engagement reports (services/activity.py): where the orchestrator is and this demo's key.
     orchestrator_url: str = ""
     activity_token: str = ""
+    # The rep's guided tour as JSON (contract 2 of issue 15: one object per step), for the
+    # in-demo tour panel.
+    tour: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -76,6 +79,7 @@ class Settings:
             reload_token=env.get("DEMO_RELOAD_TOKEN") or "",
             orchestrator_url=(env.get("DEMO_ORCHESTRATOR_URL") or "").rstrip("/"),
             activity_token=env.get("DEMO_ACTIVITY_TOKEN") or "",
+            tour=env.get("DEMO_TOUR") or "",
         )
 
 

@@ -63,14 +63,17 @@ def test_bad_or_foreign_tokens_are_refused(stacks: Any) -> None:
         )
 
 
-def test_candidate_login_goes_to_my_applications(stacks: Any) -> None:
+def test_candidate_login_lands_on_the_job_board(stacks: Any) -> None:
     stack = stacks("agency")
     email = "sam.carter@mail.example"
     with client(stack, "candidate") as http:
         resp = http.get(
             "/auth/demo-login", params={"email": email, "token": login_token("test-secret", email)}
         )
-        assert resp.headers["location"] == "/applications"
+        assert resp.headers["location"] == "/"  # the tour's "Search the job board and apply"
+        board = http.get("/")
+        assert board.status_code == 200 and "Find your next role" in board.text
+        assert "Sam Carter" in board.text
         page = http.get("/applications")
         assert (
             page.status_code == 200

@@ -2,6 +2,8 @@
 
 A job waits in `pending_approval` while one step is `pending`; approving it makes the next step
 pending, approving the last step opens the job; rejecting any step sends the job back to draft.
+The queue and the decisions stay within the viewer's company (`Scope`, services/readapi.py): a step
+of another company's job is "not waiting for a decision" as far as they can tell.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from sqlalchemy import Engine, select, update
 
 from splits_stack import tables as t
 from splits_stack.services.pipeline import InvalidMove
+from splits_stack.services.readapi import Scope, job_visible
 
 
-def queue(engine: Engine, approver_id: int | None = None) -> list[dict[str, Any]]:
+def queue(
+    engine: Engine, approver_id: int | None = None, scope: Scope = Scope.WHOLE
+) -> list[dict[str, Any]]:
     q = (
         select(
             t.job_approvals,
@@ -29,7 +34,7 @@ def queue(engine: Engine, approver_id: int | None = None) -> list[dict[str, Any]
         .join(t.jobs, t.jobs.c.id == t.job_approvals.c.job_id)
         .join(t.users, t.users.c.id == t.job_approvals.c.approver_id)
         .outerjoin(t.departments, t.departments.c.id == t.jobs.c.department_id)
-        .where(t.job_approvals.c.status == "pending")
+        .where(t.job_approvals.c.status == "pending", job_visible(scope))
         .order_by(t.jobs.c.created_at)
     )
     if approver_id is not None:
@@ -38,12 +43,23 @@ def queue(engine: Engine, approver_id: int | None = None) -> list[dict[str, Any]
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def decide(engine: Engine, approval_id: int, *, approve: bool, note: str = "") -> str:
+def decide(
+    engine: Engine,
+    approval_id: int,
+    *,
+    approve: bool,
+    note: str = "",
+    scope: Scope = Scope.WHOLE,
+) -> str:
     """Approve or reject one pending step; returns the job's new status."""
     now = datetime.now(UTC)
     with engine.begin() as conn:
         step = (
-            conn.execute(select(t.job_approvals).where(t.job_approvals.c.id == approval_id))
+            conn.execute(
+                select(t.job_approvals)
+                .join(t.jobs, t.jobs.c.id == t.job_approvals.c.job_id)
+                .where(t.job_approvals.c.id == approval_id, job_visible(scope))
+            )
             .mappings()
             .first()
         )

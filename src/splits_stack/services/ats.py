@@ -2,6 +2,10 @@
 
 Writes (apply, move a card) commit first and then publish the domain event, so the notification
 service never e-mails about something that was rolled back.
+
+Reads take the viewer's `Scope` (services/readapi.py; the default is the whole demo, the rep's):
+a record outside it is `NotFound`, exactly like one that does not exist, so a page answers 404 and
+never tells another company's job or candidate apart from a missing one.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from splits_stack import tables as t
 from splits_stack.services.billing import _new_id, book_placement
 from splits_stack.services.events import EventBus
 from splits_stack.services.pipeline import ALL_STAGES, InvalidMove, check_move
+from splits_stack.services.readapi import Scope, candidate_visible, job_visible
+
+WHOLE = Scope.WHOLE
 
 
 class NotFound(LookupError):
@@ -60,7 +67,7 @@ def event_context(conn: Connection, app_id: int) -> dict[str, Any]:
     return ctx
 
 
-def job(engine: Engine, job_id: int) -> dict[str, Any]:
+def job(engine: Engine, job_id: int, scope: Scope = WHOLE) -> dict[str, Any]:
     with engine.connect() as conn:
         row = _one(
             conn,
@@ -71,7 +78,7 @@ def job(engine: Engine, job_id: int) -> dict[str, Any]:
             )
             .join(t.companies, t.companies.c.id == t.jobs.c.company_id)
             .outerjoin(t.departments, t.departments.c.id == t.jobs.c.department_id)
-            .where(t.jobs.c.id == job_id),
+            .where(t.jobs.c.id == job_id, job_visible(scope)),
         )
         row["approvals"] = [
             dict(r)
@@ -126,6 +133,7 @@ def jobs_overview(
     status: str | None = None,
     q: str = "",
     department_id: int | None = None,
+    scope: Scope = WHOLE,
 ) -> list[dict[str, Any]]:
     counts = (
         select(t.applications.c.job_id, func.count().label("applicants"))
@@ -143,6 +151,7 @@ def jobs_overview(
         .join(t.companies, t.companies.c.id == t.jobs.c.company_id)
         .outerjoin(t.departments, t.departments.c.id == t.jobs.c.department_id)
         .outerjoin(counts, counts.c.job_id == t.jobs.c.id)
+        .where(job_visible(scope))
         .order_by(t.jobs.c.created_at.desc())
     )
     if company_id is not None:
@@ -165,15 +174,20 @@ def jobs_overview(
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def candidates_overview(engine: Engine, q: str = "", limit: int = 300) -> list[dict[str, Any]]:
+def candidates_overview(
+    engine: Engine, q: str = "", limit: int = 300, scope: Scope = WHOLE
+) -> list[dict[str, Any]]:
     apps = (
         select(t.applications.c.candidate_id, func.count().label("applications"))
+        .join(t.jobs, t.jobs.c.id == t.applications.c.job_id)
+        .where(job_visible(scope))  # count only the applications this viewer may see
         .group_by(t.applications.c.candidate_id)
         .subquery()
     )
     query = (
         select(t.candidates, func.coalesce(apps.c.applications, 0).label("applications"))
         .outerjoin(apps, apps.c.candidate_id == t.candidates.c.id)
+        .where(candidate_visible(scope))
         .order_by(t.candidates.c.name)
         .limit(limit)
     )
@@ -190,9 +204,12 @@ def candidates_overview(engine: Engine, q: str = "", limit: int = 300) -> list[d
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def candidate(engine: Engine, cand_id: int) -> dict[str, Any]:
+def candidate(engine: Engine, cand_id: int, scope: Scope = WHOLE) -> dict[str, Any]:
     with engine.connect() as conn:
-        row = _one(conn, select(t.candidates).where(t.candidates.c.id == cand_id))
+        row = _one(
+            conn,
+            select(t.candidates).where(t.candidates.c.id == cand_id, candidate_visible(scope)),
+        )
         row["resumes"] = [
             dict(r)
             for r in conn.execute(
@@ -201,11 +218,11 @@ def candidate(engine: Engine, cand_id: int) -> dict[str, Any]:
                 .order_by(t.resumes.c.id)
             ).mappings()
         ]
-        row["applications"] = applications_of(conn, cand_id)
+        row["applications"] = applications_of(conn, cand_id, scope)
     return row
 
 
-def applications_of(conn: Connection, cand_id: int) -> list[dict[str, Any]]:
+def applications_of(conn: Connection, cand_id: int, scope: Scope = WHOLE) -> list[dict[str, Any]]:
     rows = conn.execute(
         select(
             t.applications,
@@ -215,7 +232,7 @@ def applications_of(conn: Connection, cand_id: int) -> list[dict[str, Any]]:
         )
         .join(t.jobs, t.jobs.c.id == t.applications.c.job_id)
         .join(t.companies, t.companies.c.id == t.jobs.c.company_id)
-        .where(t.applications.c.candidate_id == cand_id)
+        .where(t.applications.c.candidate_id == cand_id, job_visible(scope))
         .order_by(t.applications.c.created_at.desc())
     ).mappings()
     out = []
@@ -238,13 +255,13 @@ def my_applications(engine: Engine, cand_id: int) -> list[dict[str, Any]]:
         return applications_of(conn, cand_id)
 
 
-def resume(engine: Engine, resume_id: int) -> dict[str, Any]:
+def resume(engine: Engine, resume_id: int, scope: Scope = WHOLE) -> dict[str, Any]:
     with engine.connect() as conn:
         return _one(
             conn,
             select(t.resumes, t.candidates.c.name)
             .join(t.candidates, t.candidates.c.id == t.resumes.c.candidate_id)
-            .where(t.resumes.c.id == resume_id),
+            .where(t.resumes.c.id == resume_id, candidate_visible(scope)),
         )
 
 
@@ -319,12 +336,24 @@ def apply(
 
 
 def move(
-    engine: Engine, bus: EventBus, *, app_id: int, to_stage: str, user_id: int | None
+    engine: Engine,
+    bus: EventBus,
+    *,
+    app_id: int,
+    to_stage: str,
+    user_id: int | None,
+    scope: Scope = WHOLE,
 ) -> dict[str, Any]:
-    """Move an application to `to_stage`, keep its history, book a placement on hire."""
+    """Move an application to `to_stage`, keep its history, book a placement on hire.
+    Only on a job the mover may see: another company's card is `NotFound`."""
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        app = _one(conn, select(t.applications).where(t.applications.c.id == app_id))
+        app = _one(
+            conn,
+            select(t.applications)
+            .join(t.jobs, t.jobs.c.id == t.applications.c.job_id)
+            .where(t.applications.c.id == app_id, job_visible(scope)),
+        )
         check_move(app["stage"], to_stage)
         conn.execute(
             update(t.applications)
@@ -346,3 +375,40 @@ def move(
     if placement:
         bus.publish("placement.made", {**ctx, **placement})
     return {"id": app_id, "from_stage": app["stage"], "stage": to_stage, "job_id": app["job_id"]}
+
+
+def prospect(engine: Engine, fallback: str = "") -> dict[str, Any] | None:
+    """The prospect's company: the one the prospect transform marked, else a company named like
+    `fallback` (the demo's DEMO_PROSPECT_COMPANY); `{"id": None, "name": fallback}` when none of
+    the seeded companies carries that name yet; None when the demo has no prospect."""
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                select(t.companies.c.id, t.companies.c.name)
+                .where(t.companies.c.is_prospect.is_(True))
+                .order_by(t.companies.c.id)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None and fallback:
+            row = (
+                conn.execute(
+                    select(t.companies.c.id, t.companies.c.name).where(
+                        func.lower(t.companies.c.name) == fallback.lower()
+                    )
+                )
+                .mappings()
+                .first()
+            )
+    if row is not None:
+        return dict(row)
+    return {"id": None, "name": fallback} if fallback else None
+
+
+def company_name(engine: Engine, company_id: int) -> str | None:
+    with engine.connect() as conn:
+        name = conn.execute(
+            select(t.companies.c.name).where(t.companies.c.id == company_id)
+        ).scalar()
+    return str(name) if name is not None else None

@@ -3,6 +3,10 @@
 A placement is booked when an application reaches `hired`: the fee is the job's fee percentage of
 the agreed salary (the middle of the job's band), split with the assigned recruiter by the
 assignment's share; the recruiter's payout falls due 30 days later.
+
+Reads take the viewer's `Scope` (services/readapi.py): company staff read their company's
+placements, the payouts made on them and their own subscription; a recruiter their own splits and
+payouts; the rep (the default) everything.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select
+from sqlalchemy import Connection, Engine, Select, false, func, select, true
 
 from splits_stack import tables as t
+from splits_stack.services.readapi import Scope, payout_visible, placement_visible
 
 
 def book_placement(conn: Connection, app_id: int, now: datetime) -> dict[str, Any] | None:
@@ -78,7 +83,7 @@ def _new_id(result: Any) -> int:
     return int(key[0])
 
 
-def placements(engine: Engine, company_id: int | None = None) -> list[dict[str, Any]]:
+def placements(engine: Engine, scope: Scope = Scope.WHOLE) -> list[dict[str, Any]]:
     q = (
         _with_job_and_candidate(select(t.placements))
         .add_columns(
@@ -87,18 +92,23 @@ def placements(engine: Engine, company_id: int | None = None) -> list[dict[str, 
         )
         .join(t.companies, t.companies.c.id == t.placements.c.company_id)
         .outerjoin(t.recruiters, t.recruiters.c.id == t.placements.c.recruiter_id)
+        .where(placement_visible(scope))
         .order_by(t.placements.c.placed_at.desc())
     )
-    return _rows_of(engine, q, t.placements.c.company_id, company_id)
+    return _rows_of(engine, q)
 
 
-def payouts(engine: Engine, recruiter_id: int | None = None) -> list[dict[str, Any]]:
-    q = _with_job_and_candidate(
-        select(t.payouts, t.recruiters.c.name.label("recruiter_name"))
-        .join(t.recruiters, t.recruiters.c.id == t.payouts.c.recruiter_id)
-        .join(t.placements, t.placements.c.id == t.payouts.c.placement_id)
-    ).order_by(t.payouts.c.due_at.desc())
-    return _rows_of(engine, q, t.payouts.c.recruiter_id, recruiter_id)
+def payouts(engine: Engine, scope: Scope = Scope.WHOLE) -> list[dict[str, Any]]:
+    q = (
+        _with_job_and_candidate(
+            select(t.payouts, t.recruiters.c.name.label("recruiter_name"))
+            .join(t.recruiters, t.recruiters.c.id == t.payouts.c.recruiter_id)
+            .join(t.placements, t.placements.c.id == t.payouts.c.placement_id)
+        )
+        .where(payout_visible(scope))
+        .order_by(t.payouts.c.due_at.desc())
+    )
+    return _rows_of(engine, q)
 
 
 def _with_job_and_candidate(query: Select[Any]) -> Select[Any]:
@@ -113,30 +123,31 @@ def _with_job_and_candidate(query: Select[Any]) -> Select[Any]:
     )
 
 
-def _rows_of(
-    engine: Engine, query: Select[Any], owner: ColumnElement[Any], owner_id: int | None
-) -> list[dict[str, Any]]:
-    """The rows of `query`; with an `owner_id`, only those whose `owner` column holds it."""
-    if owner_id is not None:
-        query = query.where(owner == owner_id)
+def _rows_of(engine: Engine, query: Select[Any]) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def subscriptions(engine: Engine) -> list[dict[str, Any]]:
+def subscriptions(engine: Engine, scope: Scope = Scope.WHOLE) -> list[dict[str, Any]]:
+    """A company's own subscription to its staff; none to recruiters or candidates."""
+    if scope.company_id is not None:
+        mine = t.subscriptions.c.company_id == scope.company_id
+    else:
+        mine = true() if scope.whole else false()
     q = (
         select(t.subscriptions, t.companies.c.name.label("company_name"))
         .join(t.companies, t.companies.c.id == t.subscriptions.c.company_id)
+        .where(mine)
         .order_by(t.companies.c.name)
     )
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def fee_totals(engine: Engine, company_id: int | None = None) -> dict[str, int]:
-    q = select(func.coalesce(func.sum(t.placements.c.fee_amount), 0), func.count())
-    if company_id is not None:
-        q = q.where(t.placements.c.company_id == company_id)
+def fee_totals(engine: Engine, scope: Scope = Scope.WHOLE) -> dict[str, int]:
+    q = select(func.coalesce(func.sum(t.placements.c.fee_amount), 0), func.count()).where(
+        placement_visible(scope)
+    )
     with engine.connect() as conn:
         fees, count = conn.execute(q).one()
     return {"fees": int(fees), "placements": int(count)}

@@ -45,7 +45,7 @@ PERSONA_EMAILS: dict[str, list[str]] = {
     ],
 }
 
-HOME = {"candidate": "/applications"}
+HOME = {"candidate": "/"}  # a candidate lands on the job board (the tour starts there)
 
 
 def login_token(secret: str, email: str) -> str:

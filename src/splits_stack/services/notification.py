@@ -3,6 +3,8 @@
 The e-mails are rendered here from the event alone (pure functions), so the seed, the in-process
 bus and the RabbitMQ consumer all produce identical messages. The outbox is the `emails` table; the
 portal shows it like a mail client would. Delivery is idempotent per event id.
+Each persona reads the mail of their own scope (`readapi.email_visible`): company staff their
+company's, a recruiter the mail of the companies they work with; the rep all of it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from splits_stack import tables as t
+from splits_stack.services.readapi import Scope, email_visible
 
 Message = dict[str, str]
 
@@ -113,13 +116,15 @@ def deliver(engine: Engine, event: dict[str, Any], transport: str) -> int:
 
 
 def outbox(
-    engine: Engine, *, limit: int = 100, offset: int = 0
+    engine: Engine, *, limit: int = 100, offset: int = 0, scope: Scope = Scope.WHOLE
 ) -> tuple[list[dict[str, Any]], int]:
+    mine = email_visible(scope)
     with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(t.emails)).scalar_one()
+        total = conn.execute(select(func.count()).select_from(t.emails).where(mine)).scalar_one()
         rows = (
             conn.execute(
                 select(t.emails)
+                .where(mine)
                 .order_by(t.emails.c.created_at.desc(), t.emails.c.id.desc())
                 .limit(limit)
                 .offset(offset)
@@ -130,7 +135,11 @@ def outbox(
     return [dict(r) for r in rows], int(total)
 
 
-def email(engine: Engine, email_id: int) -> dict[str, Any] | None:
+def email(engine: Engine, email_id: int, scope: Scope = Scope.WHOLE) -> dict[str, Any] | None:
     with engine.connect() as conn:
-        row = conn.execute(select(t.emails).where(t.emails.c.id == email_id)).mappings().first()
+        row = (
+            conn.execute(select(t.emails).where(t.emails.c.id == email_id, email_visible(scope)))
+            .mappings()
+            .first()
+        )
     return dict(row) if row else None

@@ -4,9 +4,13 @@ One query per resource, narrowed by `_filtered()` (the optional equality filters
 string) and paged by `_page()` (total, limit/offset, stable order); `jsonable()` shapes each row:
 comma-separated skill columns come out as lists, timestamps as ISO 8601 strings.
 
-`Scope` narrows every list to what one persona may see (the portal's own rules: company staff see
-their company, recruiters the marketplace, a candidate their own applications and the open jobs);
-`Scope.WHOLE` (the rep's session) sees the whole demo, which is what the blueprint's counts count.
+`Scope` narrows every list to what one persona may see, with the same rules as the portal's pages
+(the `*_visible` conditions below are shared by both): company staff see their company's jobs, the
+candidates in their pipelines (and the open talent pool: candidates in nobody's pipeline), their
+mail, placements and payouts; a recruiter sees the marketplace's open jobs and the jobs they work,
+the talent pool, and their own placements, payouts and mail; a candidate their own applications and
+the open jobs. `Scope.WHOLE` (the rep's session) sees the whole demo, which is what the blueprint's
+counts count.
 """
 
 from __future__ import annotations
@@ -15,7 +19,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, Engine, Select, false, func, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Engine,
+    Select,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 
 from splits_stack import tables as t
 
@@ -29,20 +45,29 @@ class Scope:
     company_id: int | None = None  # company staff: their company only
     candidate_id: int | None = None  # a candidate: themselves only
     user_id: int | None = None  # anyone but the rep: the users list is theirs (or their company's)
+    recruiter_id: int | None = None  # a recruiter: their own splits, payouts and work
+    email: str = ""  # the persona's own address (mail addressed to them)
     WHOLE: ClassVar[Scope]
 
     @classmethod
-    def of(cls, user: dict[str, Any]) -> Scope:
-        role = user["role"]
+    def of(cls, user: dict[str, Any] | None) -> Scope:
+        """The scope of a signed-in persona; None (the rep alone) is the whole demo."""
+        if user is None:
+            return cls.WHOLE
+        role, email = user["role"], str(user.get("email") or "")
         if role == "candidate":
-            return cls(candidate_id=user.get("candidate_id") or -1, user_id=user["id"])
+            return cls(candidate_id=user.get("candidate_id") or -1, user_id=user["id"], email=email)
         if role == "recruiter":
-            return cls(user_id=user["id"])
-        return cls(company_id=user.get("company_id") or -1, user_id=user["id"])
+            return cls(user_id=user["id"], recruiter_id=user.get("recruiter_id") or -1, email=email)
+        return cls(company_id=user.get("company_id") or -1, user_id=user["id"], email=email)
 
     @property
     def candidate(self) -> bool:
         return self.candidate_id is not None
+
+    @property
+    def whole(self) -> bool:
+        return self == Scope.WHOLE
 
 
 Scope.WHOLE = Scope()
@@ -85,12 +110,127 @@ def _company_jobs(company_id: int) -> Select[Any]:
     return select(t.jobs.c.id).where(t.jobs.c.company_id == company_id)
 
 
+def _worked_jobs(recruiter_id: int) -> CompoundSelect[Any]:
+    """The jobs a recruiter works: assigned to them, or with a candidate they submitted."""
+    assigned = select(t.assignments.c.job_id).where(t.assignments.c.recruiter_id == recruiter_id)
+    submitted = select(t.applications.c.job_id).where(t.applications.c.recruiter_id == recruiter_id)
+    return assigned.union(submitted)
+
+
+def job_visible(scope: Scope) -> ColumnElement[bool]:
+    """Condition on `jobs`: company staff their company's; a recruiter the open marketplace and
+    the jobs they work; a candidate the open jobs (the job board)."""
+    if scope.company_id is not None:
+        return t.jobs.c.company_id == scope.company_id
+    if scope.recruiter_id is not None:
+        return or_(t.jobs.c.status == "open", t.jobs.c.id.in_(_worked_jobs(scope.recruiter_id)))
+    if scope.candidate:
+        return t.jobs.c.status == "open"
+    return true()
+
+
+def candidate_visible(scope: Scope) -> ColumnElement[bool]:
+    """Condition on `candidates`: company staff see the candidates in their pipelines and the open
+    talent pool (in nobody's pipeline), never another company's; a candidate only themselves."""
+    if scope.candidate_id is not None:
+        return t.candidates.c.id == scope.candidate_id
+    if scope.company_id is not None:
+        applied_here = select(t.applications.c.candidate_id).where(
+            t.applications.c.job_id.in_(_company_jobs(scope.company_id))
+        )
+        anywhere = select(t.applications.c.candidate_id)
+        return or_(t.candidates.c.id.in_(applied_here), t.candidates.c.id.not_in(anywhere))
+    return true()
+
+
+def application_visible(scope: Scope) -> ColumnElement[bool]:
+    """Condition on `applications`: company staff their company's; a recruiter those they
+    submitted or on the jobs they work; a candidate their own."""
+    if scope.candidate_id is not None:
+        return t.applications.c.candidate_id == scope.candidate_id
+    if scope.company_id is not None:
+        return t.applications.c.job_id.in_(_company_jobs(scope.company_id))
+    if scope.recruiter_id is not None:
+        return or_(
+            t.applications.c.recruiter_id == scope.recruiter_id,
+            t.applications.c.job_id.in_(
+                select(t.assignments.c.job_id).where(
+                    t.assignments.c.recruiter_id == scope.recruiter_id
+                )
+            ),
+        )
+    return true()
+
+
+def placement_visible(scope: Scope) -> ColumnElement[bool]:
+    """Condition on `placements`: company staff their company's, a recruiter their own splits."""
+    if scope.company_id is not None:
+        return t.placements.c.company_id == scope.company_id
+    if scope.recruiter_id is not None:
+        return t.placements.c.recruiter_id == scope.recruiter_id
+    if scope.candidate:
+        return false()
+    return true()
+
+
+def payout_visible(scope: Scope) -> ColumnElement[bool]:
+    """Condition on `payouts` (joined with `placements`): a recruiter their own; company staff
+    the payouts of their company's placements."""
+    if scope.recruiter_id is not None:
+        return t.payouts.c.recruiter_id == scope.recruiter_id
+    if scope.company_id is not None:
+        return t.placements.c.company_id == scope.company_id
+    if scope.candidate:
+        return false()
+    return true()
+
+
+def _companies_of(scope: Scope) -> Select[Any] | None:
+    """The companies whose mail a scope reads (None: every company's)."""
+    if scope.company_id is not None:
+        return select(t.companies.c.id).where(t.companies.c.id == scope.company_id)
+    if scope.recruiter_id is not None:
+        return select(t.jobs.c.company_id).where(t.jobs.c.id.in_(_worked_jobs(scope.recruiter_id)))
+    return None
+
+
+def email_visible(scope: Scope) -> ColumnElement[bool]:
+    """Condition on `emails` (the outbox has no owner column; the mail names its company): mail
+    addressed to the persona, to a colleague of their company, or signed by its hiring team.
+    Company staff read their company's; a recruiter the mail of the companies they work with."""
+    if scope.whole:
+        return true()
+    own = func.lower(t.emails.c.to_addr) == scope.email.lower()
+    companies = _companies_of(scope)
+    if companies is None:
+        return own
+    staff = select(func.lower(t.users.c.email)).where(t.users.c.company_id.in_(companies))
+    staff_names = select(t.users.c.name).where(t.users.c.company_id.in_(companies))
+    signed = select(t.companies.c.id).where(
+        t.companies.c.id.in_(companies),
+        t.emails.c.body.like(literal("%The ") + t.companies.c.name + literal(" hiring team%")),
+    )
+    team_mail = and_(
+        t.emails.c.event.in_(("application.created", "placement.made")),
+        t.emails.c.to_name.in_(staff_names),
+        ~t.emails.c.subject.like("We received%"),
+    )
+    return or_(
+        own,
+        func.lower(t.emails.c.to_addr).in_(staff),
+        signed.exists(),
+        team_mail,
+    )
+
+
 def companies(
     engine: Engine, limit: int, offset: int, *, scope: Scope = Scope.WHOLE, **_: Any
 ) -> tuple[list[dict[str, Any]], int]:
     q = select(t.companies).order_by(t.companies.c.id)
     if scope.company_id is not None:
         q = q.where(t.companies.c.id == scope.company_id)
+    elif not scope.whole:  # the companies whose jobs this persona may see
+        q = q.where(t.companies.c.id.in_(select(t.jobs.c.company_id).where(job_visible(scope))))
     return _page(engine, q, limit, offset)
 
 
@@ -115,24 +255,13 @@ def jobs(
         .order_by(t.jobs.c.id)
     )
     q = _filtered(q, (t.jobs.c.status, status), (t.jobs.c.company_id, company_id))
-    if scope.company_id is not None:
-        q = q.where(t.jobs.c.company_id == scope.company_id)
-    if scope.candidate:  # the job board: open jobs only
-        q = q.where(t.jobs.c.status == "open")
-    return _page(engine, q, limit, offset)
+    return _page(engine, q.where(job_visible(scope)), limit, offset)
 
 
 def candidates(
     engine: Engine, limit: int, offset: int, *, scope: Scope = Scope.WHOLE, **_: Any
 ) -> tuple[list[dict[str, Any]], int]:
-    q = select(t.candidates).order_by(t.candidates.c.id)
-    if scope.candidate_id is not None:
-        q = q.where(t.candidates.c.id == scope.candidate_id)
-    if scope.company_id is not None:  # those who applied to the company's jobs
-        applied = select(t.applications.c.candidate_id).where(
-            t.applications.c.job_id.in_(_company_jobs(scope.company_id))
-        )
-        q = q.where(t.candidates.c.id.in_(applied))
+    q = select(t.candidates).order_by(t.candidates.c.id).where(candidate_visible(scope))
     return _page(engine, q, limit, offset)
 
 
@@ -163,11 +292,7 @@ def applications(
         (t.applications.c.candidate_id, candidate_id),
         (t.applications.c.stage, stage),
     )
-    if scope.candidate_id is not None:
-        q = q.where(t.applications.c.candidate_id == scope.candidate_id)
-    if scope.company_id is not None:
-        q = q.where(t.jobs.c.company_id == scope.company_id)
-    return _page(engine, q, limit, offset)
+    return _page(engine, q.where(application_visible(scope)), limit, offset)
 
 
 def recruiters(
@@ -196,16 +321,21 @@ def users(
     return _page(engine, q, limit, offset)
 
 
-def job_visible(engine: Engine, job_id: int, scope: Scope) -> bool:
+def sees_job(engine: Engine, job_id: int, scope: Scope) -> bool:
     """Whether `scope` may see the match ranking of this job (the portal's staff only)."""
     if scope.candidate:
         return False
-    if scope.company_id is None:
-        return True
     with engine.connect() as conn:
         found = conn.execute(
-            select(t.jobs.c.id).where(
-                t.jobs.c.id == job_id, t.jobs.c.company_id == scope.company_id
-            )
+            select(t.jobs.c.id).where(t.jobs.c.id == job_id, job_visible(scope))
         ).first()
     return found is not None
+
+
+def visible_candidate_ids(engine: Engine, scope: Scope) -> set[int] | None:
+    """The candidates `scope` may open (None: every one), to narrow a ranking of the pool."""
+    if scope.whole or (scope.company_id is None and scope.candidate_id is None):
+        return None
+    with engine.connect() as conn:
+        found = conn.execute(select(t.candidates.c.id).where(candidate_visible(scope))).scalars()
+        return {int(i) for i in found}

@@ -2,6 +2,8 @@
 
 Aggregations are computed in Python over small projections, which keeps the SQL identical on
 SQLite and PostgreSQL (no dialect-specific date functions) and is fast at demo sizes.
+Each takes the viewer's `Scope` (services/readapi.py): company staff count their company, a
+recruiter the jobs they may see and their own placements and fees, the rep the whole demo.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from sqlalchemy import Engine, func, select
 
 from splits_stack import tables as t
 from splits_stack.services.pipeline import ALL_STAGES
+from splits_stack.services.readapi import Scope, job_visible, placement_visible
 
 
-def _apps(engine: Engine, company_id: int | None) -> list[Any]:
+def _apps(engine: Engine, scope: Scope) -> list[Any]:
     q = (
         select(
             t.applications.c.id,
@@ -31,22 +34,20 @@ def _apps(engine: Engine, company_id: int | None) -> list[Any]:
         )
         .join(t.jobs, t.jobs.c.id == t.applications.c.job_id)
         .outerjoin(t.departments, t.departments.c.id == t.jobs.c.department_id)
+        .where(job_visible(scope))
     )
-    if company_id is not None:
-        q = q.where(t.jobs.c.company_id == company_id)
     with engine.connect() as conn:
         return list(conn.execute(q))
 
 
-def kpis(engine: Engine, company_id: int | None = None) -> dict[str, Any]:
-    apps = _apps(engine, company_id)
-    jq = select(t.jobs.c.status, func.count()).group_by(t.jobs.c.status)
-    pq = select(
-        t.placements.c.placed_at, t.placements.c.fee_amount, t.applications.c.created_at
-    ).join(t.applications, t.applications.c.id == t.placements.c.application_id)
-    if company_id is not None:
-        jq = jq.where(t.jobs.c.company_id == company_id)
-        pq = pq.where(t.placements.c.company_id == company_id)
+def kpis(engine: Engine, scope: Scope = Scope.WHOLE) -> dict[str, Any]:
+    apps = _apps(engine, scope)
+    jq = select(t.jobs.c.status, func.count()).where(job_visible(scope)).group_by(t.jobs.c.status)
+    pq = (
+        select(t.placements.c.placed_at, t.placements.c.fee_amount, t.applications.c.created_at)
+        .join(t.applications, t.applications.c.id == t.placements.c.application_id)
+        .where(placement_visible(scope))
+    )
     with engine.connect() as conn:
         jobs: dict[str, int] = {str(k): int(v) for k, v in conn.execute(jq).all()}
         placed = conn.execute(pq).all()
@@ -68,7 +69,7 @@ def kpis(engine: Engine, company_id: int | None = None) -> dict[str, Any]:
 
 
 def recent_moves(
-    engine: Engine, company_id: int | None = None, limit: int = 8
+    engine: Engine, scope: Scope = Scope.WHOLE, limit: int = 8
 ) -> list[dict[str, Any]]:
     q = (
         select(
@@ -80,26 +81,26 @@ def recent_moves(
         .join(t.applications, t.applications.c.id == t.application_moves.c.application_id)
         .join(t.candidates, t.candidates.c.id == t.applications.c.candidate_id)
         .join(t.jobs, t.jobs.c.id == t.applications.c.job_id)
+        .where(job_visible(scope))
         .order_by(t.application_moves.c.moved_at.desc(), t.application_moves.c.id.desc())
         .limit(limit)
     )
-    if company_id is not None:
-        q = q.where(t.jobs.c.company_id == company_id)
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def reports(engine: Engine, company_id: int | None = None) -> dict[str, Any]:
-    apps = _apps(engine, company_id)
+def reports(engine: Engine, scope: Scope = Scope.WHOLE) -> dict[str, Any]:
+    apps = _apps(engine, scope)
     now = datetime.now(UTC)
     weeks: list[tuple[str, int]] = []
     for w in range(11, -1, -1):
         start, end = now - timedelta(days=7 * (w + 1)), now - timedelta(days=7 * w)
         weeks.append((start.strftime("%b %d"), sum(1 for a in apps if start <= a.created_at < end)))
     jq = (
-        select(t.departments.c.name, t.jobs.c.status, func.count())
+        select(t.departments.c.id, t.departments.c.name, t.jobs.c.status, func.count())
         .join(t.jobs, t.jobs.c.department_id == t.departments.c.id)
-        .group_by(t.departments.c.name, t.jobs.c.status)
+        .where(job_visible(scope))
+        .group_by(t.departments.c.id, t.departments.c.name, t.jobs.c.status)
     )
     pq = (
         select(
@@ -111,16 +112,16 @@ def reports(engine: Engine, company_id: int | None = None) -> dict[str, Any]:
         .join(t.jobs, t.jobs.c.id == t.placements.c.job_id)
         .join(t.departments, t.departments.c.id == t.jobs.c.department_id)
         .join(t.applications, t.applications.c.id == t.placements.c.application_id)
+        .where(placement_visible(scope))
     )
-    if company_id is not None:
-        jq = jq.where(t.jobs.c.company_id == company_id)
-        pq = pq.where(t.jobs.c.company_id == company_id)
     by_dept: dict[str, dict[str, int]] = defaultdict(dict)
+    dept_ids: dict[str, int] = {}
     tth: dict[str, list[float]] = defaultdict(list)
     fees: Counter[str] = Counter()
     with engine.connect() as conn:
-        for name, status, n in conn.execute(jq):
+        for dept_id, name, status, n in conn.execute(jq):
             by_dept[name][status] = int(n)
+            dept_ids[name] = int(dept_id)
         for name, placed, created, fee in conn.execute(pq):
             tth[name].append((placed - created).total_seconds() / 86400)
             fees[name] += int(fee)
@@ -131,6 +132,7 @@ def reports(engine: Engine, company_id: int | None = None) -> dict[str, Any]:
     return {
         "applications_per_week": weeks,
         "jobs_by_department": sorted(by_dept.items()),
+        "department_ids": dept_ids,  # name -> id, for the `?dept=` drill-down links
         "time_to_hire": sorted(
             ((d, round(mean(v), 1)) for d, v in tth.items()), key=lambda x: x[1]
         ),

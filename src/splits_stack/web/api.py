@@ -45,8 +45,7 @@ def _int(
 
 def scope_of(request: Request) -> readapi.Scope:
     """A persona's session reads that persona's scope (also for a rep who signed in as one)."""
-    seen = access.viewer(request)
-    return readapi.Scope.of(seen.user) if seen.user is not None else readapi.Scope.WHOLE
+    return readapi.Scope.of(access.viewer(request).user)
 
 
 def _error(exc: BadParam) -> JSONResponse:
@@ -86,13 +85,17 @@ def matches(request: Request) -> JSONResponse:
         return _error(exc)
     if job_id is None:
         return _error(BadParam("job_id", "job_id is required"))
-    if not readapi.job_visible(stack.engine, job_id, scope_of(request)):
+    scope = scope_of(request)
+    if not readapi.sees_job(stack.engine, job_id, scope):
         return JSONResponse({"detail": f"job {job_id} does not exist"}, status_code=404)
     ranked = stack.cache.get_or_set(
         f"matches:{job_id}", 60, lambda: ai.matches(stack.engine, job_id)
     )
     if ranked is None:
         return JSONResponse({"detail": f"job {job_id} does not exist"}, status_code=404)
+    visible = readapi.visible_candidate_ids(stack.engine, scope)
+    if visible is not None:  # company staff: their pipelines and the open pool, not another's
+        ranked = [m for m in ranked if m["candidate_id"] in visible]
     assert limit is not None and offset is not None
     return JSONResponse(
         {

@@ -10,7 +10,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from splits_stack.web import access, api, auth
+from splits_stack.web import access, api, auth, live
 from splits_stack.web.context import Stack
 from splits_stack.web.tracking import Tracking
 
@@ -26,6 +26,7 @@ def build_apps(stack: Stack) -> dict[str, Any]:
             routes=[
                 *api.routes(),
                 *auth.routes(),
+                *live.routes(),
                 *pages,
                 Mount("/static", StaticFiles(directory=STATIC), name="static"),
             ],

@@ -141,7 +141,10 @@ def my_applications(request: Request) -> Response:
     if not user.get("candidate_id"):
         return RedirectResponse("/", status_code=303)
     apps = ats.my_applications(stack.engine, user["candidate_id"])
-    return render(request, "candidate/applications.html", apps=apps, stages=STAGES)
+    page = render(request, "candidate/applications.html", apps=apps, stages=STAGES)
+    # read from the database on every view; no browser or proxy keeps an old stage around
+    page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 def my_resume(request: Request) -> Response:
@@ -153,8 +156,8 @@ def my_resume(request: Request) -> Response:
         doc = ats.resume(stack.engine, int(request.path_params["resume_id"]))
     except ats.NotFound:
         return PlainTextResponse("resume not found", status_code=404)
-    if doc["candidate_id"] != user["candidate_id"]:
-        return PlainTextResponse("not your resume", status_code=403)
+    if doc["candidate_id"] != user["candidate_id"]:  # another's: as if it did not exist
+        return PlainTextResponse("resume not found", status_code=404)
     return resume_download(request)
 
 

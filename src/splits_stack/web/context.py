@@ -18,6 +18,7 @@ from splits_stack.services.cache import Cache, MemoryCache, RedisCache
 from splits_stack.services.events import EventBus, make_bus
 from splits_stack.services.freshen import freshen
 from splits_stack.services.identity import DbSessions, RedisSessions, SessionStore
+from splits_stack.services.lifetime import LifetimeWatch, watch_for
 
 log = logging.getLogger("splits_stack")
 
@@ -32,10 +33,26 @@ class Stack:
     meta: dict[str, str] = field(default_factory=dict)
     freshened: dict[str, Any] = field(default_factory=dict)
     reporter: ActivityReporter = field(default_factory=lambda: ActivityReporter(None))
+    # What the orchestrator says of this demo's life (services/lifetime.py); knows nothing
+    # when the stack runs standalone.
+    lifetime: LifetimeWatch = field(default_factory=lambda: LifetimeWatch(None))
 
     @property
     def scenario(self) -> str:
         return self.meta.get("scenario") or self.settings.scenario or "agency"
+
+    @property
+    def prospect(self) -> dict[str, str]:
+        """The prospect as the orchestrator last said (it may have changed since start, e.g. by
+        the warm pool's personalize step), else as the settings say. Only exposed here: the
+        data transform itself runs at start and at reload."""
+        told = self.lifetime.current.prospect if self.lifetime.current else None
+        if told and told.get("company"):
+            return {"company": str(told["company"]), "industry": str(told.get("industry") or "")}
+        return {
+            "company": self.settings.prospect_company,
+            "industry": self.settings.prospect_industry,
+        }
 
     def db_ok(self) -> bool:
         try:
@@ -91,4 +108,6 @@ def build_stack(settings: Settings) -> Stack:
         settings.orchestrator_url, settings.instance_id, settings.activity_token
     )
     reporter.start()
-    return Stack(settings, engine, bus, sessions, cache, meta, done, reporter)
+    lifetime = watch_for(settings.orchestrator_url, settings.instance_id, settings.activity_token)
+    lifetime.start()  # in the background: start-up never waits on the orchestrator
+    return Stack(settings, engine, bus, sessions, cache, meta, done, reporter, lifetime)

@@ -91,5 +91,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         "path": request.url.path,
         "flash": request.query_params.get("flash", ""),
     }
+    # The end-of-demo banner (shared/ending_banner.html): None when nothing is known.
+    signed_in = getattr(getattr(request.state, "viewer", None), "signed_in", False)
+    base["lifetime"] = stack.lifetime.banner() if signed_in else None
     html = environment().get_template(template).render(**base, **context)
     return HTMLResponse(html, status_code=status_code)

@@ -14,7 +14,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-IGNORED_PREFIXES = ("/static/", "/api/", "/healthz", "/auth/logout", "/auth/switch", "/personas")
+IGNORED_PREFIXES = (
+    *("/static/", "/api/", "/healthz", "/auth/logout", "/auth/switch", "/personas"),
+    "/__demo/",  # the page script's live updates and lifetime (web/live.py): not page views
+)
 _CONVERTOR = re.compile(r"\{(\w+):\w+\}")
 SIGNED_IN_AS = "activity_persona"  # set in scope["state"] by a successful persona sign-in
 
