@@ -133,8 +133,9 @@ def _applications(
 ) -> list[int]:
     """25 applications: Sam Carter's two, then 23 candidates placed on jobs they fit (a compatible
     role, at least two required skills), each through the job's recruiter. The first client (the
-    one the prospect transform names after the prospect) gets both hires and, on its first job
-    (the tour's pipeline board), two candidates in screening and one just applied."""
+    one the prospect transform names after the prospect) gets both hires (one on its first job,
+    worked by Jordan Reyes) and, on that first job (the tour's pipeline board), two candidates in
+    screening and one just applied."""
     stages = ["applied"] * 6 + ["screening"] * 6 + ["interview"] * 4 + ["offer"] * 3
     stages += ["rejected"] * 2
     sam_second = next(  # Sam's other application: an engineering job his role fits
@@ -168,7 +169,8 @@ def _applications(
     prospect = b.get(t.jobs, jobs[0])["company_id"]
     own = [j for j in jobs[1:] if b.get(t.jobs, j)["company_id"] == prospect]
     reserved = [(jobs[0], "screening"), (jobs[0], "screening"), (jobs[0], "applied")]
-    reserved += [(own[k % len(own)] if own else jobs[0], "hired") for k in range(2)]
+    # one hire on that board (Jordan Reyes's split), one on another of its roles
+    reserved += [(jobs[0], "hired"), (own[0] if own else jobs[0], "hired")]
     chosen: list[tuple[int, int, str]] = []
     for job, stage in reserved:
         taken = {c for _, c, _ in chosen}
