@@ -136,7 +136,7 @@ def test_apply_as_candidate_then_see_it_in_the_portal_and_the_outbox(
     page.context.close()
 
     portal = _persona_page(browser, demo)
-    portal.click('a[data-persona="priya.nair@acmerobotics.example"]')
+    portal.click('a[data-persona="priya.nair@client.example"]')
     portal.goto(demo.env["DEMO_URL_PORTAL"] + f"/jobs/{job_id}")
     applied = portal.locator('.column[data-stage="applied"] .kcard[data-name="Sam Carter"]')
     assert applied.count() == 1
@@ -151,7 +151,7 @@ def test_apply_as_candidate_then_see_it_in_the_portal_and_the_outbox(
 
 def test_prospect_is_woven_in_and_reports_render(browser: Any, demo: StackProcess) -> None:
     page = _persona_page(browser, demo)
-    page.click('a[data-persona="priya.nair@acmerobotics.example"]')
+    page.click('a[data-persona="priya.nair@client.example"]')
     page.goto(demo.env["DEMO_URL_PORTAL"] + "/jobs")
     assert "Acme Robotics" in (page.text_content("main") or "")
     page.goto(demo.env["DEMO_URL_PORTAL"] + "/recruiters")

@@ -111,7 +111,8 @@ def user_by_id(engine: Engine, user_id: int) -> dict[str, Any] | None:
 
 
 def personas(engine: Engine, scenario: str) -> list[dict[str, Any]]:
-    """The scenario's personas in picker order (falls back to a few staff users)."""
+    """The scenario's personas in picker order (falls back to a few staff users), each with its
+    `blueprint_email`: the seeded e-mail the blueprint names it by, whatever its current one."""
     with engine.connect() as conn:
         aliases = email_aliases(conn)  # personas the prospect transform moved to its domain
         emails = [aliases.get(e, e) for e in PERSONA_EMAILS.get(scenario, [])]
@@ -130,6 +131,9 @@ def personas(engine: Engine, scenario: str) -> list[dict[str, Any]]:
                 ).mappings()
             ]
     order = {e: i for i, e in enumerate(emails)}
+    seeded = {current.lower(): blueprint for blueprint, current in aliases.items()}
+    for row in rows:  # the persona's stable name: the blueprint's (and orchestrator's) e-mail
+        row["blueprint_email"] = seeded.get(row["email"].lower(), row["email"])
     return sorted(rows, key=lambda r: order.get(r["email"], 99))
 
 
