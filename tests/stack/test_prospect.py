@@ -112,6 +112,11 @@ def _check_prospect(engine: Engine, scenario: str, company: str, domain: str) ->
     assert staff and all(u.email.endswith("@" + domain) for u in staff), [u.email for u in staff]
     assert placements[0] > 0 and placements[1] > 0, placements  # hires and fees > $0
     assert live >= 3  # a pipeline worth showing
+    with engine.connect() as conn:
+        mail = [(r.to_addr, r.body) for r in conn.execute(select(t.emails))]
+    team = f"The {company} hiring team"
+    own_mail = [m for m in mail if m[0] in {u.email for u in staff} or team in m[1]]
+    assert own_mail  # its outbox is not empty either
     moved = identity_aliases(engine)
     assert moved and all(v.endswith("@" + domain) for v in moved.values())
     for old in moved:  # a moved person's seeded address is nowhere any more
