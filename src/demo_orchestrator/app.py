@@ -92,6 +92,10 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
         waited = (time.monotonic() - started) * 1000
         return _decision(instance_id, info, f'wake;dur={waited:.0f};desc="cold start"')
 
+    async def look(instance_id: str, route: str) -> RouteDecision:
+        """Where a demo's background request goes, never waking it."""
+        return _decision(instance_id, await lookup(instance_id, route))
+
     monitoring: Monitoring = inner.state.monitoring
     settings = orchestrator.ctx.settings
     names = allowed_names(settings.allowed_hosts, settings.host, settings.base_domain)
@@ -102,6 +106,7 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
                 base_domain=settings.base_domain,
                 resolve=resolve,
                 on_proxied=orchestrator.requests.note,
+                quiet_resolve=look,
                 connect_timeout=settings.router_connect_timeout_seconds,
                 read_timeout=settings.router_read_timeout_seconds,
                 total_timeout=settings.router_total_timeout_seconds,
