@@ -119,6 +119,8 @@ def test_deleting_a_waiting_request_ends_it_at_once_in_every_path(server: Server
     try:
         # the API
         by_api = _request_waiting(server, token, notes="api")
+        early = server.http.post(f"/api/v1/demo-instances/{by_api['id']}/extend", json={"hours": 1})
+        assert early.status_code == 409 and "clock has not started" in early.json()["detail"]
         gone = httpx.delete(
             f"{server.url}/api/v1/demo-instances/{by_api['id']}",
             headers={"Authorization": f"Bearer {token}"},
