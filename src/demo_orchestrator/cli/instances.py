@@ -127,8 +127,9 @@ def wait_for(
                     break
                 progress.update(task, completed=len(finished & set(steps)))
                 if time.monotonic() - started > timeout:
+                    goal = "gone" if until is UNTIL_GONE else "ready"
                     fail(
-                        f"{instance['id']} is not ready after {timeout:g} s; see `democtl get {instance['id']}`"
+                        f"{instance['id']} is not {goal} after {timeout:g} s; see `democtl get {instance['id']}`"
                     )
             final = dict(client.json("GET", f"/api/v1/demo-instances/{instance['id']}"))
     except ClientError as exc:
