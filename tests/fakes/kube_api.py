@@ -240,6 +240,7 @@ class FakeKubeApi:
     history_limit: int = 10_000  # events kept for watches from a version (etcd's compaction)
     # (resourceVersion, type, key, object) of every change, the oldest dropped past the limit
     history: list[tuple[int, str, Key, Object]] = field(default_factory=list)
+    answers: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, code)
     watches_served: int = 0  # watch requests answered (tests see the runtime watched)
     deletes: list[tuple[str, str, str]] = field(default_factory=list)  # (path, policy, body)
     _deleting: dict[str, float] = field(default_factory=dict)
@@ -291,6 +292,8 @@ class FakeKubeApi:
                         status_body(answer.code, answer.message),
                         answer.headers,
                     )
+                with fake._lock:
+                    fake.answers.append((self.command, self.path.split("?", 1)[0], code))
                 if isinstance(payload, WatchStream):
                     self._stream(payload)
                     return
