@@ -76,6 +76,10 @@ def test_two_replicas_on_the_fake_api_provision_each_demo_once_across_a_kill(
         "DEMO_BLUEPRINT": "splits-network",
         "DEMO_BLUEPRINT_PATHS": json.dumps([str(tools.ROOT / "blueprints")]),
         "DEMO_LEASE_SECONDS": "2",
+        # What replicas share in a cluster (the orchestrator chart sets it): the URL demos report
+        # to. Left to its default it would name each replica's own port, and a demo deployed by
+        # one and taken over by the other would be rolled for that difference.
+        "DEMO_ACTIVITY_URL": "http://demo-orchestrator.demo-orchestrator.svc:8000",
         "DEMO_HEALTH_TIMEOUT_SECONDS": "300",
         "DEMO_MAX_INSTANCES_PER_OWNER": "1000",
     }
