@@ -165,6 +165,7 @@ font-weight:600}
 .spin{width:2.25rem;height:2.25rem;margin:0 auto;border:4px solid #e0e7ff;border-top-color:#4f46e5;
 border-radius:50%;animation:s 1s linear infinite}
 @keyframes s{to{transform:rotate(360deg)}}
+@media (max-width:480px){main{margin:1rem;padding:2rem 1.25rem}}
 @media (prefers-color-scheme:dark){body{background:#111827;color:#e5e7eb}main{background:#1f2937;
 box-shadow:none}p,.meta,.code{color:#9ca3af}.pill{background:#312e81;color:#e0e7ff}a{color:#a5b4fc}}
 """
