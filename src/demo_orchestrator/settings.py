@@ -324,7 +324,7 @@ class Settings(BaseSettings):
         default=7,
         ge=0,
         le=3650,
-        description="Days a demo's hosts answer 410 \"This demo has ended\" (naming its owner to "
+        description="Days a demo's hosts answer 410 'This demo has ended' (naming its owner to "
         "contact) after it was deleted or expired, before they answer 404 like unknown hosts; "
         "0: never.",
     )

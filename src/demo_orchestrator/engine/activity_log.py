@@ -154,7 +154,7 @@ class ActivityLog:
                     f"no demo {instance_id}: it was never made here, or its record was removed"
                 )
             contact = owner_contact(session, row.owner)
-        return self_view(self.ctx.settings, row, contact, now=self.ctx.clock())
+            return self_view(self.ctx.settings, row, contact, now=self.ctx.clock())
 
     def record(self, instance_id: str, events: list[ActivityEvent]) -> int:
         """Add a report's counts; the number of requests added."""

@@ -86,16 +86,16 @@ class EndedDemos:
             if status is None or (row.ended_at is not None and row.ended_at < now - window):
                 return None
             contact = owner_contact(session, row.owner)
-        blueprint = self.ctx.blueprints.get(row.blueprint)
-        company = (row.prospect or {}).get("company")
-        return EndedDemo(
-            instance_id=row.id,
-            status=status,
-            routes=tuple(blueprint.routes) if blueprint is not None else (),
-            contact_name=contact["name"] if contact else None,
-            contact_email=contact["email"] if contact else None,
-            company=str(company) if company else None,
-        )
+            blueprint = self.ctx.blueprints.get(row.blueprint)
+            company = (row.prospect or {}).get("company")
+            return EndedDemo(
+                instance_id=row.id,
+                status=status,
+                routes=tuple(blueprint.routes) if blueprint is not None else (),
+                contact_name=contact["name"] if contact else None,
+                contact_email=contact["email"] if contact else None,
+                company=str(company) if company else None,
+            )
 
 
 def _on_route(found: EndedDemo | None, route: str) -> EndedDemo | None:
