@@ -1,4 +1,4 @@
-"""`DEMO_TOUR` (engine/tour.py) reaches a Kubernetes demo the way its prospect does: in the demo's
+"""`DEMO_TOUR` (domain/tour.py) reaches a Kubernetes demo the way its prospect does: in the demo's
 ConfigMap, which every service's container reads (`envFrom`), as the same JSON the local runtime
 writes into its settings file."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from demo_orchestrator.domain.blueprint import load_blueprint
-from demo_orchestrator.engine.tour import TOUR_ENV, tour_env
+from demo_orchestrator.domain.tour import TOUR_ENV, tour_env
 from demo_orchestrator.providers.base import InstanceSpec
 from demo_orchestrator.providers.kubernetes.runtime import KubernetesRuntime
 from demo_orchestrator.providers.kubernetes.settings import KubernetesSettings, SharedDataServers

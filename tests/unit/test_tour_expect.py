@@ -14,7 +14,7 @@ import yaml
 
 from demo_orchestrator.domain.blueprint import TourExpect, load_blueprint, parse_blueprint
 from demo_orchestrator.domain.errors import InvalidBlueprint
-from demo_orchestrator.engine.tour import TOUR_ENV, tour_env, tour_steps
+from demo_orchestrator.domain.tour import TOUR_ENV, tour_env, tour_steps
 
 ROOT = Path(__file__).resolve().parents[2]
 SPLITS = ROOT / "blueprints" / "splits-network.yaml"

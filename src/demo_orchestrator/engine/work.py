@@ -6,10 +6,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from demo_orchestrator.domain.tour import tour_env
 from demo_orchestrator.engine.activity_log import activity_env
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.plan import StepDef, StepRun
-from demo_orchestrator.engine.tour import tour_env
 from demo_orchestrator.engine.views import demo_urls
 from demo_orchestrator.providers.base import InstanceSpec, Outputs
 from demo_orchestrator.store.models import InstanceRow

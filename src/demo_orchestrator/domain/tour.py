@@ -5,9 +5,10 @@ in as (the persona's name and e-mail), on which host (`route`) and which page, w
 to say, and what the page must show (`expect`). The orchestrator resolves the persona's e-mail
 and route from the scenario's personas once, here, so the stack never needs the blueprint.
 
-It reaches the stack the way every other per-demo setting does (engine/work.py's environment):
-the local runtime writes it into the demo's settings file and reloads the demo in place, the
-Kubernetes runtime puts it in the Deployments' environment. Unlike `DEMO_SHARE_TOUR` (the
+Pure (domain), so the engine and a provider rendering a demo without the engine (`democtl
+render`) build the same value. It reaches the stack the way every other per-demo setting does
+(engine/work.py's environment): the local runtime writes it into the demo's settings file and
+reloads the demo in place, the Kubernetes runtime puts it in the demo's ConfigMap. Unlike `DEMO_SHARE_TOUR` (the
 prospect's cut, engine/shares.py), it carries the talking points: the stack shows it to the
 rep's session only.
 """
