@@ -37,6 +37,8 @@ def problem_for(decision: RouteDecision) -> pages.Problem | None:
         return pages.starting(iid, decision.status, decision.message)
     if decision.kind == "failed":
         return pages.failed(iid, decision.status, decision.message)
+    if decision.kind == "ended" and decision.ended is not None:
+        return pages.ended(iid, decision.ended)
     return pages.not_found(iid)
 
 

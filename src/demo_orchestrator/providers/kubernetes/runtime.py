@@ -219,7 +219,7 @@ class KubernetesRuntime(RuntimeProvider):
             env={
                 k: v
                 for k, v in spec.env.items()
-                if k.startswith(PROSPECT_ENV) or k == ORCHESTRATOR_URL_ENV
+                if k.startswith(PROSPECT_ENV) or k in (ORCHESTRATOR_URL_ENV, "DEMO_TOUR")
             },
             secret_env={k: v for k, v in spec.env.items() if k == ACTIVITY_TOKEN_ENV},
             reports_to=self.orchestrator_port if ACTIVITY_TOKEN_ENV in spec.env else None,
