@@ -111,8 +111,12 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
         return _decision(instance_id, info, f'wake;dur={waited:.0f};desc="cold start"')
 
     async def look(instance_id: str, route: str) -> RouteDecision:
-        """Where a demo's background request goes, never waking it."""
-        return _decision(instance_id, await lookup(instance_id, route))
+        """Where a demo's background request goes, never waking it (an ended demo's page
+        still learns that it ended: the banner's script reloads on the 410)."""
+        info = await lookup(instance_id, route)
+        if info.kind == "not_found":
+            return await ended_or_not_found(instance_id, route, info)
+        return _decision(instance_id, info)
 
     monitoring: Monitoring = inner.state.monitoring
     settings = orchestrator.ctx.settings
