@@ -124,6 +124,7 @@ class TourStep(_Model):
     page: str
     action: str
     talking_point: str
+    expect: dict[str, Any] | None = None  # checked by helper "orch"'s Expect model (issue 15)
 
 
 class Scenario(_Model):
