@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +20,7 @@ import httpx
 from splits_stack.devserver import StackProcess
 from splits_stack.services.identity import SESSION_COOKIE, rep_token, share_token
 from splits_stack.web import tour
+from splits_stack.web.gateway import RELOAD_PATH
 from tests.stack.conftest import as_rep, blueprint, client, sign_in
 
 SECRET = "test-secret"
@@ -206,3 +208,41 @@ def test_the_tour_is_read_from_the_settings_file_when_settings_have_no_field(
     assert found[-1].route == "candidate" and found[2].path == "/jobs/1"
     given = SimpleNamespace(tour=tour_env("agency"), settings_file="", settings_version="")
     assert len(tour.steps(SimpleNamespace(settings=given))) == len(AGENCY)  # type: ignore[arg-type]
+
+
+def test_a_reload_in_place_brings_the_tour_and_takes_it_away(
+    templates: dict[str, Path], tmp_path: Path
+) -> None:
+    """What a warm-pool claim or a share does: new settings in the file, then a reload; the stack
+    serves the tour of the settings it now has (it may hold no `tour` field of its own)."""
+    database = tmp_path / "demo.db"
+    shutil.copyfile(templates["startup"], database)
+    path = tmp_path / "settings.json"
+    env = {
+        "DATABASE_URL": f"sqlite:///{database}",
+        "DEMO_INSTANCE_ID": "demo-tourrl",
+        "DEMO_RELOAD_TOKEN": "reload-token",
+        "DEMO_SETTINGS_FILE": str(path),
+        "DEMO_LOGIN_SECRET": SECRET,
+    }
+    path.write_text(json.dumps({"version": "v1", "env": env}))
+    stack = StackProcess(
+        env["DATABASE_URL"],
+        env={"DEMO_SETTINGS_FILE": str(path), "DEMO_INSTANCE_ID": "demo-tourrl"},
+    ).start()
+    reload = {"Authorization": "Bearer reload-token"}
+    try:
+        with as_rep(stack) as rep:
+            assert "data-rep-tour" not in rep.get("/personas").text
+            startup = {**env, "DEMO_TOUR": tour_env("startup")}
+            path.write_text(json.dumps({"version": "v2", "env": startup}))
+            assert rep.post(RELOAD_PATH, headers=reload).json()["version"] == "v2"
+            picker = rep.get("/personas").text
+            assert _items(picker) == [1, 2, 3, 4]
+            went = _go(rep, 2, _token(picker))
+            assert went.status_code == 303 and went.headers["location"] == "/jobs/1"
+            path.write_text(json.dumps({"version": "v3", "env": env}))
+            assert rep.post(RELOAD_PATH, headers=reload).json()["version"] == "v3"
+            assert "data-rep-tour" not in rep.get("/jobs/1").text
+    finally:
+        stack.stop()
