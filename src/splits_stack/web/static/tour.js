@@ -1,5 +1,5 @@
-// The rep's tour panel (web/tour.py): open on wide screens, collapsed on narrow ones (it must not
-// cover a phone's first screen), and remembered per tab once the rep opened or closed it.
+// The rep's tour panel (web/tour.py): collapsed until the rep opens it (a demo is often screen-shared,
+// and the talking points are the rep's), then remembered per tab once opened or closed.
 // Keyboard: the summary toggles with Enter or Space; Escape closes it and returns focus.
 (function () {
   "use strict";
@@ -8,8 +8,7 @@
   var KEY = "splits-tour-open";
   var saved = null;
   try { saved = window.sessionStorage.getItem(KEY); } catch (e) { saved = null; }
-  var wide = window.matchMedia("(min-width: 900px)").matches;
-  panel.open = saved === null ? wide : saved === "1";
+  panel.open = saved === "1";
   panel.addEventListener("toggle", function () {
     try { window.sessionStorage.setItem(KEY, panel.open ? "1" : "0"); } catch (e) { /* private mode */ }
   });
