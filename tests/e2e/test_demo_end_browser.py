@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -55,7 +54,9 @@ def test_the_banner_counts_down_and_the_open_page_lands_on_the_ended_page(
     expect(page.locator(".me")).to_contain_text(step["persona"])
     banner = page.locator(".demo-ending")
     expect(banner).to_be_visible()
-    expect(banner).to_contain_text(re.compile(r"ends in (\d+ min|\d+ s|less than a minute)", re.I))
+    expect(banner).to_contain_text(
+        re.compile(r"ends in (\d+ min|\d+ s|less than a minute)", re.IGNORECASE)
+    )
     save_shot(page, "demo-ending-banner.png")
 
     # The orchestrator expires the demo; the open page reloads onto the ended page by itself.
