@@ -18,8 +18,10 @@ from demo_orchestrator.api.errors import demo_error
 from demo_orchestrator.bootstrap import Orchestrator
 from demo_orchestrator.domain.errors import DemoError
 from demo_orchestrator.domain.instance import Status
+from demo_orchestrator.engine.ended import EndedDemos
 from demo_orchestrator.engine.routing import RouteInfo
 from demo_orchestrator.router import HostRouter, RouteDecision, Upstream
+from demo_orchestrator.router.decisions import EndedNotice
 from demo_orchestrator.serving.allowed_hosts import AllowedHosts, allowed_names
 from demo_orchestrator.serving.metrics import Monitoring
 from demo_orchestrator.serving.problems import LastResort
@@ -73,8 +75,24 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
             info = await anyio.to_thread.run_sync(routes.resolve, instance_id, route)
         return info
 
+    ended = EndedDemos(orchestrator.ctx)
+
+    async def ended_or_not_found(instance_id: str, route: str, info: RouteInfo) -> RouteDecision:
+        """No live route: a demo that ended lately gets its ended page (410), others the 404."""
+        known, gone = ended.cached(instance_id, route)
+        if not known:
+            gone = await anyio.to_thread.run_sync(ended.lookup, instance_id, route)
+        if gone is None:
+            return _decision(instance_id, info)
+        notice = EndedNotice(gone.status, gone.contact_name, gone.contact_email, gone.company)
+        return RouteDecision(
+            kind="ended", instance_id=instance_id, status=gone.status, ended=notice
+        )
+
     async def resolve(instance_id: str, route: str) -> RouteDecision:
         info = await lookup(instance_id, route)
+        if info.kind == "not_found":
+            return await ended_or_not_found(instance_id, route, info)
         if info.kind != "starting" or info.status != Status.SLEEPING.value:
             return _decision(instance_id, info)
         # A request to a sleeping demo wakes it, and is held until the demo answers. A demo
@@ -92,6 +110,14 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
         waited = (time.monotonic() - started) * 1000
         return _decision(instance_id, info, f'wake;dur={waited:.0f};desc="cold start"')
 
+    async def look(instance_id: str, route: str) -> RouteDecision:
+        """Where a demo's background request goes, never waking it (an ended demo's page
+        still learns that it ended: the banner's script reloads on the 410)."""
+        info = await lookup(instance_id, route)
+        if info.kind == "not_found":
+            return await ended_or_not_found(instance_id, route, info)
+        return _decision(instance_id, info)
+
     monitoring: Monitoring = inner.state.monitoring
     settings = orchestrator.ctx.settings
     names = allowed_names(settings.allowed_hosts, settings.host, settings.base_domain)
@@ -102,6 +128,7 @@ def create_app(orchestrator: Orchestrator, *, manage_lifecycle: bool = False) ->
                 base_domain=settings.base_domain,
                 resolve=resolve,
                 on_proxied=orchestrator.requests.note,
+                quiet_resolve=look,
                 connect_timeout=settings.router_connect_timeout_seconds,
                 read_timeout=settings.router_read_timeout_seconds,
                 total_timeout=settings.router_total_timeout_seconds,

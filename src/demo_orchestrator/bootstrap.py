@@ -160,6 +160,7 @@ def bootstrap(
     reconciler = Reconciler(
         ctx, runner, workers=settings.engine_workers, executor=executor, pool=pool
     )
+    ctx.runtime.on_change(reconciler.poke)  # a watched rollout wakes its waiting step
     instances = InstanceService(ctx, plans, pool, reconciler.wake)
     return Orchestrator(
         ctx=ctx,

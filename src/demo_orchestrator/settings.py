@@ -320,6 +320,14 @@ class Settings(BaseSettings):
         description="Engagement reports one demo may send (a stack sends one every 5 s at most); "
         "past it 429, so a demo cannot flood the store.",
     )
+    ended_page_days: int = Field(
+        default=7,
+        ge=0,
+        le=3650,
+        description="Days a demo's hosts answer 410 'This demo has ended' (naming its owner to "
+        "contact) after it was deleted or expired, before they answer 404 like unknown hosts; "
+        "0: never.",
+    )
     resource_owner: str | None = Field(
         default=None,
         description="Marker on every server-side resource so the orphan sweep touches only its "

@@ -144,6 +144,9 @@ def test_admin_creates_watches_opens_extends_resets_and_deletes(
     expect(page.locator("#status-badge .badge")).to_have_text("deleted", timeout=30_000)
     assert ui.get(instance_id)["status"] == "deleted"
     page.goto(ui.url + "/portal/admin/demo-instances")
+    expect(page.locator(f'tr[data-id="{instance_id}"]')).to_have_count(0)  # ended: hidden
+    page.check("#show-ended")
+    page.click(".filters button")
     expect(page.locator(f'tr[data-id="{instance_id}"] .badge')).to_have_text("deleted")
     shot(page, "list")
 

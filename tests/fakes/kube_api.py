@@ -15,6 +15,17 @@ What it keeps (https://kubernetes.io/docs/reference/using-api/api-concepts/):
   it stuck (then it stays, with the conditions the namespace controller sets). Nothing can be
   created in a terminating namespace (403), nor in a missing one (404);
 - Deployments have no status until the test (or `auto_available`) makes them available;
+- watch: a LIST path with `?watch=true` streams one JSON line per event, `{"type": ADDED |
+  MODIFIED | DELETED | BOOKMARK | ERROR, "object": ...}`, chunked, until `timeoutSeconds` (then
+  the server closes it, as the real one does). Every object and every list carries a
+  `resourceVersion` (one counter for the whole server); a watch from version N gets the events
+  after N; without one (or "0") it first gets a synthetic ADDED for every object that matches.
+  The server keeps `history_limit` events: a version older than that (or older than `compact()`)
+  is `410 Gone` ("too old resource version"), sent as an ERROR event the way the API server does;
+  `allowWatchBookmarks=true` gets a BOOKMARK with the current version before the close.
+  `fieldSelector` takes `metadata.name=` and `metadata.namespace=`, on LIST and watch;
+- Jobs: `spec.template` is immutable once created: an apply that changes it is a 422 (`field is
+  immutable`), as for the real `batch/v1` Job; DELETE takes `propagationPolicy` (recorded);
 - any answer can be forced: `fail(409|422|403|429|500, ...)` gives a `Status` body like the
   API server's, with Retry-After on 429.
 """
@@ -22,12 +33,12 @@ What it keeps (https://kubernetes.io/docs/reference/using-api/api-concepts/):
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -77,6 +88,22 @@ SYSTEM_META = {
     "deletionTimestamp",
     "managedFields",
 }
+
+
+@dataclass
+class WatchStream:
+    """A watch the HTTP handler streams: what it selects and from which version."""
+
+    prefix: str
+    namespace: str
+    plural: str
+    labels: str
+    fields: str
+    since: int
+    timeout: float
+    bookmarks: bool
+    initial: list[Object]  # synthetic ADDED events (a watch without a version)
+    error: Object | None = None  # a 410 sent as an ERROR event, then the end
 
 
 class ApiAnswer(Exception):
@@ -169,8 +196,32 @@ def _matches(labels: dict[str, str], selector: str) -> bool:
     return True
 
 
+def _fields_match(obj: Object, selector: str) -> bool:
+    meta = obj.get("metadata") or {}
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        negate = "!=" in term
+        k, v = term.split("!=" if negate else "=", 1)
+        k = k.rstrip("=")
+        if k not in ("metadata.name", "metadata.namespace"):
+            raise ApiAnswer(400, f"field label not supported: {k}")
+        found = meta.get(k.split(".", 1)[1], "")
+        if (found == v) == negate:
+            return False
+    return True
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (an orchestrator killed mid-call) is no error of the fake."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
 
 
 @dataclass
@@ -196,11 +247,20 @@ class FakeKubeApi:
     failures: list[Failure] = field(default_factory=list)
     stuck: dict[str, list[Object]] = field(default_factory=dict)
     pod_logs: dict[tuple[str, str], str] = field(default_factory=dict)  # (namespace, pod) -> text
+    history_limit: int = 10_000  # events kept for watches from a version (etcd's compaction)
+    # (resourceVersion, type, key, object) of every change, the oldest dropped past the limit
+    history: list[tuple[int, str, Key, Object]] = field(default_factory=list)
+    answers: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, code)
+    watches_served: int = 0  # watch requests answered (tests see the runtime watched)
+    deletes: list[tuple[str, str, str]] = field(default_factory=list)  # (path, policy, body)
     _deleting: dict[str, float] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
-    _versions: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _version: int = 0  # the server's one counter behind every resourceVersion
     _server: ThreadingHTTPServer | None = None
     _connections: set[socket.socket] = field(default_factory=set)
+    _floor: int = 0  # the oldest version a watch may start from
+    _changed: threading.Condition | None = None
+    _stopping: bool = False
 
     # -- serving -----------------------------------------------------------------------------
 
@@ -242,6 +302,11 @@ class FakeKubeApi:
                         status_body(answer.code, answer.message),
                         answer.headers,
                     )
+                with fake._lock:
+                    fake.answers.append((self.command, self.path.split("?", 1)[0], code))
+                if isinstance(payload, WatchStream):
+                    self._stream(payload)
+                    return
                 text = isinstance(payload, str)  # a pod's log
                 data = (
                     payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
@@ -254,9 +319,26 @@ class FakeKubeApi:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _stream(self, watch: WatchStream) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    for event in fake._events(watch):
+                        line = json.dumps(event).encode() + b"\n"
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                except OSError:
+                    self.close_connection = True  # the client went away
+
             do_GET = do_PATCH = do_DELETE = do_POST = do_PUT = _answer
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        with self._lock:
+            self._stopping = False
+        self._server = _Server(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self.url
@@ -268,7 +350,10 @@ class FakeKubeApi:
         return f"http://{host!s}:{port}"
 
     def stop(self) -> None:
-        """Gone like a server that died: kept-alive connections are cut too."""
+        """Gone like a server that died: kept-alive connections (and watches) are cut too."""
+        with self._lock:
+            self._stopping = True
+            self._condition().notify_all()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -333,8 +418,10 @@ class FakeKubeApi:
     def set_available(self, namespace: str, name: str, available: bool = True) -> None:
         with self._lock:
             self._reap()
-            obj = self.objects[("apis/apps/v1", namespace, "deployments", name)]
+            key = ("apis/apps/v1", namespace, "deployments", name)
+            obj = self.objects[key]
             self._deployment_status(obj, available)
+            self._touch(key, obj, spec_changed=False)
 
     def get(self, prefix: str, namespace: str, plural: str, name: str) -> Object | None:
         with self._lock:
@@ -374,11 +461,18 @@ class FakeKubeApi:
                 return 200, "".join(lines[-tail:] if tail else lines)
             if method == "GET" and name:
                 return 200, self._public(self._existing(prefix, namespace, plural, name))
+            if method == "GET" and (query.get("watch") or [""])[0] in ("true", "1"):
+                return 200, self._watch(prefix, namespace, plural, query)
             if method == "GET":
                 return 200, self._list(prefix, namespace, plural, query)
             if method == "PATCH" and name:
                 return self._patch(prefix, namespace, plural, name, content_type, body, query)
             if method == "DELETE" and name:
+                options = json.loads(body or b"{}") if body else {}
+                policy = (query.get("propagationPolicy") or [""])[0] or str(
+                    options.get("propagationPolicy") or ""
+                )
+                self.deletes.append((parts.path, policy, body.decode(errors="replace")))
                 return 200, self._delete(prefix, namespace, plural, name)
             raise ApiAnswer(405, f"{method} {parts.path} is not served by the fake")
 
@@ -423,13 +517,11 @@ class FakeKubeApi:
         self, prefix: str, namespace: str, plural: str, query: dict[str, list[str]]
     ) -> Object:
         selector = (query.get("labelSelector") or [""])[0]
+        fields = (query.get("fieldSelector") or [""])[0]
         items = [
             self._public(obj)
-            for (p, ns, pl, _), obj in sorted(self.objects.items())
-            if p == prefix
-            and pl == plural
-            and (not namespace or ns == namespace)
-            and _matches(obj.get("metadata", {}).get("labels") or {}, selector)
+            for key, obj in sorted(self.objects.items())
+            if self._selects(key, obj, prefix, namespace, plural, selector, fields)
         ]
         for item in items:  # a LIST's items carry no apiVersion and kind
             item.pop("apiVersion", None)
@@ -437,7 +529,7 @@ class FakeKubeApi:
         return {
             "apiVersion": prefix.removeprefix("apis/").removeprefix("api/"),
             "kind": f"{KINDS.get(plural, plural)}List",
-            "metadata": {"resourceVersion": str(next(self._versions))},
+            "metadata": {"resourceVersion": str(self._version)},
             "items": items,
         }
 
@@ -466,7 +558,7 @@ class FakeKubeApi:
             _merge(obj, patch)
             owned = self.managers.setdefault(key, {}).setdefault(manager or "unknown", set())
             owned.update(_flatten(patch))
-            self._touch(obj, spec_changed=obj.get("spec") != before)
+            self._touch(key, obj, spec_changed=obj.get("spec") != before)
             return 200, self._public(obj)
         raise ApiAnswer(415, f"the fake does not take Content-Type {content_type}")
 
@@ -502,9 +594,9 @@ class FakeKubeApi:
                 obj["status"] = {"phase": "Active"}
             self.objects[key] = obj
             self.managers[key] = {manager: set(fields)}
-            self._touch(obj, spec_changed=False)
             if plural == "deployments":
                 self._deployment_status(obj, self.auto_available)
+            self._touch(key, obj, spec_changed=False, event="ADDED")
             return 201, self._public(obj)
         owners = self.managers.setdefault(key, {})
         conflicts = [
@@ -517,6 +609,8 @@ class FakeKubeApi:
         if conflicts and not force:
             listed = "; ".join(f'conflict with "{m}": .{".".join(p)}' for m, p in conflicts)
             raise ApiAnswer(409, f"Apply failed with {len(conflicts)} conflict(s): {listed}")
+        if plural == "jobs":
+            self._refuse_template_change(key, existing, fields, owners, manager)
         for other, path in conflicts:
             owners[other].discard(path)
         before = copy.deepcopy(existing.get("spec"))
@@ -527,16 +621,158 @@ class FakeKubeApi:
             _set(existing, path, value)
         owners[manager] = set(fields)
         changed = existing.get("spec") != before
-        self._touch(existing, spec_changed=changed)
+        if changed:
+            meta = existing["metadata"]
+            meta["generation"] = int(meta.get("generation", 1)) + 1
         if plural == "deployments" and changed:
             self._deployment_status(existing, self.auto_available)
+        self._touch(key, existing, spec_changed=False)
         return 200, self._public(existing)
 
-    def _touch(self, obj: Object, *, spec_changed: bool) -> None:
+    def _refuse_template_change(
+        self, key: Key, existing: Object, fields: dict[Path_, Any], owners: Any, manager: str
+    ) -> None:
+        """A Job's pod template is immutable: the API server answers 422 to a change of it."""
+        after = copy.deepcopy(existing)
+        others = set().union(*(p for m, p in owners.items() if m != manager))
+        for path in owners.get(manager, set()) - set(fields) - others:
+            _remove(after, path)
+        for path, value in fields.items():
+            _set(after, path, value)
+        before_template = (existing.get("spec") or {}).get("template")
+        if (after.get("spec") or {}).get("template") != before_template:
+            raise ApiAnswer(
+                422,
+                f'Job.batch "{key[3]}" is invalid: spec.template: Invalid value: '
+                '{"metadata":...,"spec":...}: field is immutable',
+            )
+
+    def _touch(self, key: Key, obj: Object, *, spec_changed: bool, event: str = "MODIFIED") -> None:
+        """A change of `obj`: a new resourceVersion, and the event watches see."""
         meta = obj["metadata"]
-        meta["resourceVersion"] = str(next(self._versions))
         if spec_changed:
             meta["generation"] = int(meta.get("generation", 1)) + 1
+        self._event(event, key, obj)
+
+    def _event(self, kind: str, key: Key, obj: Object) -> None:
+        self._version += 1
+        obj.setdefault("metadata", {})["resourceVersion"] = str(self._version)
+        self.history.append((self._version, kind, key, copy.deepcopy(obj)))
+        if len(self.history) > self.history_limit:
+            dropped = self.history[: len(self.history) - self.history_limit]
+            del self.history[: len(dropped)]
+            self._floor = dropped[-1][0]
+        self._condition().notify_all()
+
+    def _condition(self) -> threading.Condition:
+        if self._changed is None:
+            self._changed = threading.Condition(self._lock)
+        return self._changed
+
+    def compact(self) -> None:
+        """Forget every event so far (etcd compacted): a watch from an older version is 410."""
+        with self._lock:
+            self.history.clear()
+            self._floor = self._version
+
+    # -- watch ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _selects(
+        key: Key, obj: Object, prefix: str, namespace: str, plural: str, labels: str, fields: str
+    ) -> bool:
+        return (
+            key[0] == prefix
+            and key[2] == plural
+            and (not namespace or key[1] == namespace)
+            and _matches(obj.get("metadata", {}).get("labels") or {}, labels)
+            and _fields_match(obj, fields)
+        )
+
+    def _watch(
+        self, prefix: str, namespace: str, plural: str, query: dict[str, list[str]]
+    ) -> WatchStream:
+        labels = (query.get("labelSelector") or [""])[0]
+        fields = (query.get("fieldSelector") or [""])[0]
+        _fields_match({}, fields)  # a field the fake does not know: 400 before streaming
+        given = (query.get("resourceVersion") or [""])[0]
+        timeout = float((query.get("timeoutSeconds") or ["1800"])[0] or 1800)
+        bookmarks = (query.get("allowWatchBookmarks") or [""])[0] == "true"
+        self.watches_served += 1
+        watch = WatchStream(
+            prefix, namespace, plural, labels, fields, self._version, timeout, bookmarks, []
+        )
+        if given in ("", "0"):
+            for key, obj in sorted(self.objects.items()):
+                if self._selects(key, obj, prefix, namespace, plural, labels, fields):
+                    watch.initial.append({"type": "ADDED", "object": self._public(obj)})
+            return watch
+        try:
+            since = int(given)
+        except ValueError as exc:
+            raise ApiAnswer(400, f"invalid resourceVersion {given!r}") from exc
+        if since < self._floor:
+            watch.error = {
+                "type": "ERROR",
+                "object": status_body(410, f"too old resource version: {since} ({self._floor + 1})")
+                | {"reason": "Expired"},
+            }
+        watch.since = since
+        return watch
+
+    def _events(self, watch: WatchStream) -> Iterator[Object]:
+        """What one watch streams, until its time-out, the server's stop, or a 410."""
+        yield from watch.initial
+        if watch.error is not None:
+            yield watch.error
+            return
+        deadline = time.monotonic() + watch.timeout
+        since = watch.since
+        while True:
+            with self._lock:
+                self._reap()
+                if since < self._floor:
+                    yield {
+                        "type": "ERROR",
+                        "object": status_body(410, f"too old resource version: {since}")
+                        | {"reason": "Expired"},
+                    }
+                    return
+                found = []
+                for version, kind, key, obj in self.history:
+                    if version <= since:
+                        continue
+                    since = version
+                    if self._selects(
+                        key,
+                        obj,
+                        watch.prefix,
+                        watch.namespace,
+                        watch.plural,
+                        watch.labels,
+                        watch.fields,
+                    ):
+                        found.append({"type": kind, "object": self._public(obj)})
+                left = deadline - time.monotonic()
+                if not found and not self._stopping and left > 0:
+                    # the namespace controller's reaping is due by time, not by a request
+                    self._condition().wait(min(left, 0.05))
+                    continue
+                stopping, current = self._stopping, self._version
+            yield from found
+            if stopping:
+                return
+            if time.monotonic() >= deadline:
+                if watch.bookmarks:
+                    yield {
+                        "type": "BOOKMARK",
+                        "object": {
+                            "kind": KINDS.get(watch.plural, watch.plural),
+                            "apiVersion": watch.prefix.removeprefix("apis/").removeprefix("api/"),
+                            "metadata": {"resourceVersion": str(current)},
+                        },
+                    }
+                return
 
     @staticmethod
     def _deployment_status(obj: Object, available: bool) -> None:
@@ -562,6 +798,7 @@ class FakeKubeApi:
         if plural != "namespaces":
             del self.objects[key]
             self.managers.pop(key, None)
+            self._event("DELETED", key, obj)
             return status_body(200, f"{plural} {name} deleted")
         if obj["metadata"].get("deletionTimestamp"):
             raise ApiAnswer(
@@ -574,7 +811,7 @@ class FakeKubeApi:
         obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
         obj["status"] = {"phase": "Terminating"}
         self._deleting[name] = time.monotonic() + self.terminating_seconds
-        self._touch(obj, spec_changed=False)
+        self._touch(key, obj, spec_changed=False)
         return self._public(obj)
 
     def _reap(self) -> None:
@@ -586,15 +823,26 @@ class FakeKubeApi:
             key = ("api/v1", "", "namespaces", name)
             if name in self.stuck:
                 obj = self.objects.get(key)
-                if obj is not None:
+                if obj is not None and obj["status"].get("conditions") != self.stuck[name]:
                     obj["status"]["conditions"] = copy.deepcopy(self.stuck[name])
+                    self._touch(key, obj, spec_changed=False)
                 continue
             del self._deleting[name]
             for inner in [k for k in self.objects if k[1] == name]:
-                del self.objects[inner]
+                self._event("DELETED", inner, self.objects.pop(inner))
                 self.managers.pop(inner, None)
-            self.objects.pop(key, None)
+            gone = self.objects.pop(key, None)
             self.managers.pop(key, None)
+            if gone is not None:
+                gone["spec"]["finalizers"] = []
+                self._event("DELETED", key, gone)
+
+    def terminate_now(self, namespace: str) -> None:
+        """The namespace controller finishes a terminating namespace at its next look."""
+        with self._lock:
+            if namespace in self._deleting:
+                self._deleting[namespace] = 0.0
+            self._condition().notify_all()
 
     def unstick(self, namespace: str) -> None:
         """The finalizer is removed: the namespace finishes terminating."""

@@ -117,7 +117,7 @@ def test_a_second_process_sees_every_change_of_the_first(
     engine.http.delete(f"/api/v1/demo-instances/{instance_id}")
     deleted = _stream(api, instance_id, until="deleted")
     assert deleted[-1]["status"] == "deleted"
-    assert api.demo(instance_id, "portal").status_code == 404
+    assert api.demo(instance_id, "portal").status_code == 410  # "This demo has ended"
 
 
 def test_two_replicas_never_claim_one_pool_member_twice(tmp_path: Any, store_url: str) -> None:

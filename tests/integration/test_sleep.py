@@ -115,3 +115,24 @@ def test_kill_with_a_sleeping_and_a_waking_demo_then_restart_loses_nothing(
         assert again.http.delete(f"/api/v1/demo-instances/{instance_id}").status_code == 202
         again.wait_status(instance_id, "deleted")
     assert set(again.demo_processes().values()) == set()
+
+
+def test_a_pages_own_background_requests_neither_wake_nor_keep_a_demo_awake(
+    make_server: Any,
+) -> None:
+    """An open tab polls `/__demo/lifetime` and reconnects its event stream: that must not undo a
+    sleep (it did within seconds) nor count as a visit; a real page request still wakes it."""
+    server: Server = make_server(DEMO_IDLE_MINUTES="0").start()
+    instance_id = server.create()["id"]
+    server.wait_status(instance_id, "ready")
+    assert server.http.post(f"/api/v1/demo-instances/{instance_id}/sleep").status_code == 202
+    server.wait_status(instance_id, "sleeping")
+    for path in ("/__demo/lifetime", "/__demo/events", "/__demo/anything"):
+        answer = server.demo(instance_id, "portal", path)
+        assert answer.status_code == 503, (path, answer.status_code)  # the "starting" answer
+    time.sleep(1.0)  # a wake would have begun by now
+    assert server.get(instance_id)["status"] == "sleeping"
+    assert instance_id not in server.demo_processes().values()
+    woken = server.demo(instance_id, "portal")
+    assert woken.status_code == 200
+    assert server.get(instance_id)["status"] == "ready"

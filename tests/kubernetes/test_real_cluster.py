@@ -1,4 +1,5 @@
-"""The whole lifecycle of one demo on a real cluster: opt-in, only when KUBECONFIG is set (kind or
+"""The whole lifecycle of one demo on a real cluster (the rollout learnt through a watch, the
+deleted namespace watched until gone): opt-in, only when KUBECONFIG is set (kind or
 k3d on a laptop; see the README's Kubernetes section for the steps). Skipped otherwise: no cluster
 runs on the machines the rest of the suite runs on.
 
@@ -73,14 +74,22 @@ def test_a_demo_on_a_real_cluster_from_create_to_gone(runtime: KubernetesRuntime
         scenario=scenario,
         env={"DEMO_EXPIRES_AT": expires.isoformat()},
     )
+    woken: list[str] = []
+    runtime.on_change(woken.append)  # the engine's hook: what the rollout watch reports
     try:
         runtime.ensure(spec=spec)
         assert instance_id in runtime.owned()
+        first = runtime.check_ready(instance_id=instance_id)  # starts the watch
+        if not first.healthy:
+            assert runtime.rollouts.watching() == {instance_id}
         _until(
             "Deployments available and routes applied",
             READY_WITHIN_SECONDS,
             lambda: runtime.check_ready(instance_id=instance_id).healthy,
         )
+        # Readiness came from the watch (its LIST, then its events), which ends once ready.
+        assert woken and set(woken) == {instance_id}
+        assert runtime.rollouts.watching() == set()
         runtime.set_expiry(instance_id=instance_id, expires_at=expires + timedelta(minutes=30))
         runtime.ensure(spec=spec)  # again: idempotent, nothing pruned
     finally:

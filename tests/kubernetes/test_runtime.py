@@ -17,7 +17,7 @@ import pytest
 
 from demo_orchestrator.domain.blueprint import Blueprint, load_blueprint
 from demo_orchestrator.domain.errors import NotFound, NotReady, PermanentError, TemporaryError
-from demo_orchestrator.providers.base import InstanceSpec, RuntimeProvider
+from demo_orchestrator.providers.base import Health, InstanceSpec, RuntimeProvider
 from demo_orchestrator.providers.kubernetes.cluster import FIELD_MANAGER, ClusterUnreachable
 from demo_orchestrator.providers.kubernetes.runtime import KubernetesRuntime
 from demo_orchestrator.providers.kubernetes.settings import KubernetesSettings, SharedDataServers
@@ -78,6 +78,17 @@ def in_two_hours() -> datetime:
 
 def stamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ready_once_watched(runtime: KubernetesRuntime, instance_id: str = ID) -> Health:
+    """`check_ready` once the watch has delivered the change (it streams, it is not read
+    back at each call): healthy within a few seconds, or the last answer."""
+    deadline = time.monotonic() + 5
+    while True:
+        health = runtime.check_ready(instance_id=instance_id)
+        if health.healthy or time.monotonic() > deadline:
+            return health
+        time.sleep(0.01)
 
 
 def destroy_until_gone(runtime: KubernetesRuntime, instance_id: str = ID) -> None:
@@ -146,9 +157,12 @@ def test_routes_are_applied_only_once_the_deployments_are_available(
     assert "app 0/1 available" in health.detail
     assert not [n for n in fake.names(ID) if n[0] == "httproutes"]
 
+    lists = _deployment_lists(fake)
     fake.set_available(ID, "app")
-    health = runtime.check_ready(instance_id=ID)
+    health = ready_once_watched(runtime)
     assert health.healthy, health.detail
+    # The health gate learnt it from the watch: no LIST of Deployments after the first look.
+    assert _deployment_lists(fake) == lists
     assert {n for n in fake.names(ID) if n[0] == "httproutes"} == {
         ("httproutes", "portal"),
         ("httproutes", "candidate"),
@@ -156,6 +170,16 @@ def test_routes_are_applied_only_once_the_deployments_are_available(
     route = fake.get("apis/gateway.networking.k8s.io/v1", ID, "httproutes", "portal")
     assert route is not None
     assert route["spec"]["hostnames"] == [f"{ID}.portal.demo.example.com"]
+
+
+def _deployment_lists(fake: FakeKubeApi) -> int:
+    return len(
+        [
+            r
+            for r in fake.requests
+            if r[0] == "GET" and r[1].endswith(f"/{ID}/deployments") and "watch" not in r[2]
+        ]
+    )
 
 
 def test_a_failed_rollout_is_a_temporary_error(
@@ -263,9 +287,9 @@ def test_teardown_deletes_the_namespace_and_everything_in_it(
     fake.set_available(ID, "app")
     assert runtime.check_ready(instance_id=ID).healthy
     fake.terminating_seconds = 0.5
-    with pytest.raises(NotReady, match=f"namespace {ID} is terminating"):
-        runtime.destroy(instance_id=ID)
-    destroy_until_gone(runtime)
+    watches = fake.watches_served
+    runtime.destroy(instance_id=ID)  # watched until gone: no second look needed
+    assert fake.watches_served > watches
     assert fake.get(*NS) is None
     assert fake.names(ID) == set()
     runtime.destroy(instance_id=ID)  # already gone is success
@@ -278,9 +302,7 @@ def test_a_namespace_stuck_in_terminating_is_reported_with_its_conditions(
     runtime.ensure(spec=spec_of(blueprint, in_two_hours()))
     fake.stick(ID, finalizer="example.com/backup")
     fake.terminating_seconds = 0.5
-    with pytest.raises(NotReady):
-        runtime.destroy(instance_id=ID)
-    time.sleep(0.6)
+    # The watch of the deleted namespace sees the namespace controller give its reasons.
     with pytest.raises(TemporaryError) as stuck:
         runtime.destroy(instance_id=ID)
     assert not isinstance(stuck.value, NotReady)

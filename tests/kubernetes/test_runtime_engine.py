@@ -304,3 +304,130 @@ def test_the_start_says_in_one_line_that_the_cluster_cannot_be_reached(
     assert len(lines) == 1, lines
     assert lines[0].startswith("kubernetes runtime: ")
     assert "cluster fake" in lines[0] and "cannot be reached" in lines[0]
+
+
+def test_a_watched_rollout_wakes_the_waiting_health_step_at_once(
+    tmp_path: Path, fake: FakeKubeApi, helm: Path
+) -> None:
+    """The health gate waits on the watch: when the Deployment becomes available the engine's
+    waiting step is due at once (its poll date moves to now), before any poll delay passes."""
+    fake.auto_available = False
+    rig = KubeRig(tmp_path, fake, helm, FakeClock())
+    try:
+        instance_id = rig.create()
+        rig.settle(seconds=0)  # up to the health gate, which waits (the clock stands still)
+        reconciler = rig.orchestrator.reconciler
+        assert rig.get(instance_id)["status"] == "provisioning"
+        assert rig.runtime.rollouts.watching() == {instance_id}
+        due = reconciler._polls[instance_id]
+        assert due > rig.clock()  # a poll later, as the engine would without the watch
+
+        fake.set_available(instance_id, "app")
+        deadline = time.monotonic() + 10
+        while reconciler._polls.get(instance_id, due) > rig.clock():
+            assert time.monotonic() < deadline, "the watch did not wake the step"
+            time.sleep(0.01)
+        reconciler.run_until_idle()  # the clock has not moved: it ran because it was woken
+        assert rig.get(instance_id)["status"] == "ready"
+        assert ("httproutes", "portal") in fake.names(instance_id)
+        assert rig.runtime.rollouts.watching() == set()
+    finally:
+        rig.close()
+
+
+def _api(rig: KubeRig) -> Any:
+    from starlette.testclient import TestClient
+
+    from demo_orchestrator.app import create_app
+
+    rig.orchestrator.accounts.bootstrap()  # the admin token of the settings (what start does)
+    return TestClient(
+        create_app(rig.orchestrator),
+        base_url="http://localhost:8000",
+        headers={"Authorization": "Bearer test-admin-token-0123456789"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "action", "body", "says"),
+    [
+        ("POST", "reset", None, "reset of {id} is not available with the kubernetes runtime"),
+        (
+            "POST",
+            "rotate-links",
+            None,
+            "rotate-links of {id} is not available with the kubernetes runtime",
+        ),
+        (
+            "POST",
+            "share",
+            {"mode": "read_only"},
+            "sharing {id} is not available with the kubernetes runtime",
+        ),
+        (
+            "DELETE",
+            "share",
+            None,
+            "sharing {id} is not available with the kubernetes runtime",
+        ),
+    ],
+)
+def test_what_the_runtime_cannot_do_yet_answers_409_saying_what_to_do_instead(
+    rig: KubeRig,
+    fake: FakeKubeApi,
+    method: str,
+    action: str,
+    body: dict[str, str] | None,
+    says: str,
+) -> None:
+    instance_id = rig.create()
+    rig.settle()
+    before = fake.get("apis/apps/v1", instance_id, "deployments", "app")
+    with _api(rig) as client:
+        answer = client.request(method, f"/api/v1/demo-instances/{instance_id}/{action}", json=body)
+    assert answer.status_code == 409, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    detail = answer.json()["detail"]
+    assert says.format(id=instance_id) in detail
+    assert "delete the demo and create a new one" in detail  # what to do instead
+    # Nothing was half done: the demo is ready and untouched.
+    assert rig.get(instance_id)["status"] == "ready"
+    after = fake.get("apis/apps/v1", instance_id, "deployments", "app")
+    assert after is not None and before is not None
+    assert after["metadata"]["generation"] == before["metadata"]["generation"]
+
+
+def test_a_warm_pool_demo_claimed_for_a_prospect_is_personalised_by_rolling_its_pods(
+    rig: KubeRig, fake: FakeKubeApi
+) -> None:
+    from demo_orchestrator.providers.kubernetes.render import ENV_CHECKSUM
+
+    rig.orchestrator.pool.set_target(ADMIN, "agency", 1)
+    rig.orchestrator.pool.refill()
+    rig.settle()
+    (member,) = rig.runtime.owned()
+    before = fake.get("apis/apps/v1", member, "deployments", "app")
+    assert before is not None
+    seed_job = fake.get("apis/batch/v1", member, "jobs", "migrate-seed")
+
+    instance, _ = rig.orchestrator.instances.create(
+        ADMIN,
+        CreateInstance(duration_hours=1, prospect={"company": "Globex", "industry": "Energy"}),
+    )
+    assert instance["id"] == member  # claimed from the pool
+    rig.settle()
+    assert rig.get(member)["status"] == "ready"
+    env = fake.get("api/v1", member, "configmaps", "demo-env")
+    assert env is not None
+    assert env["data"]["DEMO_PROSPECT_COMPANY"] == "Globex"
+    after = fake.get("apis/apps/v1", member, "deployments", "app")
+    assert after is not None
+    # The new environment changed the pod template: the Deployment rolled (the stack weaves
+    # the prospect in at start) ...
+    old = before["spec"]["template"]["metadata"]["annotations"][ENV_CHECKSUM]
+    assert after["spec"]["template"]["metadata"]["annotations"][ENV_CHECKSUM] != old
+    assert after["metadata"]["generation"] > before["metadata"]["generation"]
+    # ... and the seeded data was kept: the seed Job is the same one.
+    job = fake.get("apis/batch/v1", member, "jobs", "migrate-seed")
+    assert seed_job is not None and job is not None
+    assert job["metadata"]["uid"] == seed_job["metadata"]["uid"]

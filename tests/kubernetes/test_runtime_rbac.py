@@ -31,7 +31,7 @@ def _allowed(objects: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
     return granted
 
 
-def _asked(method: str, path: str) -> tuple[str, str, str]:
+def _asked(method: str, path: str, *, watch: bool = False) -> tuple[str, str, str]:
     segments = [s for s in path.split("/") if s]
     if segments[0] == "api":
         group, rest = "", segments[2:]
@@ -43,7 +43,7 @@ def _asked(method: str, path: str) -> tuple[str, str, str]:
             resource = f"{resource}/{rest[4]}"
     else:
         resource, name = rest[0], rest[1] if len(rest) > 1 else ""
-    verb = VERBS[method] if name or method != "GET" else "list"
+    verb = VERBS[method] if name or method != "GET" else "watch" if watch else "list"
     return group, resource, verb
 
 
@@ -86,8 +86,11 @@ def test_every_call_of_a_demos_life_is_granted_by_the_orchestrator_chart(
         runtime.close()
         fake.stop()
     granted = _allowed(chart_sets["demo-orchestrator:default"])
-    asked = {_asked(method, path) for method, path, _, _ in fake.requests}
-    assert {verb for _, _, verb in asked} >= {"get", "list", "patch", "delete"}
+    asked = {
+        _asked(method, path, watch="watch" in query) for method, path, query, _ in fake.requests
+    }
+    # (the rollout and the deleted namespace are watched)
+    assert {verb for _, _, verb in asked} >= {"get", "list", "watch", "patch", "delete"}
     assert asked - granted == set()
     # Server-side apply creates what is not there: that takes `create` too.
     patched = {(g, r) for g, r, v in asked if v == "patch"}

@@ -1,8 +1,10 @@
-"""`/api/v1/demo-instances/{id}/activity`: engagement from the live demo.
+"""`/api/v1/demo-instances/{id}/activity`: engagement from the live demo; `.../self`: what the
+live demo learns about itself.
 
-`POST` is for the demo's own stack, authenticated by the demo's activity token (never by a
-user's token: a person cannot report for a demo); `GET` is for whoever may see the demo. The
-service (engine/activity_log.py) checks meaning; this module only bounds and parses the input.
+`POST .../activity` and `GET .../self` are for the demo's own stack, authenticated by the demo's
+activity token (never by a user's token: a person cannot report for a demo); `GET .../activity`
+is for whoever may see the demo. The service (engine/activity_log.py) checks meaning; this module
+only bounds and parses the input.
 """
 
 from __future__ import annotations
@@ -71,12 +73,43 @@ class ActivityPage(BaseModel):
     next_cursor: str | None
 
 
+class Prospect(BaseModel):
+    company: str
+    industry: str | None
+
+
+class Contact(BaseModel):
+    name: str = Field(description="The demo owner's user name.")
+    email: str | None = Field(description="The owner's e-mail, when set on the user.")
+
+
+class DemoSelf(BaseModel):
+    """What a running demo shows about itself: expiry banner, prospect, whom to contact."""
+
+    id: str
+    status: str = Field(
+        description="The demo's status; `deleted` or `expired` once it ended (or is ending)."
+    )
+    expires_at: str | None = Field(description="ISO-8601 UTC.")
+    warning_minutes: list[int] = Field(
+        description="DEMO_EXPIRY_WARNING_MINUTES, the earliest lead time first: show a banner "
+        "from the first."
+    )
+    prospect: Prospect | None
+    contact: Contact | None = Field(
+        description="The demo's owner: whom the prospect contacts; null for no person."
+    )
+    now: str = Field(description="The orchestrator's clock, ISO-8601 UTC (count down from it).")
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
 def reporting_demo(instance_id: str, request: Request, orchestrator: OrchestratorDep) -> str:
     """The demo's own token, checked before the body is looked at; then the body's size."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    orchestrator.activity.authenticate(
-        instance_id, token.strip() if scheme.lower() == "bearer" else None
-    )
+    orchestrator.activity.authenticate(instance_id, _bearer(request))
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_BODY:
         raise PayloadTooLarge(
@@ -111,3 +144,12 @@ def list_activity(
     cursor: str | None = Query(default=None, max_length=200),
 ) -> dict[str, Any]:
     return orchestrator.activity.page(who, instance_id, limit=limit, cursor=cursor)
+
+
+@router.get("/{instance_id}/self", response_model=DemoSelf, tags=["demo"])
+def demo_self(instance_id: str, request: Request, orchestrator: OrchestratorDep) -> dict[str, Any]:
+    """For the demo's own stack, with `Authorization: Bearer $DEMO_ACTIVITY_TOKEN`: its status,
+    expiry, the expiry warning lead times, the prospect and the owner to contact. A demo that
+    ended answers 200 with status `deleted` or `expired`, so it can show its ended page."""
+    orchestrator.activity.authenticate(instance_id, _bearer(request), purpose="self")
+    return orchestrator.activity.demo_self(instance_id)

@@ -63,6 +63,8 @@ def _errors_of(path: str, method: str) -> list[str]:
         codes += ["409", "429"]
     if path.endswith("/events"):
         codes.append("429")  # the cap on open streams, per user and in total
+    if path.endswith("/self"):
+        codes.append("429")  # a demo's reads of itself: DEMO_ACTIVITY_RATE_PER_DEMO
     return sorted(set(codes))
 
 

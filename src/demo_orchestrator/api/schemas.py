@@ -245,6 +245,23 @@ class Persona(BaseModel):
     login_url: str | None
 
 
+class TourStep(BaseModel):
+    step: int = Field(description="1-based position in the scenario's guided tour.")
+    persona: str
+    email: str | None = Field(description="The e-mail the step's persona signs in with.")
+    route: str = Field(description="The site the step is on (`portal` or `candidate`).")
+    page: str
+    action: str
+    talking_point: str
+    expect: dict[str, Any] | None = Field(
+        default=None, description="What must be on the step's page (selector, text, ...)."
+    )
+    url: str | None = Field(
+        description="Signs the rep in and opens the step as its persona "
+        "(`<rep_login_url>&step=N`); null whenever `rep_login_url` is."
+    )
+
+
 class Cost(BaseModel):
     hourly_usd: float
     sleeping_hourly_usd: float = Field(description="The rate while asleep (data kept only).")
@@ -288,6 +305,11 @@ class InstancePublic(BaseModel):
         default=None,
         description="Signs the rep in to the demo with a view of the whole demo and every "
         "persona's link; null until the demo has links (and for blueprints without one).",
+    )
+    tour: list[TourStep] = Field(
+        default_factory=list,
+        description="The scenario's guided tour, one object per step in order, each with `url`, "
+        "the deep link that opens the step as its persona (null while `rep_login_url` is).",
     )
     steps: list[Step]
     cost: Cost

@@ -76,9 +76,11 @@ def show_instance(instance: dict[str, Any]) -> None:
         f"[bold]{instance['id']}[/bold]  {instance['status']}  {instance['scenario']}  "
         f"owner {instance['owner']}"
     )
+    if instance.get("name"):
+        out.print(f"  {'name':<10} {instance['name']}", soft_wrap=True)
     for route, url in instance["urls"].items():
         out.print(f"  {route:<10} {url}")
-    out.print(f"  {'expires':<10} {format_when(instance['expires_at'])}")
+    out.print(f"  {'expires':<10} {time_left(instance)}")
     out.print(
         f"  {'cost':<10} ${instance['cost']['accrued_usd']:.4f} so far, "
         f"${instance['cost']['hourly_usd']:.2f}/h"
@@ -90,8 +92,38 @@ def show_instance(instance: dict[str, Any]) -> None:
             f"  persona    {persona['name']} ({persona['role']}) {persona['login_url'] or ''}",
             soft_wrap=True,
         )
+    if instance.get("notes"):
+        lines = instance["notes"].splitlines() or [""]
+        out.print(f"  {'notes':<10} {lines[0]}", soft_wrap=True, markup=False)
+        for line in lines[1:]:
+            out.print(f"  {'':<10} {line}", soft_wrap=True, markup=False)
+    tour = instance.get("tour") or []
+    if tour:
+        out.print("  tour")
+        for step in tour:
+            out.print(
+                f"    {step['step']}. {step['persona']} {step['page']} - {step['action']}",
+                soft_wrap=True,
+                markup=False,
+            )
+            if step.get("url"):
+                out.print(f"       open as {step['persona']}: {step['url']}", soft_wrap=True)
     if instance.get("error"):
         out.print(f"  [red]error[/red]      {instance['error']}")
+
+
+def time_left(instance: dict[str, Any]) -> str:
+    """When a demo ends: none for a request waiting for approval or a booking (their clock starts
+    on approval or at the booked start), else the expiry and how far off it is."""
+    hours = instance.get("duration_hours")
+    length = f", runs {format_span(hours * 3600)}" if hours else ""
+    if instance["status"] == "pending_approval":
+        return f"starts on approval{length}"
+    if instance["status"] == "scheduled":
+        return f"starts {format_when(instance.get('starts_at'))}{length}"
+    if instance["status"] in ("deleted", "rejected"):
+        return "-"
+    return format_when(instance["expires_at"])
 
 
 # -- server commands --------------------------------------------------------------------------

@@ -71,10 +71,23 @@ def create(
     report_ready(instance, time.monotonic() - started)
 
 
+# Where waiting ends: a demo being made or reset is ready or failed; one being deleted is gone.
+UNTIL_READY = frozenset({"ready", "failed", "deleted"})
+UNTIL_GONE = frozenset({"deleted", "rejected"})
+
+
 def wait_for(
-    instance: dict[str, Any], *, started: float, timeout: float, quiet: bool
+    instance: dict[str, Any],
+    *,
+    started: float,
+    timeout: float,
+    quiet: bool,
+    until: frozenset[str] = UNTIL_READY,
 ) -> dict[str, Any]:
-    """Follow the instance's events with a live progress bar until it is ready or failed."""
+    """Follow the instance's events with a live progress bar until its status is one of `until`
+    (or the stream ends: the demo is gone). Returns the instance as it is then."""
+    if until is UNTIL_GONE and instance["status"] in until:
+        return instance  # a request or booking deleted before it started is gone at once
     client = Client()
     steps = [s["name"] for s in instance["steps"]]
     progress = Progress(
@@ -98,7 +111,7 @@ def wait_for(
                     finished = {
                         s["name"] for s in data["steps"] if s["status"] in ("done", "skipped")
                     }
-                    if data["status"] in ("ready", "failed", "deleted"):
+                    if data["status"] in until:
                         break
                 elif event == "step":
                     if data["status"] in ("done", "skipped"):
@@ -110,12 +123,13 @@ def wait_for(
                     )
                     retry = f" (retry {data['retries']})" if data.get("retries") else ""
                     progress.update(task, description=f"{instance['id']} {label}{retry}")
-                elif event == "status" and data["status"] in ("ready", "failed", "deleted"):
+                elif event == "status" and data["status"] in until:
                     break
                 progress.update(task, completed=len(finished & set(steps)))
                 if time.monotonic() - started > timeout:
+                    goal = "gone" if until is UNTIL_GONE else "ready"
                     fail(
-                        f"{instance['id']} is not ready after {timeout:g} s; see `democtl get {instance['id']}`"
+                        f"{instance['id']} is not {goal} after {timeout:g} s; see `democtl get {instance['id']}`"
                     )
             final = dict(client.json("GET", f"/api/v1/demo-instances/{instance['id']}"))
     except ClientError as exc:
@@ -164,7 +178,11 @@ def list_(
         table.columns[column].no_wrap = True
     for item in page["items"]:
         left = "-"
-        if item["status"] not in ("deleted", "rejected", "failed"):
+        if item["status"] == "pending_approval":
+            left = "on approval"
+        elif item["status"] == "scheduled":
+            left = "at its start"
+        elif item["status"] not in ("deleted", "rejected", "failed"):
             seconds = (
                 datetime.fromisoformat(item["expires_at"]) - datetime.now(UTC)
             ).total_seconds()
@@ -215,15 +233,19 @@ def extend(
         out.print(f"{instance['id']} now expires {format_when(instance['expires_at'])}")
 
 
-def _action(
-    instance_id: str, action: str, as_json: bool, wait: bool = False, until: str = ""
-) -> None:
+def _action(instance_id: str, action: str, as_json: bool, wait: bool = False) -> None:
     method = "DELETE" if action == "delete" else "POST"
     path = f"/api/v1/demo-instances/{instance_id}" + ("" if action == "delete" else f"/{action}")
     started = time.monotonic()
     instance = call(method, path)
     if wait:
-        instance = wait_for(instance, started=started, timeout=600, quiet=as_json)
+        instance = wait_for(
+            instance,
+            started=started,
+            timeout=600,
+            quiet=as_json,
+            until=UNTIL_GONE if action == "delete" else UNTIL_READY,
+        )
     if not emit(instance, as_json):
         out.print(f"{instance['id']} {instance['status']}")
 

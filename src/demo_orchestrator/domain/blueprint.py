@@ -11,11 +11,24 @@ manifest JSON), `{instance_id}`. On Kubernetes `{python}` is the image's `python
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from demo_orchestrator.domain.errors import InvalidBlueprint
 
@@ -119,11 +132,64 @@ class Persona(_Model):
     route: str | None = None
 
 
+EXPECT_KEYS = ("selector", "min_count", "text", "prospect")
+
+
+class TourExpect(_Model):
+    """What a tour step's page must show, machine-checkable (a browser test walks every step).
+
+    On the step's page, signed in as the step's persona: `selector` (CSS) matches at least
+    `min_count` elements (1 when unset), `text` appears in the page's visible text, and with
+    `prospect: true` the prospect's company name (DEMO_PROSPECT_COMPANY) appears on the page.
+    Every key is optional, but at least one must be given; a key not listed here is refused.
+    """
+
+    selector: StrictStr | None = Field(default=None, min_length=1, max_length=500)
+    min_count: StrictInt | None = Field(default=None, ge=0, le=100_000)
+    text: StrictStr | None = Field(default=None, min_length=1, max_length=500)
+    prospect: StrictBool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, raw: Any) -> Any:
+        if isinstance(raw, TourExpect):
+            return raw
+        if not isinstance(raw, dict):  # pydantic turns ValueError, not TypeError, into its error
+            raise ValueError(  # noqa: TRY004
+                f"expect must be a mapping of {', '.join(EXPECT_KEYS)}, not {type(raw).__name__}"
+            )
+        unknown = sorted(str(k) for k in raw if k not in EXPECT_KEYS)
+        if unknown:
+            raise ValueError(
+                f"expect has unknown key(s) {', '.join(repr(k) for k in unknown)}; "
+                f"it takes {', '.join(EXPECT_KEYS)}"
+            )
+        if not any(raw.get(k) is not None for k in EXPECT_KEYS):
+            raise ValueError(
+                f"expect is empty: give at least one of {', '.join(EXPECT_KEYS)} "
+                "(or leave expect out)"
+            )
+        return raw
+
+    @model_validator(mode="after")
+    def _count_needs_selector(self) -> TourExpect:
+        if self.min_count is not None and self.selector is None:
+            raise ValueError("expect.min_count counts what `selector` matches: give a selector")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _given_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Only the keys given (a blueprint's `expect: {text: ...}` reads back as written)."""
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
 class TourStep(_Model):
     persona: str
     page: str
     action: str
     talking_point: str
+    # What must be on the page; None: nothing checked for this step.
+    expect: TourExpect | None = None
 
 
 class Scenario(_Model):
@@ -233,10 +299,29 @@ def parse_blueprint(raw: Any, *, source: str = "") -> Blueprint:
         return Blueprint.model_validate({**raw, "source": source})
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        where = ".".join(_named(raw, first["loc"]))
         message = str(first["msg"]).removeprefix("Value error, ")
         prefix = f"blueprint {source or '?'}: " + (f"{where}: " if where else "")
         raise InvalidBlueprint(prefix + message) from exc
+
+
+def _named(raw: dict[str, Any], loc: tuple[int | str, ...]) -> list[str]:
+    """An error's location with the scenario named: `scenarios.agency.tour.2.expect`, not
+    `scenarios.0...` (tour steps keep their index, counted from 0 like the YAML list)."""
+    parts = [str(p) for p in loc]
+    scenarios = raw.get("scenarios")
+    if (
+        len(loc) > 1
+        and loc[0] == "scenarios"
+        and isinstance(loc[1], int)
+        and isinstance(scenarios, list)
+        and loc[1] < len(scenarios)
+    ):
+        entry = scenarios[loc[1]]
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(name, str) and re.fullmatch(_NAME, name):  # a bad name keeps its index
+            parts[1] = name
+    return parts
 
 
 def load_blueprint(path: Path) -> Blueprint:

@@ -73,6 +73,12 @@ class InstanceActions:
     def extend(self, who: Principal, instance_id: str, hours: float) -> dict[str, Any]:
         def change(row: InstanceRow, now: datetime) -> dict[str, Any]:
             self._require_live(row, "extend")
+            if row.status == Status.PENDING_APPROVAL.value:
+                # Approval starts the clock afresh (`approve`): an extension now would be lost.
+                raise Conflict(
+                    f"{row.id} waits for approval and its clock has not started; it runs "
+                    f"{row.duration_hours:g} h from approval, extend it once it runs"
+                )
             expires_at = extended_expiry(
                 created_at=row.starts_at or row.created_at,  # a booking's cap runs from its start
                 expires_at=row.expires_at,

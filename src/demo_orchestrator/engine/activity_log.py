@@ -39,6 +39,7 @@ from demo_orchestrator.domain.errors import BadRequest, Forbidden, NotFound, Una
 from demo_orchestrator.engine.actions import Principal
 from demo_orchestrator.engine.admission import TooManyRequests
 from demo_orchestrator.engine.context import Context
+from demo_orchestrator.engine.demo_self import owner_contact, self_view
 from demo_orchestrator.store import activity as store
 from demo_orchestrator.store.models import ActivityRow, InstanceRow
 
@@ -122,26 +123,38 @@ class ActivityLog:
 
     # -- from the demo -----------------------------------------------------------------------
 
-    def authenticate(self, instance_id: str, token: str | None) -> None:
+    def authenticate(self, instance_id: str, token: str | None, purpose: str = "activity") -> None:
         """Refuse anything but this demo's own token (checked before anything is looked up, so a
-        caller without one learns nothing, not even whether the demo exists)."""
+        caller without one learns nothing, not even whether the demo exists). `purpose` names
+        the call (`activity` for reports, `self` for the demo's read of itself): each has its
+        own budget of DEMO_ACTIVITY_RATE_PER_DEMO, so reading never starves reporting."""
+        what = "an activity report" if purpose == "activity" else "a demo's request"
         if not token:
-            raise Unauthorized(
-                "an activity report carries its demo's DEMO_ACTIVITY_TOKEN as a bearer token"
-            )
+            raise Unauthorized(f"{what} carries its demo's DEMO_ACTIVITY_TOKEN as a bearer token")
         if not hmac.compare_digest(token.encode(), activity_token(self.ctx, instance_id).encode()):
             raise Forbidden(
-                "this is not the activity token of this demo: a demo reports with the "
+                "this is not the activity token of this demo: a demo calls with the "
                 "DEMO_ACTIVITY_TOKEN its orchestrator put in its environment"
             )
-        if not self._limiter.hit(self._rate, "activity", instance_id):
-            reset_at = self._limiter.get_window_stats(self._rate, "activity", instance_id)
+        if not self._limiter.hit(self._rate, purpose, instance_id):
+            reset_at = self._limiter.get_window_stats(self._rate, purpose, instance_id)
             wait = math.ceil(max(0.0, reset_at.reset_time - time.time()))
             raise TooManyRequests(
-                f"{instance_id} reported at the limit of {self._rate} "
+                f"{instance_id} called at the limit of {self._rate} "
                 f"(DEMO_ACTIVITY_RATE_PER_DEMO); try again in {max(1, wait)} s",
                 retry_after=wait,
             )
+
+    def demo_self(self, instance_id: str) -> dict[str, Any]:
+        """What the demo learns about itself (engine/demo_self.py); call `authenticate` first."""
+        with self.ctx.db.read() as session:
+            row = session.get(InstanceRow, instance_id)
+            if row is None:
+                raise NotFound(
+                    f"no demo {instance_id}: it was never made here, or its record was removed"
+                )
+            contact = owner_contact(session, row.owner)
+            return self_view(self.ctx.settings, row, contact, now=self.ctx.clock())
 
     def record(self, instance_id: str, events: list[ActivityEvent]) -> int:
         """Add a report's counts; the number of requests added."""

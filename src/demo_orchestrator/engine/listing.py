@@ -23,7 +23,7 @@ from demo_orchestrator.domain.errors import BadRequest, Forbidden
 from demo_orchestrator.domain.instance import Status, cost_of
 from demo_orchestrator.engine.actions import Principal
 from demo_orchestrator.engine.context import Context
-from demo_orchestrator.engine.views import demo_urls, health_view, personas, rep_login_url
+from demo_orchestrator.engine.views import demo_urls, health_view, personas, rep_login_url, tour
 from demo_orchestrator.store.listing import ListedRow, RawTime, list_instances, stored_time
 
 STATUSES = frozenset(s.value for s in Status)
@@ -36,12 +36,15 @@ NO_LINKS = frozenset(
         Status.SCHEDULED.value,  # booked: nothing made yet
     }
 )
+# What the web lists leave out unless asked ("show ended"); a status filter shows them anyway.
+ENDED = frozenset({Status.DELETED.value, Status.REJECTED.value})
 # How many entries each memo holds at most (starting again when full): some thousand demos'
 # links and steps (a few KB each) and their times (some hundred bytes each), tens of MB at most.
 MAX_DEMOS_KEPT = 10_000
 MAX_TIMES_KEPT = 100_000
 
-Links = tuple[dict[str, str], list[dict[str, Any]], str | None]  # urls, personas, rep link
+# urls, personas, rep link, guided tour (with its deep links when the rep link is shown)
+Links = tuple[dict[str, str], list[dict[str, Any]], str | None, list[dict[str, Any]]]
 When = tuple[datetime, str]  # a time and its ISO 8601 form
 
 
@@ -66,6 +69,7 @@ class InstanceList:
         search: str | None = None,
         prospect: str | None = None,
         opportunity: str | None = None,
+        hide_ended: bool = False,
     ) -> dict[str, Any]:
         if status is not None and status not in STATUSES:
             raise BadRequest(
@@ -86,6 +90,7 @@ class InstanceList:
                 search=search,
                 prospect=prospect,
                 opportunity=opportunity,
+                hide_statuses=ENDED if hide_ended else (),
             )
         now = self.ctx.clock()
         return {
@@ -147,8 +152,8 @@ class InstanceList:
                 sleeping_since,
             )
         )
-        urls, shown_personas, rep_url = (
-            ({}, [], None)
+        urls, shown_personas, rep_url, steps_of_tour = (
+            self._tour_only(blueprint, scenario)
             if status in NO_LINKS
             else self._links_of(instance_id, blueprint, scenario, secrets)
         )
@@ -182,6 +187,7 @@ class InstanceList:
             "urls": urls,
             "personas": shown_personas,
             "rep_login_url": rep_url,
+            "tour": steps_of_tour,
             "steps": self._steps_of(steps),
             "cost": {
                 "hourly_usd": cost.hourly_usd,
@@ -202,20 +208,31 @@ class InstanceList:
         """The demo's URLs and personas; the same dicts every time (callers only read them)."""
         blueprint = self.ctx.blueprints.get(blueprint_name)
         if blueprint is None:  # a demo of a blueprint no longer configured
-            return {}, [], None
+            return {}, [], None, []
         key = (instance_id, scenario, secrets)
         kept = self._links.get(key)
         if kept is not None and kept[0] is blueprint:
             return kept[1]
         urls = demo_urls(self.ctx.settings, blueprint, instance_id)
         secret = self._login_secret(secrets) if secrets else None
-        links = (
-            urls,
-            personas(
-                blueprint, scenario, urls, secret, self.ctx.find_scenario(blueprint, scenario)
-            ),
-            rep_login_url(blueprint, instance_id, urls, secret),
-        )
+        found = self.ctx.find_scenario(blueprint, scenario)
+        shown = personas(blueprint, scenario, urls, secret, found)
+        rep_url = rep_login_url(blueprint, instance_id, urls, secret)
+        links = (urls, shown, rep_url, tour(blueprint, scenario, rep_url, shown, found))
+        _keep(self._links, key, (blueprint, links), MAX_DEMOS_KEPT)
+        return links
+
+    def _tour_only(self, blueprint_name: str, scenario: str) -> Links:
+        """A demo without links (waiting, booked, ended): its tour, with no deep links."""
+        key = ("", scenario, blueprint_name)  # no instance id is empty: never a demo's key
+        blueprint = self.ctx.blueprints.get(blueprint_name)
+        if blueprint is None:
+            return {}, [], None, []
+        kept = self._links.get(key)
+        if kept is not None and kept[0] is blueprint:
+            return kept[1]
+        found = self.ctx.find_scenario(blueprint, scenario)
+        links: Links = ({}, [], None, tour(blueprint, scenario, None, None, found))
         _keep(self._links, key, (blueprint, links), MAX_DEMOS_KEPT)
         return links
 

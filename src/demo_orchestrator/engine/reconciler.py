@@ -76,6 +76,7 @@ class Reconciler:
         self._running: set[str] = set()  # a worker is on it now
         self._leased: set[str] = set()  # this replica holds its lease (running or polling)
         self._polls: dict[str, datetime] = {}  # waiting, lease kept: work on it again then
+        self._poked: set[str] = set()  # changed while an attempt ran: poll it again at once
         self._retry_at: datetime | None = None  # earliest retry this replica stored
         self._last_renew = 0.0
         self._thread: threading.Thread | None = None
@@ -107,6 +108,19 @@ class Reconciler:
     def wake(self) -> None:
         """Something changed in the store: scan it now."""
         self._scan = True
+        self._wake.set()
+
+    def poke(self, instance_id: str) -> None:
+        """A runtime saw the demo's rollout change (`RuntimeProvider.on_change`): a step of it
+        waiting for its next poll is run now."""
+        with self._lock:
+            if instance_id in self._polls:
+                self._polls[instance_id] = min(self._polls[instance_id], self.ctx.clock())
+            elif instance_id in self._running:
+                self._poked.add(instance_id)  # the attempt under way may have looked before it
+                return
+            else:
+                return
         self._wake.set()
 
     def busy(self) -> set[str]:
@@ -218,7 +232,9 @@ class Reconciler:
             if outcome.kind == "poll" and outcome.at is not None:
                 keep = True
                 with self._lock:
-                    self._polls[instance_id] = outcome.at
+                    poked = instance_id in self._poked
+                    self._poked.discard(instance_id)
+                    self._polls[instance_id] = self.ctx.clock() if poked else outcome.at
                 self._wake.set()  # the loop recomputes when to wake
             elif (
                 outcome.kind == "retry"
@@ -235,6 +251,7 @@ class Reconciler:
                 self._release(instance_id)
             with self._lock:
                 self._running.discard(instance_id)
+                self._poked.discard(instance_id)
 
     def _converge(self, instance_id: str) -> Outcome:
         now = self.ctx.clock()

@@ -131,8 +131,10 @@ class InstanceService(InstanceActions):
         search: str | None = None,
         prospect: str | None = None,
         opportunity: str | None = None,
+        hide_ended: bool = False,
     ) -> dict[str, Any]:
-        """`{"items": [...], "next_cursor": str | None}`; a non-admin sees only their own demos."""
+        """`{"items": [...], "next_cursor": str | None}`; a non-admin sees only their own demos;
+        `hide_ended` leaves deleted and rejected demos out (the web lists' default)."""
         return self._list.page(
             who,
             status=status,
@@ -143,6 +145,7 @@ class InstanceService(InstanceActions):
             search=search,
             prospect=prospect,
             opportunity=opportunity,
+            hide_ended=hide_ended,
         )
 
     def events_after(self, who: Principal, instance_id: str, after: int) -> list[dict[str, Any]]:

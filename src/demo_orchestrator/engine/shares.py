@@ -20,7 +20,8 @@ The link expires with the demo: `expires_at` is the demo's (an extend moves it),
 torn down at its expiry.
 
 The split of the tour for the prospect: each step's `action` (as the title), `page` (the path) and
-the persona's name are shown; the rep's `talking_point` never leaves the orchestrator.
+the persona's name are shown; the rep's `talking_point` is never in the share (the stack gets it
+only in `DEMO_TOUR`, domain/tour.py, and shows that to the rep's session alone).
 """
 
 from __future__ import annotations

@@ -84,6 +84,45 @@ def personas(
     return out
 
 
+def tour(
+    blueprint: Blueprint,
+    scenario_name: str,
+    rep_url: str | None,
+    shown_personas: list[dict[str, Any]] | None = None,
+    scenario: Scenario | None = None,  # given for a saved template (engine/templates.py)
+) -> list[dict[str, Any]]:
+    """The scenario's guided tour, one object per step in order (the `DEMO_TOUR` shape), each
+    with `url`: the rep's sign-in link that goes straight to the step (`<rep_login_url>&step=N`),
+    or None when the rep's link is not shown to this caller. A step's e-mail is the one its
+    persona signs in with as shown (`shown_personas`), else the blueprint's."""
+    scenario = scenario or blueprint.scenario(scenario_name)
+    if scenario is None:
+        return []
+    default_route = blueprint.login_route or blueprint.routes[0]
+    by_name = {p.name: p for p in scenario.personas}
+    shown = {p["name"]: p["email"] for p in shown_personas or []}
+    out = []
+    for number, step in enumerate(scenario.tour, start=1):
+        persona = by_name.get(step.persona)
+        expect = getattr(step, "expect", None)  # in the model once the blueprint loader has it
+        if expect is not None and hasattr(expect, "model_dump"):
+            expect = expect.model_dump(exclude_none=True)
+        out.append(
+            {
+                "step": number,
+                "persona": step.persona,
+                "email": shown.get(step.persona) or (persona.email if persona else None),
+                "route": (persona.route if persona else None) or default_route,
+                "page": step.page,
+                "action": step.action,
+                "talking_point": step.talking_point,
+                "expect": expect,
+                "url": f"{rep_url}&step={number}" if rep_url else None,
+            }
+        )
+    return out
+
+
 def step_view(step: StepRecord) -> dict[str, Any]:
     duration = None
     if step.started_at and step.finished_at:
@@ -124,6 +163,16 @@ def instance_view(
         Status.SCHEDULED.value,  # booked: nothing made yet, so no links before its hand-off
     }
     urls = demo_urls(settings, blueprint, row.id) if blueprint is not None else {}
+    shown_personas = (
+        personas(blueprint, row.scenario, urls, login_secret, scenario)
+        if (blueprint is not None and live)
+        else []
+    )
+    rep_url = (
+        rep_login_url(blueprint, row.id, urls, login_secret)
+        if (blueprint is not None and live)
+        else None
+    )
     cost = cost_of(
         hourly_usd=row.hourly_usd,
         started_at=row.started_at,
@@ -154,12 +203,11 @@ def instance_view(
         if row.status == Status.PENDING_APPROVAL.value
         else None,
         "urls": urls if live else {},
-        "personas": personas(blueprint, row.scenario, urls, login_secret, scenario)
-        if (blueprint is not None and live)
+        "personas": shown_personas,
+        "rep_login_url": rep_url,
+        "tour": tour(blueprint, row.scenario, rep_url, shown_personas, scenario)
+        if blueprint is not None
         else [],
-        "rep_login_url": rep_login_url(blueprint, row.id, urls, login_secret)
-        if (blueprint is not None and live)
-        else None,
         "steps": [step_view(s) for s in steps],
         "cost": {
             "hourly_usd": cost.hourly_usd,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from demo_orchestrator.domain.tour import tour_env
 from demo_orchestrator.engine.activity_log import activity_env
 from demo_orchestrator.engine.context import Context
 from demo_orchestrator.engine.plan import StepDef, StepRun
@@ -53,6 +54,7 @@ class Work:
             "DEMO_SCENARIO": row.scenario,
             "DEMO_LOGIN_SECRET": self.sealed.get("login_secret") or secrets.token_hex(16),
             **activity_env(self.ctx, row.id),  # where and how the stack reports engagement
+            **tour_env(self.blueprint, self.scenario),  # the rep's in-demo tour panel
         }
         for route, url in demo_urls(self.ctx.settings, self.blueprint, row.id).items():
             env[f"DEMO_URL_{route.upper().replace('-', '_')}"] = url

@@ -15,6 +15,7 @@ Each provider brings its own settings model (`settings_model`, a `ProviderSettin
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -290,6 +291,11 @@ class RuntimeProvider(Provider):
 
     def endpoint(self, *, instance_id: str, state: dict[str, Any], route: str) -> Endpoint | None:
         raise NotImplementedError
+
+    def on_change(self, notify: Callable[[str], None]) -> None:
+        """The engine's hook for a runtime that watches its demos: call `notify(instance_id)`
+        when what `check_ready` would answer may have changed, and the waiting step is run at
+        once instead of at its next poll. By default: nothing watched, the engine polls."""
 
     def follow_expiry(self, *, instance_id: str, expires_at: datetime) -> None:
         """Record the demo's expiry on its resources (when it becomes ready, after each extend),

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-DecisionKind = Literal["proxy", "starting", "not_found", "failed"]
+DecisionKind = Literal["proxy", "starting", "not_found", "failed", "ended"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,16 @@ class Upstream:
 
     host: str
     port: int
+
+
+@dataclass(frozen=True)
+class EndedNotice:
+    """A demo that ended recently (kind `ended`): what its "This demo has ended" page names."""
+
+    status: str  # deleted | expired
+    contact_name: str | None = None
+    contact_email: str | None = None
+    company: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ class RouteDecision:
     # A `Server-Timing` value for the response (the first request to a sleeping demo says it
     # waited for a cold start and how long).
     server_timing: str | None = None
+    ended: EndedNotice | None = None  # kind `ended` only
 
 
 Resolver = Callable[[str, str], Awaitable[RouteDecision]]

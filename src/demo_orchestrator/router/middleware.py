@@ -23,6 +23,10 @@ from demo_orchestrator.router.websocket import deny, proxy_websocket
 
 log = logging.getLogger(__name__)
 
+# Paths a demo page requests by itself (its stack serves them: the ending banner's poll, the
+# live event stream).
+BACKGROUND_PREFIX = "/__demo/"
+
 
 def problem_for(decision: RouteDecision) -> pages.Problem | None:
     """The page to show instead of proxying, or None when the request may go through."""
@@ -33,6 +37,8 @@ def problem_for(decision: RouteDecision) -> pages.Problem | None:
         return pages.starting(iid, decision.status, decision.message)
     if decision.kind == "failed":
         return pages.failed(iid, decision.status, decision.message)
+    if decision.kind == "ended" and decision.ended is not None:
+        return pages.ended(iid, decision.ended)
     return pages.not_found(iid)
 
 
@@ -58,6 +64,7 @@ class HostRouter:
         base_domain: str,
         resolve: Resolver,
         on_proxied: Callable[[str], None] | None = None,
+        quiet_resolve: Resolver | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
         total_timeout: float | None = None,
@@ -66,6 +73,7 @@ class HostRouter:
         self.base_domain = base_domain
         self._resolve = resolve
         self._on_proxied = on_proxied
+        self._quiet_resolve = quiet_resolve or resolve
         self._http = HttpProxy(
             connect_timeout=connect_timeout, read_timeout=read_timeout, total_timeout=total_timeout
         )
@@ -97,15 +105,21 @@ class HostRouter:
             await self._refuse(scope, send, pages.not_found(None))
             return
         instance_id, route = target
+        # A page's own background requests (the demo's `/__demo/...` polls and event stream) are
+        # nobody's visit: they neither wake a sleeping demo nor count as activity, so an open tab
+        # does not undo a sleep or keep an idle demo awake.
+        background = scope.get("path", "").startswith(BACKGROUND_PREFIX)
+        resolve = self._quiet_resolve if background else self._resolve
         try:
-            decision = await self._resolve(instance_id, route)
+            decision = await resolve(instance_id, route)
         except Exception:
             log.exception("resolving %s (%s) failed", instance_id, route)
             await self._refuse(scope, send, pages.lookup_failed(instance_id))
             return
         problem = problem_for(decision)
         if problem is None and decision.upstream is not None:
-            self._notify(instance_id)
+            if not background:
+                self._notify(instance_id)
             try:
                 if scope["type"] == "websocket":
                     await proxy_websocket(scope, receive, send, decision.upstream)

@@ -11,7 +11,7 @@ the same led by the status, scenario or owner filter), each row with its steps a
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -157,6 +157,7 @@ def list_instances(
     search: str | None = None,
     prospect: str | None = None,
     opportunity: str | None = None,
+    hide_statuses: Collection[str] = (),
 ) -> tuple[Sequence[ListedRow], str | None]:
     """One page of listed instances, newest first (ties by id), warm-pool members left out.
 
@@ -182,6 +183,8 @@ def list_instances(
         query = query.where(_I.prospect["opportunity_id"].as_string() == opportunity.strip())
     if status is not None:
         query = query.where(_I.status == status)
+    elif hide_statuses:  # the web lists leave ended demos out unless asked
+        query = query.where(_I.status.not_in(list(hide_statuses)))
     if scenario is not None:
         query = query.where(_I.scenario == scenario)
     if owner is not None:

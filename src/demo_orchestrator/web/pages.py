@@ -79,8 +79,10 @@ def admin_list(
     cursor: str | None = None,
     prospect: str | None = None,
     opportunity: str | None = None,
+    ended: str | None = None,
 ) -> Response:
     require_role(user, "admin", "viewer")
+    show_ended = bool(ended)
     listed = orchestrator.instances.list_page(
         user.principal,
         status=status or None,
@@ -91,6 +93,7 @@ def admin_list(
         limit=50,
         prospect=(prospect or "")[:200] or None,
         opportunity=(opportunity or "")[:100] or None,
+        hide_ended=not show_ended,  # the UI's default; the API lists every demo
     )
     return page(
         request,
@@ -108,14 +111,19 @@ def admin_list(
             "owner": owner or "",
             "prospect": prospect or "",
             "opportunity": opportunity or "",
+            "ended": "1" if show_ended else "",
         },
     )
 
 
 @router.get(SALES_LIST, response_class=HTMLResponse)
-def sales_list(request: Request, orchestrator: OrchestratorDep, user: UserDep) -> Response:
+def sales_list(
+    request: Request, orchestrator: OrchestratorDep, user: UserDep, ended: str | None = None
+) -> Response:
     require_role(user, "sales", "admin")
-    listed = orchestrator.instances.list_page(user.principal, owner=user.name, limit=100)
+    listed = orchestrator.instances.list_page(
+        user.principal, owner=user.name, limit=100, hide_ended=not ended
+    )
     return page(
         request,
         "demos.html",
@@ -123,6 +131,7 @@ def sales_list(request: Request, orchestrator: OrchestratorDep, user: UserDep) -
         orchestrator=orchestrator,
         items=listed["items"],
         scenarios=_scenarios(orchestrator, user),
+        show_ended=bool(ended),
     )
 
 
@@ -206,9 +215,23 @@ def create(
         if instance["status"] == Status.PENDING_APPROVAL.value
         else "Booked: it will be ready before the start"
         if instance["status"] == Status.SCHEDULED.value
-        else "Demo environment is being created"
+        else CREATING
     )
     return back(detail_path(user, instance["id"]), notice=notice)
+
+
+CREATING = "Demo environment is being created"
+# What the page says instead of a notice about work in progress once that work is over; the
+# page's script does the same when the live stream reports the change (static/app.js).
+_IN_PROGRESS = {"pending", "provisioning"}
+
+
+def _notice_now(notice: str | None, status: str) -> str | None:
+    """The post/redirect/get notice, unless it speaks of a creation that is over by now (the
+    page was reloaded, or its address kept, after the demo became ready or failed)."""
+    if notice == CREATING and status not in _IN_PROGRESS:
+        return "Demo environment is ready" if status == Status.READY.value else None
+    return notice
 
 
 def _form(
@@ -277,13 +300,15 @@ def detail(
             logs = orchestrator.instances.logs(user.principal, instance_id, chosen, 100)
         except DemoError as exc:
             logs = exc.detail
+    notice = _notice_now(request.query_params.get("notice"), instance["status"])
     return page(
         request,
         "instance_detail.html",
         user=user,
         orchestrator=orchestrator,
         i=instance,
-        tour=[t.model_dump() for t in scenario.tour] if scenario else [],
+        notice=notice,
+        notice_follows_status=notice == CREATING,
         scenario_title=scenario.title if scenario else instance["scenario"],
         services=services,
         service=chosen,

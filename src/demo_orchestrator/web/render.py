@@ -32,7 +32,15 @@ def _money(value: float) -> str:
     return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
 
 
+def _hours(value: float | None) -> str:
+    """A duration as people say it: 30 min, 1 h, 2.5 h."""
+    if not value:
+        return "-"
+    return f"{round(value * 60)} min" if value < 1 else f"{value:g} h"
+
+
 templates.env.filters["when"] = _when
+templates.env.filters["hours"] = _hours
 templates.env.filters["money"] = _money
 
 

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from splits_stack.services import identity
-from splits_stack.web import access, share
+from splits_stack.web import access, share, tour
 from splits_stack.web.context import Stack
 from splits_stack.web.render import render
 from splits_stack.web.tracking import SIGNED_IN_AS
@@ -90,14 +90,27 @@ def demo_login(request: Request) -> Response:
 
 def rep_login(request: Request) -> Response:
     """The rep's one-click sign-in: a view of the whole demo, and every persona's link.
-    It works on either host (each keeps its own cookie) and lands on the picker."""
+    It works on either host (each keeps its own cookie) and lands on the picker; with `step=N`
+    (the tour's deep link) it goes on to step N as its persona, on that step's host."""
     stack: Stack = request.app.state.stack
     token = request.query_params.get("token", "")
     if not identity.verify_rep_token(
         stack.settings.login_secret, stack.settings.instance_id, token
     ):
         return _invalid_link(request)
-    response = RedirectResponse("/personas", status_code=303)
+    step = request.query_params.get("step")
+    response: Response
+    if step is None:
+        response = RedirectResponse("/personas", status_code=303)
+    elif step.isdigit():
+        response = tour.open_step(request, int(step))
+    else:
+        response = render(
+            request,
+            "shared/denied.html",
+            status_code=400,
+            reason=f"step must be a tour step's number (1, 2, ...), not {step[:20]!r}.",
+        )
     access.set_cookie(response, access.REP_COOKIE, access.new_rep_session(stack))
     return response
 
@@ -135,4 +148,5 @@ def routes() -> list[Route]:
         Route("/auth/logout", logout, methods=["GET", "POST"]),
         Route("/personas", personas),
         Route("/auth/switch", personas),
+        *tour.routes(),
     ]

@@ -76,14 +76,20 @@ def environment() -> Any:
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    from splits_stack.web.share import tour_panel
+    from splits_stack.web import share, tour
 
     stack = request.app.state.stack
     shared = getattr(getattr(request.state, "viewer", None), "share", None)
+    # The tour panel: a guided share's (web/share.py), or the rep's with every step and "Go"
+    # (web/tour.py); base.html includes shared/tour_panel.html for either.
+    if shared is not None:
+        panel = share.tour_panel(request) if shared == "guided" else None
+    else:
+        panel = tour.panel(request)
     base = {
-        # A prospect's share: no write controls, and the tour panel when guided (web/share.py).
+        # A prospect's share: no write controls (web/share.py).
         "read_only": shared is not None,
-        "tour_panel": tour_panel(request) if shared == "guided" else None,
+        "tour_panel": panel,
         "request": request,
         "user": getattr(request.state, "user", None),
         "site": request.app.state.site,

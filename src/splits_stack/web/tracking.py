@@ -73,7 +73,7 @@ class Tracking:
             return
         reporter.record(
             persona=persona,
-            route=str(getattr(app.state, "site", "")),
+            route=str(getattr(getattr(app, "state", None), "site", "")),
             path=pattern,
             page=scope["path"],
         )

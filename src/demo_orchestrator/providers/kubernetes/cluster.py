@@ -8,6 +8,12 @@ Every answer the API gives that is not success becomes one of our errors, naming
 409 (conflict), 429 (throttled, with its Retry-After), 5xx and time-outs are `TemporaryError`s
 the engine retries; 400, 401, 403 and 422 are `PermanentError`s (retrying cannot fix a refused
 permission or an invalid object). 404 is for the caller to read as "not there".
+
+`follow` watches a kind the way an informer does: one LIST (the state and its resourceVersion),
+then a watch from that version, resumed from the last version seen whenever the server closes it
+(`timeoutSeconds`), listed afresh when the server answers 410 Gone (the version was compacted
+away), each change handed to a callback on the loop thread; it runs as a task on the loop, never
+in a caller's thread, and ends at its deadline or when cancelled.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +31,7 @@ import httpx2
 from lightkube import AsyncClient, KubeConfig, codecs
 from lightkube.core.exceptions import ApiError, ConfigError, LoadResourceError
 from lightkube.generic_resource import create_namespaced_resource, get_generic_resource
-from lightkube.types import PatchType
+from lightkube.types import CascadeType, OnErrorAction, OnErrorResult, PatchType
 
 from demo_orchestrator.domain.errors import PermanentError, ProviderError, TemporaryError
 
@@ -31,6 +39,7 @@ FIELD_MANAGER = "demo-orchestrator"
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Object = dict[str, Any]
+Objects = list[Object]  # (a name of its own: `Cluster.list` shadows `list` in the class)
 
 # Kinds outside the core API that a demo's chart may hold; lightkube knows the core ones.
 _GENERIC = (("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"),)
@@ -42,6 +51,15 @@ class ClusterUnreachable(ProviderError):
 
 class NotFoundInCluster(Exception):
     """404 from the API: the object is not there (the caller decides what that means)."""
+
+
+class ImmutableField(PermanentError):
+    """422 for a change of a field that cannot change (a Job's pod template): the object has to
+    be deleted and created again."""
+
+
+class _Gone(Exception):
+    """410 from a watch: its resourceVersion is too old; list afresh."""
 
 
 def _register_generic_kinds() -> None:
@@ -83,6 +101,8 @@ def map_error(exc: BaseException, what: str, cluster: str) -> Exception:
             return TemporaryError(detail, delay=delay)
         if code == 409 or code >= 500:
             return TemporaryError(detail)
+        if code == 422 and "field is immutable" in message:
+            return ImmutableField(detail)
         return PermanentError(detail)
     if isinstance(exc, (httpx2.TimeoutException, asyncio.TimeoutError, TimeoutError)):
         return ClusterUnreachable(f"{what}: the API of cluster {cluster} timed out")
@@ -176,6 +196,17 @@ class Cluster:
             self._loop = self._client = self._thread = None
         if loop is None:
             return
+
+        async def cancel_watches() -> None:
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
+        try:
+            asyncio.run_coroutine_threadsafe(cancel_watches(), loop).result(timeout=5)
+        except Exception as exc:  # noqa: BLE001 - closing at shutdown: nothing left to do
+            log.debug("ending the kubernetes watches: %s", exc)
         if client is not None:
             try:
                 asyncio.run_coroutine_threadsafe(client.close(), loop).result(timeout=5)
@@ -266,12 +297,22 @@ class Cluster:
         except NotFoundInCluster:
             return ""
 
-    def delete(self, kind_of: Object, name: str, namespace: str | None = None) -> bool:
-        """Delete one object; False when it was already gone."""
+    def delete(
+        self,
+        kind_of: Object,
+        name: str,
+        namespace: str | None = None,
+        *,
+        background: bool = False,
+    ) -> bool:
+        """Delete one object; False when it was already gone. `background`: the object goes at
+        once and what it owns (a Job's pods) after it (propagationPolicy Background)."""
         res = resource_of(kind_of)
 
         async def call(client: Any) -> None:
-            kwargs = {"namespace": namespace} if namespace else {}
+            kwargs: dict[str, Any] = {"namespace": namespace} if namespace else {}
+            if background:
+                kwargs["cascade"] = CascadeType.BACKGROUND
             await client.delete(res, name, **kwargs)
 
         try:
@@ -279,3 +320,120 @@ class Cluster:
         except NotFoundInCluster:
             return False
         return True
+
+    # -- watches ---------------------------------------------------------------------------------
+
+    def follow(
+        self,
+        kind_of: Object,
+        *,
+        namespace: str | None,
+        labels: dict[str, str] | None = None,
+        fields: dict[str, str] | None = None,
+        on_list: Callable[[Objects], None],
+        on_event: Callable[[str, Object], None],
+        seconds: float,
+        server_timeout: int = 60,
+    ) -> Future[None]:
+        """Watch objects of a kind until `seconds` pass or the returned future is cancelled:
+        `on_list` gets the whole state (at the start and after each 410), `on_event` each change
+        (type, object), both on the loop thread. The future ends with our error if the API fails
+        (a watch that cannot go on: the caller starts another when it needs one)."""
+        res = resource_of(kind_of)
+        where = f" in {namespace}" if namespace else ""
+        what = f"watch of {kind_of['kind']}{where}"
+        loop = self._start()
+        assert self._client is not None
+        client: Any = self._client
+        selector: dict[str, Any] = {"namespace": namespace} if namespace else {}
+        if labels:
+            selector["labels"] = labels
+
+        def gone(exc: Exception, count: int) -> OnErrorResult:
+            if isinstance(exc, ApiError) and exc.status.code == 410:
+                raise _Gone from exc
+            return OnErrorResult(OnErrorAction.RAISE)
+
+        async def run() -> None:
+            while True:
+                listing = client.list(res, **selector, **({"fields": fields} if fields else {}))
+                items = [dict(item.to_dict()) async for item in listing]
+                on_list(items)
+                try:
+                    async for kind, obj in client.watch(
+                        res,
+                        **selector,
+                        **({"fields": fields} if fields else {}),
+                        server_timeout=server_timeout,
+                        resource_version=listing.resourceVersion,
+                        on_error=gone,
+                    ):
+                        on_event(kind, dict(obj.to_dict()))
+                except _Gone:
+                    log.info("%s: resourceVersion too old (410 Gone), listing again", what)
+
+        async def bounded() -> None:
+            try:
+                await asyncio.wait_for(run(), timeout=seconds)
+            except TimeoutError:
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                mapped = map_error(exc, what, self.name)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
+
+        return asyncio.run_coroutine_threadsafe(bounded(), loop)
+
+    def wait_gone(
+        self,
+        kind_of: Object,
+        name: str,
+        *,
+        seconds: float,
+        give_up: Callable[[Object], bool] = lambda _: False,
+    ) -> Object | None:
+        """Watch one cluster-scoped object (by field selector) until it is deleted, for at most
+        `seconds` or until `give_up(object)`: None when it is gone, else the last state seen."""
+        last: dict[str, Object | None] = {"obj": None}
+        done = threading.Event()
+        stop = threading.Event()
+
+        def listed(items: Objects) -> None:
+            last["obj"] = items[0] if items else None
+            if not items:
+                done.set()
+            elif give_up(items[0]):
+                stop.set()
+
+        def changed(kind: str, obj: Object) -> None:
+            if kind == "BOOKMARK":
+                return
+            last["obj"] = None if kind == "DELETED" else obj
+            if kind == "DELETED":
+                done.set()
+            elif give_up(obj):
+                stop.set()
+
+        started = time.monotonic()
+        watch = self.follow(
+            kind_of,
+            namespace=None,
+            fields={"metadata.name": name},
+            on_list=listed,
+            on_event=changed,
+            seconds=seconds,
+            server_timeout=max(1, int(seconds)),
+        )
+        try:
+            while not done.wait(0.05) and not stop.is_set():
+                if watch.done():
+                    watch.result()  # our error, if the watch failed
+                    break
+                if time.monotonic() - started > seconds + self.timeout_seconds:
+                    break
+        finally:
+            watch.cancel()
+        return None if done.is_set() else last["obj"]

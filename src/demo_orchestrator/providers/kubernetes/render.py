@@ -7,6 +7,8 @@ runtime provider (part 2) applies its result with server-side apply; `democtl re
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +21,8 @@ from demo_orchestrator.providers.kubernetes.chart import chart_path, chart_value
 from demo_orchestrator.providers.kubernetes.credentials import DemoCredentials
 from demo_orchestrator.providers.kubernetes.fence import fence_objects
 from demo_orchestrator.providers.kubernetes.settings import KubernetesSettings, SharedDataServers
+
+ENV_CHECKSUM = "demo-orchestrator/env-checksum"  # on pod templates: a new environment rolls them
 
 YAML_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -78,7 +82,35 @@ def render_demo(
         settings=settings,
         secrets=credentials.values(),
     )
+    roll_on_env_change(chart)
     return [*fence, *chart]
+
+
+def roll_on_env_change(objects: list[dict[str, Any]]) -> None:
+    """A checksum of the environment the services read (`envFrom` of the demo's ConfigMaps and
+    Secrets) on each Deployment's pod template, as Helm charts do with `checksum/config`: a
+    changed environment (a warm-pool demo personalised for its prospect) rolls the pods, which
+    weave the prospect in at start. Jobs get none: their template is immutable, and a seeded
+    database is not seeded again."""
+    sources = {
+        (o["kind"], o["metadata"]["name"]): o.get("data") or o.get("stringData") or {}
+        for o in objects
+        if o["kind"] in ("ConfigMap", "Secret")
+    }
+    for obj in objects:
+        if obj["kind"] != "Deployment":
+            continue
+        template = obj.setdefault("spec", {}).setdefault("template", {})
+        read = []
+        for container in (template.get("spec") or {}).get("containers") or []:
+            for source in container.get("envFrom") or []:
+                for kind, ref in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+                    name = (source.get(ref) or {}).get("name")
+                    if name and (kind, name) in sources:
+                        read.append([kind, name, sources[(kind, name)]])
+        digest = hashlib.sha256(json.dumps(read, sort_keys=True).encode()).hexdigest()
+        annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
+        annotations[ENV_CHECKSUM] = digest
 
 
 def to_yaml(objects: list[dict[str, Any]]) -> str:

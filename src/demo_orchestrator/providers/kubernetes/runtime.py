@@ -4,24 +4,34 @@
 fence from `fence`, the blueprint's chart through the real `helm template`) and applies every
 object with server-side apply under our field manager `demo-orchestrator`, fence first, then
 prunes what carries the demo's label but is no longer rendered (the way Argo CD deploys a Helm
-chart: the cluster holds plain objects and no Helm release). Routes (HTTPRoute or Ingress) are
-held back: `check_ready` (the health gate, polled by the engine through `NotReady`, never a sleep
-here) applies them once every Deployment is available, so the orchestrator's wildcard route
-answers for the demo with its "starting" page until then.
+chart: the cluster holds plain objects and no Helm release). A Job whose pod template changed
+(the API refuses that: the field is immutable) is deleted, propagation Background, and created
+again. Routes (HTTPRoute or Ingress) are held back, and kept in the namespace itself (the
+ConfigMap `demo-held-routes`, so that an orchestrator restarted between deploy and health still
+has them): `check_ready` (the health gate) applies them once every Deployment is available, so
+the orchestrator's wildcard route answers for the demo with its "starting" page until then.
 
-`destroy` deletes the namespace (the cluster deletes what is in it) and looks once: still there
-means the engine asks again later; a namespace stuck in Terminating is reported with the
-conditions the namespace controller set (finalizers left, APIs unavailable), retried, and left to
-the orphan sweep, which finds our namespaces by label (`owned`). `set_expiry` moves the
-namespace's `janitor/expires` when a demo is extended.
+The rollout is watched, not polled: the first `check_ready` of a demo starts a watch of its
+Deployments (`rollouts.py`: list, then watch from that resourceVersion, resumed after each
+server time-out, listed again on 410 Gone, bounded in time) on the API client's event loop; the
+health gate reads the watched state, and each change calls the hook the engine gave
+(`on_change`), which wakes the waiting step at once instead of at its next poll.
+
+`destroy` deletes the namespace (the cluster deletes what is in it) and watches it until gone,
+for a few seconds at most (no worker is held longer): still there means the engine asks again
+later; a namespace stuck in Terminating is reported with the conditions the namespace controller
+set (finalizers left, APIs unavailable), retried, and left to the orphan sweep, which finds our
+namespaces by label (`owned`). `set_expiry` moves the namespace's `janitor/expires` when a demo
+is extended.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -43,7 +53,12 @@ from demo_orchestrator.providers.base import (
     RuntimeProvider,
     own_settings,
 )
-from demo_orchestrator.providers.kubernetes.cluster import Cluster, ClusterUnreachable, describe
+from demo_orchestrator.providers.kubernetes.cluster import (
+    Cluster,
+    ClusterUnreachable,
+    ImmutableField,
+    describe,
+)
 from demo_orchestrator.providers.kubernetes.credentials import demo_credentials
 from demo_orchestrator.providers.kubernetes.fence import (
     EXPIRES_ANNOTATION,
@@ -52,6 +67,7 @@ from demo_orchestrator.providers.kubernetes.fence import (
     OWNER_LABEL,
 )
 from demo_orchestrator.providers.kubernetes.render import DemoRequest, render_demo
+from demo_orchestrator.providers.kubernetes.rollouts import Rollouts, judge
 from demo_orchestrator.providers.kubernetes.settings import KubernetesSettings, SharedDataServers
 from demo_orchestrator.providers.ownership import INSTANCE_ID, owner_of
 from demo_orchestrator.settings import Settings
@@ -63,6 +79,9 @@ NAMESPACE: Object = {"apiVersion": "v1", "kind": "Namespace"}
 DEPLOYMENT: Object = {"apiVersion": "apps/v1", "kind": "Deployment"}
 SECRET: Object = {"apiVersion": "v1", "kind": "Secret"}
 POD: Object = {"apiVersion": "v1", "kind": "Pod"}
+JOB: Object = {"apiVersion": "batch/v1", "kind": "Job"}
+CONFIGMAP: Object = {"apiVersion": "v1", "kind": "ConfigMap"}
+HELD_ROUTES = "demo-held-routes"  # the ConfigMap keeping the routes until the stack is available
 ROUTE_KINDS = {
     "HTTPRoute": {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute"},
     "Ingress": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress"},
@@ -81,6 +100,7 @@ PRUNABLE: tuple[tuple[str, str], ...] = (
     ("networking.k8s.io/v1", "NetworkPolicy"),
 )
 TERMINATING_POLL_SECONDS = 0.2
+TEARDOWN_WATCH_SECONDS = 5.0  # how long `destroy` watches a deleted namespace before letting go
 REACHABLE_CACHE_SECONDS = 5.0
 PROSPECT_ENV = "DEMO_PROSPECT_"  # the prospect woven into the demo (company, industry)
 # Where and with which token the stack reports engagement (engine/activity_log.py).
@@ -106,6 +126,19 @@ def _expiry(spec: InstanceSpec, fallback: datetime) -> datetime:
         except ValueError:
             log.warning("%s: DEMO_EXPIRES_AT %r is not a date", spec.instance_id, given)
     return fallback
+
+
+def _stuck_conditions(namespace: Object) -> list[Object]:
+    return [
+        c
+        for c in (namespace.get("status") or {}).get("conditions") or []
+        if c.get("type") in STUCK_CONDITIONS and c.get("status") == "True"
+    ]
+
+
+def _stuck(namespace: Object) -> bool:
+    """The namespace controller said why it cannot finish: watching longer will not help."""
+    return bool(_stuck_conditions(namespace))
 
 
 def _key(obj: Object) -> tuple[str, str, str]:
@@ -151,9 +184,10 @@ class KubernetesRuntime(RuntimeProvider):
             context=settings.context,
             timeout_seconds=settings.api_timeout_seconds,
         )
-        # Routes rendered by `ensure`, applied by `check_ready` once the stack is available. In
-        # memory: after a restart the health gate fails once and the engine deploys again.
+        # Routes rendered by `ensure`, applied by `check_ready` once the stack is available; also
+        # in the namespace's `demo-held-routes`, read from there after a restart.
         self._routes: dict[str, list[Object]] = {}
+        self.rollouts = Rollouts(self.cluster, DEPLOYMENT, INSTANCE_LABEL)
         self._lock = threading.Lock()
         self._reachability: tuple[float, str] = (0.0, "")  # (good until, problem or "")
 
@@ -185,7 +219,7 @@ class KubernetesRuntime(RuntimeProvider):
             env={
                 k: v
                 for k, v in spec.env.items()
-                if k.startswith(PROSPECT_ENV) or k == ORCHESTRATOR_URL_ENV
+                if k.startswith(PROSPECT_ENV) or k in (ORCHESTRATOR_URL_ENV, "DEMO_TOUR")
             },
             secret_env={k: v for k, v in spec.env.items() if k == ACTIVITY_TOKEN_ENV},
             reports_to=self.orchestrator_port if ACTIVITY_TOKEN_ENV in spec.env else None,
@@ -251,8 +285,9 @@ class KubernetesRuntime(RuntimeProvider):
         objects = self.render(spec)
         routes = [o for o in objects if o["kind"] in ROUTE_KINDS]
         stack = [o for o in objects if o["kind"] not in ROUTE_KINDS]
+        stack.append(self._held(ns, routes))
         for obj in stack:  # namespace first: the order render gives
-            self.cluster.apply(obj)
+            self._apply(obj)
         pruned = self._prune(ns, stack, kinds=self._kinds(stack))
         with self._lock:
             self._routes[ns] = routes
@@ -267,6 +302,36 @@ class KubernetesRuntime(RuntimeProvider):
             + (f", pruned {len(pruned)}" if pruned else "")
             + f"; {len(routes)} route(s) wait for the stack to be available",
         )
+
+    def _held(self, ns: str, routes: list[Object]) -> Object:
+        """The routes waiting for the stack, kept in the namespace (they hold no secret)."""
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": HELD_ROUTES,
+                "namespace": ns,
+                "labels": {
+                    "app.kubernetes.io/managed-by": MANAGED_BY,
+                    INSTANCE_LABEL: ns,
+                    OWNER_LABEL: self.owner,
+                },
+            },
+            "data": {"routes.json": json.dumps(routes, sort_keys=True)},
+        }
+
+    def _apply(self, obj: Object) -> None:
+        try:
+            self.cluster.apply(obj)
+        except ImmutableField:
+            if obj["kind"] != "Job":
+                raise
+            # A changed migrate/seed Job: its pod template cannot change in place. The old Job
+            # goes now (its pods after it) and the new one runs.
+            name, ns = obj["metadata"]["name"], obj["metadata"]["namespace"]
+            log.info("%s: Job %s changed: deleting it and creating it again", ns, name)
+            self.cluster.delete(JOB, name, ns, background=True)
+            self.cluster.apply(obj)
 
     @staticmethod
     def _kinds(objects: list[Object]) -> list[tuple[str, str]]:
@@ -299,32 +364,11 @@ class KubernetesRuntime(RuntimeProvider):
         deployments = self.cluster.list(
             DEPLOYMENT, labels={INSTANCE_LABEL: instance_id}, namespace=instance_id
         )
-        if not deployments:
-            return Health(False, f"no Deployment in namespace {instance_id} yet")
-        waiting = []
-        for deployment in deployments:
-            name = deployment["metadata"]["name"]
-            status = deployment.get("status") or {}
-            for condition in status.get("conditions") or []:
-                if (
-                    condition.get("type") == "Progressing"
-                    and condition.get("status") == "False"
-                    and condition.get("reason") == "ProgressDeadlineExceeded"
-                ):
-                    raise TemporaryError(
-                        f"Deployment {instance_id}/{name} did not roll out: "
-                        f"{condition.get('message', 'progress deadline exceeded')}"
-                    )
-            wanted = (deployment.get("spec") or {}).get("replicas", 1)
-            available = status.get("availableReplicas") or 0
-            current = (status.get("observedGeneration") or 0) >= (
-                deployment["metadata"].get("generation") or 0
-            )
-            if available < wanted or not current:
-                waiting.append(f"{name} {available}/{wanted} available")
-        if waiting:
-            return Health(False, "waiting for Deployments: " + ", ".join(waiting))
-        return Health(True, f"{len(deployments)} Deployment(s) available")
+        return judge(instance_id, deployments)
+
+    def on_change(self, notify: Callable[[str], None]) -> None:
+        """The engine's hook: called with a demo's id when its watched rollout changed."""
+        self.rollouts.notify = notify
 
     def probe(self, *, instance_id: str) -> Health:
         return self._rollout(instance_id)
@@ -342,22 +386,33 @@ class KubernetesRuntime(RuntimeProvider):
             return self._check_ready(instance_id)
 
     def _check_ready(self, instance_id: str) -> Health:
-        health = self._rollout(instance_id)
-        if not health.healthy:
+        health = self.rollouts.health(instance_id)
+        if not health.healthy:  # read from the watch: no API call per poll of the engine
             return health
-        with self._lock:
-            routes = self._routes.get(instance_id)
-        if routes is None:
-            raise TemporaryError(
-                f"the routes of {instance_id} are not known to this orchestrator process (it "
-                "restarted after deploying): deploying again"
-            )
+        routes = self._held_routes(instance_id)
         for route in routes:
             self.cluster.apply(route)
         configured = self.settings.route_kind
         kind = "HTTPRoute" if configured == "httproute" else "Ingress"
         self._prune(instance_id, routes, kinds=[(ROUTE_KINDS[kind]["apiVersion"], kind)])
+        self.rollouts.stop(instance_id)
         return Health(True, f"{health.detail}; {len(routes)} route(s) applied")
+
+    def _held_routes(self, instance_id: str) -> list[Object]:
+        with self._lock:
+            routes = self._routes.get(instance_id)
+        if routes is not None:
+            return routes
+        held = self.cluster.get(CONFIGMAP, HELD_ROUTES, instance_id)
+        if held is None:
+            raise TemporaryError(
+                f"the routes of {instance_id} are not in its namespace (ConfigMap "
+                f"{HELD_ROUTES} is missing): deploying again"
+            )
+        loaded: list[Object] = json.loads((held.get("data") or {}).get("routes.json") or "[]")
+        with self._lock:
+            self._routes[instance_id] = loaded
+        return loaded
 
     def endpoint(self, *, instance_id: str, state: dict[str, Any], route: str) -> Endpoint | None:
         found = state.get("services", {}).get(route)
@@ -392,11 +447,7 @@ class KubernetesRuntime(RuntimeProvider):
 
     def _terminating(self, namespace: Object) -> TemporaryError:
         name = namespace["metadata"]["name"]
-        conditions = [
-            c
-            for c in (namespace.get("status") or {}).get("conditions") or []
-            if c.get("type") in STUCK_CONDITIONS and c.get("status") == "True"
-        ]
+        conditions = _stuck_conditions(namespace)
         if conditions:
             why = "; ".join(f"{c['type']}: {c.get('message', '')}" for c in conditions)
             return TemporaryError(
@@ -416,6 +467,7 @@ class KubernetesRuntime(RuntimeProvider):
     def destroy(self, *, instance_id: str) -> None:
         with self._lock:
             self._routes.pop(instance_id, None)
+        self.rollouts.stop(instance_id)
         found = self.cluster.get(NAMESPACE, instance_id)
         if found is None:
             return
@@ -426,7 +478,9 @@ class KubernetesRuntime(RuntimeProvider):
             return
         if not found["metadata"].get("deletionTimestamp"):
             self.cluster.delete(NAMESPACE, instance_id)
-        left = self.cluster.get(NAMESPACE, instance_id)
+        left = self.cluster.wait_gone(
+            NAMESPACE, instance_id, seconds=TEARDOWN_WATCH_SECONDS, give_up=_stuck
+        )
         if left is not None:
             raise self._terminating(left)
 
@@ -438,6 +492,7 @@ class KubernetesRuntime(RuntimeProvider):
         Deployments come back, the routes once they are available)."""
         with self._lock:
             self._routes.pop(instance_id, None)
+        self.rollouts.stop(instance_id)
         found = self.cluster.get(NAMESPACE, instance_id)
         if found is None or not self._ours(found):
             return
@@ -489,4 +544,5 @@ class KubernetesRuntime(RuntimeProvider):
             raise TemporaryError(problem)
 
     def close(self) -> None:
+        self.rollouts.close()
         self.cluster.close()
