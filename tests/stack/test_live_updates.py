@@ -182,7 +182,8 @@ def test_a_stage_change_reaches_the_candidates_page_and_nobody_elses(stacks: Any
     outsider = next(
         u
         for u in demo.users
-        if u["role"] == "company_admin" and u["company_id"] != demo.company_of(alice_app)
+        if u["role"] == "company_admin"
+        and u["company_id"] not in (demo.company_of(alice_app), demo.company_of(bob_app))
     )
     outsider_app = next(
         a

@@ -91,8 +91,14 @@ class Builder:
         mover: int | None = None,
         source: str = "Recruiter",
     ) -> int:
-        """An application with a plausible history of stage moves ending in `stage`."""
+        """An application with a plausible history of stage moves ending in `stage`, made after
+        both the job opened and the candidate joined (else moved to a moment after both)."""
         created = self.ago(start_days_ago)
+        job, cand = self.get(t.jobs, job_id), self.get(t.candidates, cand_id)
+        earliest = max(job["opened_at"] or job["created_at"], cand["created_at"])
+        limit = min(self.ago(0.05), job["closed_at"] or self.now)  # a closed job's story is over
+        if not earliest <= created < limit:
+            created = earliest + (limit - earliest) * self.rng.uniform(0.1, 0.6)
         app_id = len(self.rows[t.applications]) + 1
         path = (
             STAGES[: STAGES.index(stage) + 1]
@@ -102,10 +108,10 @@ class Builder:
         moments = [created]
         for _ in path[1:]:
             moments.append(moments[-1] + timedelta(days=self.rng.uniform(*step_days)))
-        overshoot = moments[-1] - self.ago(0.05)
-        if overshoot.total_seconds() > 0:  # squeeze the history so it ends before now
+        overshoot = moments[-1] - limit
+        if overshoot.total_seconds() > 0:  # squeeze the history so it ends before now (or close)
             span = (moments[-1] - created) or timedelta(seconds=1)
-            budget = max(self.ago(0.05) - created, timedelta(0))
+            budget = max(limit - created, timedelta(0))
             moments = [created + (m - created) * (budget / span) for m in moments]
         previous: str | None = None
         for to_stage, when in zip(path, moments):

@@ -103,8 +103,8 @@ FAMILIES: dict[str, Family] = {
                 "Product Manager",
                 "Product Designer",
                 "UX Researcher",
-                "Senior Product Manager",
-                "Design Lead",
+                "Group Product Manager",
+                "Design Manager",
             ),
             (
                 "Roadmapping",
@@ -156,7 +156,7 @@ FAMILIES: dict[str, Family] = {
                 "Product Marketing Manager",
                 "Content Marketing Manager",
                 "Demand Generation Manager",
-                "Head of Growth",
+                "Growth Marketing Manager",
             ),
             (
                 "SEO",
@@ -180,7 +180,7 @@ FAMILIES: dict[str, Family] = {
             (
                 "Customer Success Manager",
                 "Implementation Manager",
-                "Support Lead",
+                "Support Manager",
                 "Account Manager",
                 "Onboarding Specialist",
             ),
@@ -232,7 +232,7 @@ FAMILIES: dict[str, Family] = {
                 "Talent Partner",
                 "HR Business Partner",
                 "Operations Manager",
-                "People Ops Lead",
+                "People Operations Manager",
                 "Recruiting Coordinator",
             ),
             (

@@ -7,11 +7,14 @@ same people on every machine (Faker is pinned to an exact version for that reaso
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 
 from faker import Faker
 
+from splits_stack.seed.achievements import achievements
 from splits_stack.seed.catalog import DEGREES, FAMILIES, LOCATIONS, SCHOOLS, SOURCES
+from splits_stack.seed.roles import ROLE_CORE
 
 
 @dataclass
@@ -33,6 +36,22 @@ class Person:
 
 def _slug(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum() or ch == ".")
+
+
+def field_name(family: str) -> str:
+    """A job family as it reads in a sentence: "Data & AI" -> "data and AI"."""
+    return family.replace("&", "and").lower().replace(" ai", " AI")
+
+
+def employer(fake: Faker) -> str:
+    """A company name from Faker without a name twice in it ("Smith, Smith and Lee" is redrawn)."""
+    name = fake.company()
+    for _ in range(5):
+        words = [w.lower() for w in re.findall(r"[A-Za-z]+", name)]
+        if len(words) == len(set(words)):
+            break
+        name = fake.company()
+    return name
 
 
 def email_for(name: str, index: int, domain: str) -> str:
@@ -73,13 +92,19 @@ def make_person(
     name: str | None = None,
     email: str | None = None,
     year_now: int = 2025,
+    base_title: str | None = None,
 ) -> Person:
+    """A candidate of `family`; `base_title` (a title without its level, e.g. the title of the job
+    they are built for) and `must_skills` make them fit one role rather than the family at large."""
     fam = FAMILIES[family]
     years = rng.randint(min_years, max_years)
-    base = rng.choice(fam.titles)
+    base = base_title or rng.choice(fam.titles)
     level = seniority(years)
     title = f"{level} {base}".strip()
     full_name = name or f"{fake.first_name()} {fake.last_name()}"
+    core = ROLE_CORE.get(base)
+    if core and not must_skills:  # the skills that make their role, before the family's others
+        must_skills = rng.sample(core, 3)
     skills = pick_skills(rng, family, rng.randint(5, 9), must_skills)
     person = Person(
         name=full_name,
@@ -91,12 +116,12 @@ def make_person(
         location=rng.choice(LOCATIONS),
         family=family,
         title=title,
-        company=fake.company(),
+        company=employer(fake),
         years=years,
         skills=skills,
         source=rng.choice(SOURCES),
     )
-    person.headline = f"{title} · {years} yrs · {', '.join(skills[:3])}"
+    person.headline = f"{title} · {years} {'yr' if years == 1 else 'yrs'} · {', '.join(skills[:3])}"
     person.resume = render_resume(fake, rng, person, base, year_now)
     return person
 
@@ -104,7 +129,6 @@ def make_person(
 def render_resume(
     fake: Faker, rng: random.Random, p: Person, base_title: str, year_now: int
 ) -> str:
-    fam = FAMILIES[p.family]
     strength = rng.choice(
         (
             "calm ownership",
@@ -120,7 +144,7 @@ def render_resume(
         "",
         "SUMMARY",
         (
-            f"{p.title} with {p.years} years of experience in {p.family.lower()}, strongest in "
+            f"{p.title} with {p.years} {'year' if p.years == 1 else 'years'} of experience in {field_name(p.family)}, strongest in "
             f"{', '.join(p.skills[:3])}. Known for {strength} and a track record at companies "
             f"like {p.company}."
         ),
@@ -133,31 +157,18 @@ def render_resume(
     remaining = max(p.years, 1)
     roles = min(4, 1 + remaining // 3)
     end: int | None = None
+    claims = achievements(rng, p.family, p.skills, 3 * roles)  # all different, newest role first
     for i in range(roles):
         span = max(1, remaining // (roles - i))
         remaining -= span
         start = (end or year_now) - span
         level = seniority(remaining + span)
         title = p.title if i == 0 else f"{level} {base_title}".strip()
-        company = p.company if i == 0 else fake.company()
+        company = p.company if i == 0 else employer(fake)
         when = f"{start} - {'Present' if end is None else end}"
         lines.append(f"{title}, {company} ({when})")
-        for _ in range(rng.randint(2, 3)):
-            skill = rng.choice(p.skills)
-            metric = rng.choice(
-                (
-                    "by 30%",
-                    "for 2M users",
-                    "in 6 weeks",
-                    "across 4 teams",
-                    "saving $400k a year",
-                    "with 99.95% uptime",
-                    "ahead of plan",
-                )
-            )
-            lines.append(
-                f"  - {rng.choice(fam.verbs)} {rng.choice(_OBJECTS)} using {skill} {metric}."
-            )
+        told, claims = claims[: rng.randint(2, 3)], claims[3:]  # older roles may get fewer
+        lines += [f"  - {claim}" for claim in told]
         end = start
     lines += [
         "",
@@ -165,15 +176,3 @@ def render_resume(
         f"{rng.choice(DEGREES[p.family])}, {rng.choice(SCHOOLS)} ({(end or year_now) - rng.randint(0, 2)})",
     ]
     return "\n".join(lines) + "\n"
-
-
-_OBJECTS = (
-    "the core platform",
-    "a customer-facing product line",
-    "the quarterly roadmap",
-    "the onboarding flow",
-    "a cross-functional programme",
-    "the reporting stack",
-    "the key account portfolio",
-    "an internal tool used daily",
-)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, delete, func, select
 
 from splits_stack import tables as t
+from splits_stack.services.freshen import email_aliases
 
 SESSION_COOKIE = "splits_session"
 SESSION_TTL_S = 12 * 3600
@@ -94,6 +95,7 @@ def share_session_mac(secret: str, instance_id: str, share: str, expires: int) -
 
 def user_by_email(engine: Engine, email: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
+        email = email_aliases(conn).get(email.lower(), email)  # a seeded e-mail the prospect moved
         row = (
             conn.execute(select(t.users).where(func.lower(t.users.c.email) == email.lower()))
             .mappings()
@@ -109,9 +111,11 @@ def user_by_id(engine: Engine, user_id: int) -> dict[str, Any] | None:
 
 
 def personas(engine: Engine, scenario: str) -> list[dict[str, Any]]:
-    """The scenario's personas in picker order (falls back to a few staff users)."""
-    emails = PERSONA_EMAILS.get(scenario, [])
+    """The scenario's personas in picker order (falls back to a few staff users), each with its
+    `blueprint_email`: the seeded e-mail the blueprint names it by, whatever its current one."""
     with engine.connect() as conn:
+        aliases = email_aliases(conn)  # personas the prospect transform moved to its domain
+        emails = [aliases.get(e, e) for e in PERSONA_EMAILS.get(scenario, [])]
         rows = [
             dict(r)
             for r in conn.execute(select(t.users).where(t.users.c.email.in_(emails))).mappings()
@@ -127,6 +131,9 @@ def personas(engine: Engine, scenario: str) -> list[dict[str, Any]]:
                 ).mappings()
             ]
     order = {e: i for i, e in enumerate(emails)}
+    seeded = {current.lower(): blueprint for blueprint, current in aliases.items()}
+    for row in rows:  # the persona's stable name: the blueprint's (and orchestrator's) e-mail
+        row["blueprint_email"] = seeded.get(row["email"].lower(), row["email"])
     return sorted(rows, key=lambda r: order.get(r["email"], 99))
 
 

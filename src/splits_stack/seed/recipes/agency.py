@@ -13,7 +13,7 @@ from splits_stack import tables as t
 from splits_stack.seed.builder import Builder
 from splits_stack.seed.catalog import INDUSTRIES, company_name
 from splits_stack.seed.people import email_for
-from splits_stack.seed.recipes.candidates import Persona, add_candidates
+from splits_stack.seed.recipes.candidates import Persona, add_candidates, fits
 from splits_stack.seed.recipes.jobs import add_job
 from splits_stack.seed.recipes.organisations import (
     add_company,
@@ -23,6 +23,7 @@ from splits_stack.seed.recipes.organisations import (
     assign_recruiter,
 )
 from splits_stack.seed.recipes.outbox import email_recent_applications
+from splits_stack.seed.roles import bare_title
 
 SPECIALISATIONS = [  # one list per recruiter, Jordan Reyes first
     ["Engineering", "Data & AI"],
@@ -46,9 +47,11 @@ JOB_FAMILIES = [  # the ten open jobs, dealt round-robin to the four clients
 def agency(b: Builder, fake: Faker, year: int) -> None:
     clients = _clients(b, fake)
     recruiters = _recruiters(b, fake)
-    jobs = []
+    jobs: list[int] = []
     for i, family in enumerate(JOB_FAMILIES):
-        job = add_job(b, clients[i % 4], family, "open", b.rng.uniform(10, 45))
+        # the second job is the first one's role at another client: Sam Carter applies to both
+        role = bare_title(b.get(t.jobs, jobs[0])["title"]) if i == 1 else None
+        job = add_job(b, clients[i % 4], family, "open", b.rng.uniform(10, 45), role=role)
         specialist = next(r for r, s in zip(recruiters, SPECIALISATIONS) if family in s)
         assign_recruiter(b, job, specialist, 9)
         jobs.append(job)
@@ -61,6 +64,7 @@ def agency(b: Builder, fake: Faker, year: int) -> None:
         50,
         year,
         Persona("Sam Carter", "sam.carter@mail.example", "Engineering"),
+        jobs,
     )
     apps = _applications(b, jobs, candidates, recruiters)
     email_recent_applications(b, apps, 8)
@@ -127,22 +131,27 @@ def _recruiters(b: Builder, fake: Faker) -> list[int]:
 def _applications(
     b: Builder, jobs: list[int], candidates: list[int], recruiters: list[int]
 ) -> list[int]:
-    """25 applications: Sam Carter's two, then 23 candidates matched to jobs of their family,
-    each through the job's recruiter."""
-    stages = (
-        ["applied"] * 7
-        + ["screening"] * 6
-        + ["interview"] * 5
-        + ["offer"] * 3
-        + ["hired"] * 2
-        + ["rejected"] * 2
+    """25 applications: Sam Carter's two, then 23 candidates placed on jobs they fit (a compatible
+    role, at least two required skills), each through the job's recruiter. The first client (the
+    one the prospect transform names after the prospect) gets both hires (one on its first job,
+    worked by Jordan Reyes) and, on that first job (the tour's pipeline board), two candidates in
+    screening and one just applied."""
+    stages = ["applied"] * 6 + ["screening"] * 6 + ["interview"] * 4 + ["offer"] * 3
+    stages += ["rejected"] * 2
+    sam_second = next(  # Sam's other application: an engineering job his role fits
+        (
+            j
+            for j in jobs[1:]
+            if b.get(t.jobs, j)["family"] == "Engineering" and fits(b, j, candidates[0])
+        ),
+        jobs[1],
     )
     apps = [
         b.application(
             jobs[0], candidates[0], "interview", start_days_ago=12, recruiter_id=recruiters[0]
         ),
         b.application(
-            jobs[1],
+            sam_second,
             candidates[0],
             "applied",
             start_days_ago=2,
@@ -150,16 +159,35 @@ def _applications(
             source="Job board",
         ),
     ]
-    stages.remove("interview")
-    stages.remove("applied")
-    b.rng.shuffle(stages)
     pairs = [
         (j, c)
         for c in candidates[1:]
         for j in jobs
         if b.get(t.jobs, j)["family"] == b.get(t.candidates, c)["family"]
     ]
-    for stage, (job, cand) in zip(stages, b.rng.sample(pairs, len(stages))):
+    fit = [p for p in pairs if fits(b, *p)]
+    prospect = b.get(t.jobs, jobs[0])["company_id"]
+    own = [j for j in jobs[1:] if b.get(t.jobs, j)["company_id"] == prospect]
+    reserved = [(jobs[0], "screening"), (jobs[0], "screening"), (jobs[0], "applied")]
+    # one hire on that board (Jordan Reyes's split), one on another of its roles
+    reserved += [(jobs[0], "hired"), (own[0] if own else jobs[0], "hired")]
+    chosen: list[tuple[int, int, str]] = []
+    for job, stage in reserved:
+        taken = {c for _, c, _ in chosen}
+        options = [p for p in fit if p[0] == job and p[1] not in taken]
+        options = options or [p for p in pairs if p[0] == job and p[1] not in taken]
+        pick = b.rng.choice(options)
+        chosen.append((pick[0], pick[1], stage))
+        if stage in stages:  # the hires are all reserved; the others come out of the deal
+            stages.remove(stage)
+    b.rng.shuffle(stages)
+    used = {(j, c) for j, c, _ in chosen}
+    free = [p for p in fit if p not in used]
+    rest = [p for p in pairs if p not in used and p not in fit]
+    drawn = b.rng.sample(free, min(len(free), len(stages)))
+    drawn += b.rng.sample(rest, len(stages) - len(drawn))
+    chosen += [(j, c, stage) for (j, c), stage in zip(drawn, stages)]
+    for job, cand, stage in chosen:
         rec = next(a["recruiter_id"] for a in b.rows[t.assignments] if a["job_id"] == job)
         apps.append(
             b.application(job, cand, stage, start_days_ago=b.rng.uniform(3, 30), recruiter_id=rec)

@@ -13,7 +13,7 @@ from faker import Faker
 from splits_stack import tables as t
 from splits_stack.seed.builder import Builder
 from splits_stack.seed.people import email_for
-from splits_stack.seed.recipes.candidates import Persona, add_candidates
+from splits_stack.seed.recipes.candidates import Persona, add_candidates, fits
 from splits_stack.seed.recipes.jobs import add_job
 from splits_stack.seed.recipes.organisations import (
     add_company,
@@ -43,6 +43,10 @@ RECRUITER_SPECIALISATIONS = [  # Elena Novak first, then two in-house and three 
     ["Data & AI"],
     ["Sales"],
 ]
+AGE_DAYS = {  # how long ago a requisition was raised, by status: approvals wait days, not months
+    "pending_approval": (1, 12),
+    "draft": (1, 20),
+}
 CANDIDATE_WEIGHTS = {  # how many candidates of each family per round of the talent pool
     "Engineering": 4,
     "Data & AI": 3,
@@ -77,6 +81,7 @@ def enterprise(b: Builder, fake: Faker, year: int) -> None:
         240,
         year,
         Persona("Chris Patel", "chris.patel@mail.example", "Data & AI"),
+        [j for j in jobs if b.get(t.jobs, j)["status"] in ("open", "filled", "closed")],
     )
     apps = _applications(b, jobs, candidates)
     email_recent_applications(b, apps, 12)
@@ -161,7 +166,7 @@ def _requisitions(
                 company,
                 family,
                 status,
-                b.rng.uniform(5, 120),
+                b.rng.uniform(*AGE_DAYS.get(status, (20, 120))),
                 dept=departments[family],
                 manager=managers[family],
             )
@@ -186,7 +191,10 @@ def _requisitions(
 
 
 def _approval_chain(b: Builder, job: int, chain: list[tuple[str, int]], done: int) -> None:
-    """The job's approval steps: the first `done` approved, the next pending, the rest waiting."""
+    """The job's approval steps: the first `done` approved, the next pending, the rest waiting.
+    Decisions fall in order between the request (the job's creation) and its opening (or now)."""
+    row = b.get(t.jobs, job)
+    start, end = row["created_at"], row["opened_at"] or b.ago(0.1)
     for step, (label, approver) in enumerate(chain, start=1):
         state = "approved" if step <= done else ("pending" if step == done + 1 else "waiting")
         b.add(
@@ -197,29 +205,34 @@ def _approval_chain(b: Builder, job: int, chain: list[tuple[str, int]], done: in
             approver_id=approver,
             status=state,
             note="Budgeted headcount" if state == "approved" else "",
-            decided_at=b.ago(b.rng.uniform(1, 4)) if state == "approved" else None,
+            decided_at=(
+                start + (end - start) * ((step - 1 + b.rng.uniform(0.3, 0.9)) / max(done, 1))
+                if state == "approved"
+                else None
+            ),
         )
 
 
 def _applications(b: Builder, jobs: list[int], candidates: list[int]) -> list[int]:
-    """480 applications to live jobs from candidates of the job's family (Chris Patel's two
-    first); each filled job gets its hire."""
+    """480 applications to live jobs from candidates of the job's family who list at least two
+    of its required skills (Chris Patel's two first); each filled job gets its hire."""
     live = [j for j in jobs if b.get(t.jobs, j)["status"] in ("open", "filled", "closed")]
     by_family: dict[str, list[int]] = {}
     for c in candidates:
         by_family.setdefault(b.get(t.candidates, c)["family"], []).append(c)
-    pairs = sorted(
-        {
-            (j, c)
-            for j in live
-            for c in b.rng.sample(
-                by_family[b.get(t.jobs, j)["family"]],
-                min(14, len(by_family[b.get(t.jobs, j)["family"]])),
-            )
-        }
-    )
-    chris = [p for p in pairs if p[1] == candidates[0]][:2]  # the candidate persona applied
-    chosen = chris + b.rng.sample([p for p in pairs if p not in chris], 480 - len(chris))
+    pairs = [
+        (j, c)
+        for j in live
+        for c in by_family[b.get(t.jobs, j)["family"]]
+        if b.get(t.candidates, c)["created_at"] < (b.get(t.jobs, j)["closed_at"] or b.now)
+    ]  # nobody applies to a search that closed before they joined
+    fit = [p for p in pairs if fits(b, *p)]  # candidates go where they fit
+    chris = [p for p in fit if p[1] == candidates[0]][:2]  # the candidate persona applied
+    fit = [p for p in fit if p not in chris]
+    chosen = chris + b.rng.sample(fit, min(len(fit), 480 - len(chris)))
+    if len(chosen) < 480:  # never with the shipped recipes; keeps the count if a pool is thin
+        rest = [p for p in pairs if p not in set(chosen)]
+        chosen += b.rng.sample(rest, 480 - len(chosen))
     apps = []
     filled_hired: set[int] = set()
     for job, cand in chosen:
@@ -227,6 +240,8 @@ def _applications(b: Builder, jobs: list[int], candidates: list[int]) -> list[in
         if status == "filled" and job not in filled_hired:
             stage = "hired"
             filled_hired.add(job)
+        elif status in ("filled", "closed"):  # the others of a finished search were turned down
+            stage = "rejected"
         else:
             stage = b.rng.choices(
                 ["applied", "screening", "interview", "offer", "hired", "rejected"],

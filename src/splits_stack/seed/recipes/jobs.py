@@ -11,7 +11,8 @@ import random
 from splits_stack import tables as t
 from splits_stack.seed.builder import Builder
 from splits_stack.seed.catalog import FAMILIES, LOCATIONS
-from splits_stack.seed.people import pick_skills
+from splits_stack.seed.people import field_name, pick_skills
+from splits_stack.seed.roles import ROLE_CORE
 
 MIN_YEARS_BY_LEVEL = {"Junior": 0, "Mid": 2, "Senior": 5, "Staff": 8, "Lead": 7, "Principal": 10}
 
@@ -28,13 +29,17 @@ def add_job(
     level: str | None = None,
     title: str | None = None,
     priority: str = "normal",
+    role: str | None = None,
 ) -> int:
-    """A job created `days` ago; opened and closed dates follow from its `status`."""
+    """A job created `days` ago; opened and closed dates follow from its `status`. `title` is the
+    whole title; `role` only the title without its level (drawn from the family if neither)."""
     fam, rng = FAMILIES[family], b.rng
     level = level or rng.choice(("Mid", "Senior", "Senior", "Staff", "Lead"))
     min_years = MIN_YEARS_BY_LEVEL[level]
-    base = title or f"{'' if level == 'Mid' else level + ' '}{rng.choice(fam.titles)}"
-    skills = pick_skills(rng, family, 7)
+    bare = title or role or rng.choice(fam.titles)
+    base = title or f"{'' if level == 'Mid' else level + ' '}{bare}"
+    core = ROLE_CORE.get(bare)
+    skills = pick_skills(rng, family, 7, rng.sample(core, 4) if core else None)
     required, nice = skills[:4], skills[4:]
     lo = int(fam.salary[0] * (1 + min_years / 20)) // 1000 * 1000
     created = b.ago(days)
@@ -107,7 +112,7 @@ def _description(
         f"As our {title} you will {rng.choice(_MISSIONS)}. You will join the {family} team and work "
         f"closely with {rng.choice(('product', 'engineering', 'sales', 'operations', 'the founders'))}.\n\n"
         "What you'll do\n" + "\n".join(f"- {v} {o}." for v, o in zip(duties, objects)) + "\n\n"
-        f"What you bring\n- {min_years}+ years of experience in {family.lower()}.\n"
+        f"What you bring\n- {min_years}+ years of experience in {field_name(family)}.\n"
         f"- Hands-on with {', '.join(required[:-1])} and {required[-1]}.\n"
         f"- Clear written communication and a bias for action.\n\n"
         f"Nice to have\n- {', '.join(nice)}.\n\n"

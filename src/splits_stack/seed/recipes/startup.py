@@ -14,6 +14,7 @@ from faker import Faker
 
 from splits_stack import tables as t
 from splits_stack.seed.builder import Builder
+from splits_stack.seed.catalog import FAMILIES
 from splits_stack.seed.people import make_person, seniority
 from splits_stack.seed.recipes.jobs import add_job
 from splits_stack.seed.recipes.organisations import (
@@ -31,6 +32,7 @@ ROLES = [  # (family, title, level) of the four critical roles
     ("Product & Design", "Founding Product Designer", "Senior"),
     ("Marketing", "Head of Growth", "Lead"),
 ]
+SECOND = {4: 1, 8: 1, 5: 0, 9: 0}  # candidate -> role of their second application (eng <-> ML)
 STAGES = (  # of the 24 applications: one per candidate, then four second applications
     ["interview"]
     + ["applied"] * 3
@@ -100,17 +102,18 @@ def startup(b: Builder, fake: Faker, year: int) -> None:
     add_subscription(b, company, "Starter", 4)
     candidates = _candidates(b, fake, jobs, year)
     apps = []
+    seconds = list(SECOND)
     for i, stage in enumerate(STAGES):
-        c = i if i < 20 else i - 15  # four second applications, to another critical role
-        job = jobs[c % 4] if i < 20 else jobs[(c + 1) % 4]
+        c = i if i < 20 else seconds[i - 20]  # four second applications, to a neighbouring role
+        role = c % 4 if i < 20 else SECOND[c]
         apps.append(
             b.application(
-                job,
+                jobs[role],
                 candidates[c],
                 stage,
                 start_days_ago=b.rng.uniform(2, 14),
                 step_days=(0.3, 2.0),
-                recruiter_id=recruiters[0] if i % 4 != 3 else recruiters[1],
+                recruiter_id=recruiters[1] if ROLES[role][0] == "Marketing" else recruiters[0],
             )
         )
     email_recent_applications(b, apps, 10)
@@ -118,15 +121,24 @@ def startup(b: Builder, fake: Faker, year: int) -> None:
 
 def _candidates(b: Builder, fake: Faker, jobs: list[int], year: int) -> list[int]:
     """20 strong candidates, five per role, senior and titled by their years; four in five are
-    sure to have every required skill of their role, the fifth two of them. Jamie Rivera first."""
+    sure to have every required skill of their role, the fifth two of them, and the four with a
+    second application two skills of that role too. Jamie Rivera first."""
     candidates = []
     for i in range(20):
         family, _, _ = ROLES[i % 4]
         required = b.get(t.jobs, jobs[i % 4])["required_skills"].split(", ")
         must = required if i % 5 != 4 else required[:2]
+        if i in SECOND:  # an engineer also fit for the ML role, or the other way round
+            other = b.get(t.jobs, jobs[SECOND[i]])["required_skills"].split(", ")
+            must = must + [s for s in b.rng.sample(other, 2) if s not in must]
         kw: dict[str, Any] = (
             {"name": "Jamie Rivera", "email": "jamie.rivera@mail.example"} if i == 0 else {}
         )
+        title = ROLES[i % 4][1]
+        if title in FAMILIES[family].titles:  # "Machine Learning Engineer" candidates for that role
+            kw["base_title"] = title
+        elif i in SECOND:  # an engineer who also fits the ML role
+            kw["base_title"] = "ML Platform Engineer"
         person = make_person(
             fake, b.rng, i, family, min_years=5, max_years=14, must_skills=must, year_now=year, **kw
         )
