@@ -130,6 +130,9 @@ class Persona(_Model):
     # The route whose host serves this persona's one-click sign-in; the blueprint's `login_route`
     # (or its first route) when unset.
     route: str | None = None
+    # Works at the prospect's company: in a demo made for a prospect, shown (and signed in to the
+    # stack's picker) with an address at the prospect's domain (domain/prospect.py).
+    prospect: bool = False
 
 
 EXPECT_KEYS = ("selector", "min_count", "text", "prospect")

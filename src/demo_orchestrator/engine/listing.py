@@ -23,7 +23,14 @@ from demo_orchestrator.domain.errors import BadRequest, Forbidden
 from demo_orchestrator.domain.instance import Status, cost_of
 from demo_orchestrator.engine.actions import Principal
 from demo_orchestrator.engine.context import Context
-from demo_orchestrator.engine.views import demo_urls, health_view, personas, rep_login_url, tour
+from demo_orchestrator.engine.views import (
+    company_of,
+    demo_urls,
+    health_view,
+    personas,
+    rep_login_url,
+    tour,
+)
 from demo_orchestrator.store.listing import ListedRow, RawTime, list_instances, stored_time
 
 STATUSES = frozenset(s.value for s in Status)
@@ -53,7 +60,7 @@ class InstanceList:
         self.ctx = ctx
         self._login_secret = login_secret  # opens a sealed secrets value (memoised by the caller)
         # Built once and kept (bounded), keyed by everything each is made from; callers only read.
-        self._links: dict[tuple[str, str, str | None], tuple[Blueprint, Links]] = {}
+        self._links: dict[tuple[str | None, ...], tuple[Blueprint, Links]] = {}
         self._times: dict[RawTime, When] = {}
         self._steps: dict[str | None, list[dict[str, Any]]] = {}
 
@@ -155,7 +162,7 @@ class InstanceList:
         urls, shown_personas, rep_url, steps_of_tour = (
             self._tour_only(blueprint, scenario)
             if status in NO_LINKS
-            else self._links_of(instance_id, blueprint, scenario, secrets)
+            else self._links_of(instance_id, blueprint, scenario, secrets, company_of(prospect))
         )
         cost = cost_of(
             hourly_usd=hourly_usd,
@@ -203,20 +210,25 @@ class InstanceList:
         }
 
     def _links_of(
-        self, instance_id: str, blueprint_name: str, scenario: str, secrets: str | None
+        self,
+        instance_id: str,
+        blueprint_name: str,
+        scenario: str,
+        secrets: str | None,
+        company: str | None = None,
     ) -> Links:
         """The demo's URLs and personas; the same dicts every time (callers only read them)."""
         blueprint = self.ctx.blueprints.get(blueprint_name)
         if blueprint is None:  # a demo of a blueprint no longer configured
             return {}, [], None, []
-        key = (instance_id, scenario, secrets)
+        key = (instance_id, scenario, secrets, company)
         kept = self._links.get(key)
         if kept is not None and kept[0] is blueprint:
             return kept[1]
         urls = demo_urls(self.ctx.settings, blueprint, instance_id)
         secret = self._login_secret(secrets) if secrets else None
         found = self.ctx.find_scenario(blueprint, scenario)
-        shown = personas(blueprint, scenario, urls, secret, found)
+        shown = personas(blueprint, scenario, urls, secret, found, company)
         rep_url = rep_login_url(blueprint, instance_id, urls, secret)
         links = (urls, shown, rep_url, tour(blueprint, scenario, rep_url, shown, found))
         _keep(self._links, key, (blueprint, links), MAX_DEMOS_KEPT)

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
 from demo_orchestrator.domain.instance import Status, cost_of
+from demo_orchestrator.domain.prospect import prospect_email
 from demo_orchestrator.settings import Settings
 from demo_orchestrator.store.models import InstanceRow
 from demo_orchestrator.store.repository import StepRecord
@@ -52,13 +53,23 @@ def rep_login_url(
     return f"{urls[route]}{blueprint.rep_login_path}?token={token}"
 
 
+def company_of(prospect: dict[str, Any] | None) -> str | None:
+    """The prospect's company name from an instance's `prospect` field, if any."""
+    company = (prospect or {}).get("company")
+    return (company.strip() or None) if isinstance(company, str) else None
+
+
 def personas(
     blueprint: Blueprint,
     scenario_name: str,
     urls: dict[str, str],
     login_secret: str | None,
     scenario: Scenario | None = None,  # given for a saved template (engine/templates.py)
+    company: str | None = None,  # the prospect's, when the demo was made for one
 ) -> list[dict[str, Any]]:
+    """Each persona with its one-click sign-in. The link names the blueprint's e-mail (what the
+    stack signs in by, before and after its prospect transform); `email` is the address the demo
+    shows, at the prospect's domain for the prospect's own people."""
     scenario = scenario or blueprint.scenario(scenario_name)
     if scenario is None:
         return []
@@ -76,7 +87,11 @@ def personas(
             {
                 "name": persona.name,
                 "role": persona.role,
-                "email": persona.email,
+                "email": (
+                    prospect_email(persona.email, company)
+                    if persona.prospect and company
+                    else persona.email
+                ),
                 "show": persona.show,
                 "login_url": login_url,
             }
@@ -164,7 +179,7 @@ def instance_view(
     }
     urls = demo_urls(settings, blueprint, row.id) if blueprint is not None else {}
     shown_personas = (
-        personas(blueprint, row.scenario, urls, login_secret, scenario)
+        personas(blueprint, row.scenario, urls, login_secret, scenario, company_of(row.prospect))
         if (blueprint is not None and live)
         else []
     )
