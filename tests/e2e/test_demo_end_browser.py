@@ -19,7 +19,7 @@ from tests.e2e.shots import save_shot
 pytestmark = pytest.mark.browser
 
 OWNER_EMAIL = "riley.rep@sales.example"
-MINUTES = 1.2  # the demo's whole life: inside the default 15-minute warning from the start
+MINUTES = 0.7  # the demo's whole life: inside the default 15-minute warning from the start
 
 
 @pytest.fixture(scope="module")
