@@ -233,6 +233,52 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.close()
 
 
+def splits_server(home: Path, **extra: str) -> Server:
+    """A server of the Splits Network reference stack (not started), its scenarios seeded on
+    demand rather than prebuilt at start."""
+    return Server(
+        home,
+        DEMO_BLUEPRINT="splits-network",
+        DEMO_BLUEPRINT_PATHS="[]",
+        DEMO_PREBUILD_TEMPLATES="false",
+        **extra,
+    )
+
+
+def until(what: str, check: Callable[[], Any], seconds: float = 240) -> None:
+    """Wait for `check()` to hold, failing with `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {seconds:g} s"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def store_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for an orchestrator store (replicas share it), dropped after."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"orchestrator_store_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def lease_owners(store_url: str) -> dict[str, str]:
+    """instance id -> the replica holding its lease, from the shared store."""
+    import psycopg
+
+    with psycopg.connect(store_url) as store:
+        rows = store.execute(
+            "SELECT id, lease_owner FROM instances WHERE lease_owner IS NOT NULL"
+        ).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
 def instance_files(home: Path, instance_id: str) -> list[Path]:
     """Every file or folder that still carries the instance's id under DEMO_HOME."""
     return [p for p in home.rglob(f"*{instance_id}*")]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.conftest import Server
+from tests.conftest import Server, splits_server
 from tests.e2e.shots import save_shot
 
 pytestmark = pytest.mark.browser
@@ -24,12 +24,7 @@ MINUTES = 0.7  # the demo's whole life: inside the default 15-minute warning fro
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    made = Server(
-        tmp_path_factory.mktemp("demo-end"),
-        DEMO_BLUEPRINT="splits-network",
-        DEMO_BLUEPRINT_PATHS="[]",
-        DEMO_PREBUILD_TEMPLATES="false",
-    ).start()
+    made = splits_server(tmp_path_factory.mktemp("demo-end")).start()
     try:
         yield made
     finally:

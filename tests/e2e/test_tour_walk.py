@@ -17,7 +17,7 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import Server
+from tests.conftest import Server, splits_server
 from tests.e2e.shots import save_shot
 
 pytestmark = pytest.mark.browser
@@ -46,12 +46,7 @@ def route_of(scenario: dict[str, Any], persona: str) -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    made = Server(
-        tmp_path_factory.mktemp("tour-walk"),
-        DEMO_BLUEPRINT="splits-network",
-        DEMO_BLUEPRINT_PATHS="[]",
-        DEMO_PREBUILD_TEMPLATES="false",
-    ).start()
+    made = splits_server(tmp_path_factory.mktemp("tour-walk")).start()
     try:
         yield made
     finally:

@@ -3,32 +3,18 @@ the whole lifecycle, and a kill -9 that the next process recovers from."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
 import pytest
 from cryptography.fernet import Fernet
-from psycopg import sql
 
 from demo_orchestrator.engine.service import CreateInstance
-from tests.conftest import PG_ADMIN, Server, instance_files
+from tests.conftest import Server, instance_files
 from tests.fakes.engine import ADMIN, Rig
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def store_url() -> Iterator[str]:
-    name = f"orchestrator_store_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def test_lifecycle_and_crash_recovery_on_a_postgresql_store(

@@ -13,7 +13,7 @@ import pytest
 
 from demo_orchestrator.domain.prospect import prospect_domain
 from splits_stack.services.freshen import prospect_domain as stack_prospect_domain
-from tests.conftest import Server
+from tests.conftest import Server, splits_server
 
 SCENARIOS = ("agency", "enterprise", "startup")
 PROSPECT = {"company": "Ünïcode Robotics, Inc.", "industry": "Robotics"}
@@ -41,12 +41,7 @@ def test_the_orchestrator_and_the_stack_make_the_same_domain(name: str) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    made = Server(
-        tmp_path_factory.mktemp("prospect-emails"),
-        DEMO_BLUEPRINT="splits-network",
-        DEMO_BLUEPRINT_PATHS="[]",
-        DEMO_PREBUILD_TEMPLATES="false",
-    ).start()
+    made = splits_server(tmp_path_factory.mktemp("prospect-emails")).start()
     try:
         yield made
     finally:

@@ -8,7 +8,6 @@ balancer would send them, retried on the other with their idempotency key."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -18,33 +17,17 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.conftest import Server, demo_processes
-from tests.integration.test_postgres_store import store_url  # noqa: F401 - a fixture
+from tests.conftest import Server, demo_processes, lease_owners, until
 
 pytestmark = pytest.mark.postgres
 
 DEMOS = 50
 
 
-def _until(what: str, check: Any, seconds: float = 240) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"{what}: not within {seconds:g} s"
-        time.sleep(0.02)
-
-
-def _leases(url: str) -> dict[str, str]:
-    with psycopg.connect(url) as store:
-        rows = store.execute(
-            "SELECT id, lease_owner FROM instances WHERE lease_owner IS NOT NULL"
-        ).fetchall()
-    return {r[0]: r[1] for r in rows}
-
-
 def test_fifty_creates_on_two_replicas_and_a_kill_make_each_demo_once(
     make_server: Any,
     tmp_path: Path,
-    store_url: str,  # noqa: F811
+    store_url: str,
 ) -> None:
     shared = {
         "DEMO_STORE_URL": store_url,
@@ -80,20 +63,20 @@ def test_fifty_creates_on_two_replicas_and_a_kill_make_each_demo_once(
         raise AssertionError(f"create {index}: no replica answered")
 
     def one_holds_some() -> bool:
-        return any(owner.endswith(f":{pid}") for owner in _leases(store_url).values())
+        return any(owner.endswith(f":{pid}") for owner in lease_owners(store_url).values())
 
     with ThreadPoolExecutor(10) as pool:
         made = [pool.submit(create, n) for n in range(DEMOS)]
         # Killed as soon as replica one holds a demo half-made, while creates still arrive.
-        _until("replica one at work", one_holds_some, 60)
-        held = {i for i, owner in _leases(store_url).items() if owner.endswith(f":{pid}")}
+        until("replica one at work", one_holds_some, 60)
+        held = {i for i, owner in lease_owners(store_url).items() if owner.endswith(f":{pid}")}
         one.kill()  # kill -9, mid-way
         ids = [m.result() for m in made]
     assert len(set(ids)) == DEMOS
     with psycopg.connect(store_url) as store:
         assert {r[0] for r in store.execute("SELECT id FROM instances")} == set(ids)
 
-    _until("every demo ready", lambda: all(two.get(i)["status"] == "ready" for i in ids))
+    until("every demo ready", lambda: all(two.get(i)["status"] == "ready" for i in ids))
     assert held  # replica two finished what replica one held when it died
 
     with psycopg.connect(store_url) as store:

@@ -9,8 +9,6 @@ object is at its first generation, and no apply met a conflict).
 from __future__ import annotations
 
 import json
-import secrets
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,9 +17,8 @@ from typing import Any
 import psycopg
 import pytest
 from cryptography.fernet import Fernet
-from psycopg import sql
 
-from tests.conftest import PG_ADMIN, Server
+from tests.conftest import Server, lease_owners, until
 from tests.fakes.kube_api import FakeKubeApi
 from tests.kubernetes import tools
 
@@ -31,37 +28,11 @@ DEMOS = 16
 
 
 @pytest.fixture
-def store_url() -> Iterator[str]:
-    name = f"orchestrator_store_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@pytest.fixture
 def fake() -> Iterator[FakeKubeApi]:
     api = FakeKubeApi(terminating_seconds=0, auto_available=False)
     api.start()
     yield api
     api.stop()
-
-
-def _until(what: str, check: Any, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"{what}: not within {seconds:g} s"
-        time.sleep(0.1)
-
-
-def _leases(store_url: str) -> dict[str, str]:
-    with psycopg.connect(store_url) as store:
-        rows = store.execute(
-            "SELECT id, lease_owner FROM instances WHERE lease_owner IS NOT NULL"
-        ).fetchall()
-    return {r[0]: r[1] for r in rows}
 
 
 def test_two_replicas_on_the_fake_api_provision_each_demo_once_across_a_kill(
@@ -98,11 +69,11 @@ def test_two_replicas_on_the_fake_api_provision_each_demo_once_across_a_kill(
     pid = str(one.proc.pid if one.proc else "")
 
     def one_waits_on_some() -> bool:
-        held = [i for i, owner in _leases(store_url).items() if owner.endswith(f":{pid}")]
+        held = [i for i, owner in lease_owners(store_url).items() if owner.endswith(f":{pid}")]
         return len([i for i in held if ("deployments", "app") in fake.names(i)]) >= 2
 
-    _until("replica one deploying", one_waits_on_some)
-    orphaned = {i for i, owner in _leases(store_url).items() if owner.endswith(f":{pid}")}
+    until("replica one deploying", one_waits_on_some)
+    orphaned = {i for i, owner in lease_owners(store_url).items() if owner.endswith(f":{pid}")}
     one.kill()  # kill -9, mid-way
 
     fake.auto_available = True
@@ -110,7 +81,7 @@ def test_two_replicas_on_the_fake_api_provision_each_demo_once_across_a_kill(
         if ("deployments", "app") in fake.names(namespace):
             fake.set_available(namespace, "app")
 
-    _until("every demo ready", lambda: all(two.get(i)["status"] == "ready" for i in ids))
+    until("every demo ready", lambda: all(two.get(i)["status"] == "ready" for i in ids))
 
     # Replica two took over what replica one held, once its leases lapsed.
     assert orphaned
