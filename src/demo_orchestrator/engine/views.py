@@ -18,6 +18,7 @@ from urllib.parse import quote
 from demo_orchestrator.domain.blueprint import Blueprint, Scenario
 from demo_orchestrator.domain.instance import Status, cost_of
 from demo_orchestrator.domain.prospect import prospect_email
+from demo_orchestrator.domain.tour import tour_steps
 from demo_orchestrator.settings import Settings
 from demo_orchestrator.store.models import InstanceRow
 from demo_orchestrator.store.repository import StepRecord
@@ -106,36 +107,22 @@ def tour(
     shown_personas: list[dict[str, Any]] | None = None,
     scenario: Scenario | None = None,  # given for a saved template (engine/templates.py)
 ) -> list[dict[str, Any]]:
-    """The scenario's guided tour, one object per step in order (the `DEMO_TOUR` shape), each
-    with `url`: the rep's sign-in link that goes straight to the step (`<rep_login_url>&step=N`),
-    or None when the rep's link is not shown to this caller. A step's e-mail is the one its
-    persona signs in with as shown (`shown_personas`), else the blueprint's."""
+    """The scenario's guided tour, one object per step in order (the `DEMO_TOUR` shape,
+    domain/tour.py), each with `url`: the rep's sign-in link that goes straight to the step
+    (`<rep_login_url>&step=N`), or None when the rep's link is not shown to this caller. A step's
+    e-mail is the one its persona is shown with (`shown_personas`), else the blueprint's."""
     scenario = scenario or blueprint.scenario(scenario_name)
     if scenario is None:
         return []
-    default_route = blueprint.login_route or blueprint.routes[0]
-    by_name = {p.name: p for p in scenario.personas}
     shown = {p["name"]: p["email"] for p in shown_personas or []}
-    out = []
-    for number, step in enumerate(scenario.tour, start=1):
-        persona = by_name.get(step.persona)
-        expect = getattr(step, "expect", None)  # in the model once the blueprint loader has it
-        if expect is not None and hasattr(expect, "model_dump"):
-            expect = expect.model_dump(exclude_none=True)
-        out.append(
-            {
-                "step": number,
-                "persona": step.persona,
-                "email": shown.get(step.persona) or (persona.email if persona else None),
-                "route": (persona.route if persona else None) or default_route,
-                "page": step.page,
-                "action": step.action,
-                "talking_point": step.talking_point,
-                "expect": expect,
-                "url": f"{rep_url}&step={number}" if rep_url else None,
-            }
-        )
-    return out
+    return [
+        {
+            **step,
+            "email": shown.get(step["persona"]) or step["email"],
+            "url": f"{rep_url}&step={step['step']}" if rep_url else None,
+        }
+        for step in tour_steps(blueprint, scenario)
+    ]
 
 
 def step_view(step: StepRecord) -> dict[str, Any]:
