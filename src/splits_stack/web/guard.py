@@ -47,8 +47,3 @@ def portal_action(fn: AsyncPage) -> AsyncPage:
 def optional_user(request: Request) -> dict[str, Any] | None:
     request.state.user = current_user(request)
     return request.state.user  # type: ignore[no-any-return]
-
-
-def scope_company(user: dict[str, Any]) -> int | None:
-    """Company staff see their own company; recruiters work across the marketplace."""
-    return None if user["role"] == "recruiter" else user.get("company_id")
